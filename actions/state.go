@@ -1,0 +1,149 @@
+package actions
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+)
+
+// StepState is what is known about one step after applying its events.
+type StepState struct {
+	Step       int        `json:"step"`
+	User       string     `json:"user"`
+	Target     string     `json:"name"`
+	Action     Action     `json:"action"`
+	Outcome    Outcome    `json:"outcome"`
+	HTTPStatus int        `json:"http_status"`
+	Attempts   int        `json:"attempts"`
+	LatencyMS  int64      `json:"latency_ms"`
+	Error      string     `json:"error"`
+	RequestID  string     `json:"request_id,omitempty"`
+	ErrorCode  string     `json:"error_code,omitempty"`
+	ErrorID    string     `json:"error_id,omitempty"`
+	Detail     StepDetail `json:"-"`
+	// InFlight is true between an attempt and its retry or result.
+	InFlight bool `json:"-"`
+	// Updated is the time of the step's latest event.
+	Updated time.Time `json:"-"`
+}
+
+// RunState is a run's state, derived from its events alone: the audit log
+// never updates a row, and the console and summaries fold the same events.
+type RunState struct {
+	RunID    string
+	Info     RunInfo
+	Started  time.Time
+	Finished time.Time
+	// Done is true once the run_finished event was seen.
+	Done  bool
+	Steps []*StepState
+	byN   map[int]*StepState
+}
+
+// NewRunState returns an empty state for run id.
+func NewRunState(id string) *RunState {
+	return &RunState{RunID: id, byN: map[int]*StepState{}}
+}
+
+// Apply folds one event into the state. Events of other runs are ignored.
+func (s *RunState) Apply(ev Event) {
+	if s.RunID == "" {
+		s.RunID = ev.RunID
+	}
+	if ev.RunID != s.RunID {
+		return
+	}
+	switch ev.Kind {
+	case KindRunStarted:
+		s.Started = ev.Time
+		_ = json.Unmarshal(ev.Detail, &s.Info)
+		return
+	case KindRunFinished:
+		s.Finished = ev.Time
+		s.Done = true
+		return
+	}
+	st := s.byN[ev.Step]
+	if st == nil {
+		st = &StepState{Step: ev.Step, User: ev.User, Target: ev.Target, Action: ev.Action}
+		if s.byN == nil {
+			s.byN = map[int]*StepState{}
+		}
+		s.byN[ev.Step] = st
+		s.Steps = append(s.Steps, st)
+		if n := len(s.Steps); n > 1 && s.Steps[n-2].Step > ev.Step {
+			sort.Slice(s.Steps, func(i, j int) bool { return s.Steps[i].Step < s.Steps[j].Step })
+		}
+	}
+	st.Updated = ev.Time
+	switch ev.Kind {
+	case KindPlanned:
+		_ = json.Unmarshal(ev.Detail, &st.Detail)
+	case KindAttempt:
+		st.Attempts = max(st.Attempts, ev.Attempt)
+		st.InFlight = true
+		if ev.RequestID != "" {
+			st.RequestID = ev.RequestID
+		}
+	case KindRetry:
+		st.InFlight = false
+		st.HTTPStatus, st.LatencyMS, st.Error = ev.HTTPStatus, ev.LatencyMS, ev.Error
+	case KindResult:
+		st.InFlight = false
+		st.Outcome = ev.Outcome
+		st.Attempts = max(st.Attempts, ev.Attempt)
+		st.HTTPStatus, st.LatencyMS, st.Error = ev.HTTPStatus, ev.LatencyMS, ev.Error
+		st.ErrorCode, st.ErrorID = ev.ErrorCode, ev.ErrorID
+		if ev.RequestID != "" {
+			st.RequestID = ev.RequestID
+		}
+	}
+}
+
+// Step returns the state of step n, or nil.
+func (s *RunState) Step(n int) *StepState { return s.byN[n] }
+
+// Interrupted reports whether the run never finished. Only meaningful for a
+// run that is not in progress in this process.
+func (s *RunState) Interrupted() bool { return !s.Done }
+
+// Settle gives every step without a result its honest outcome after the
+// process that ran it died: Unknown when a request had left (an attempt was
+// recorded), NotSent when none had. Call it only for runs known to be over.
+func (s *RunState) Settle() {
+	for _, st := range s.Steps {
+		if st.Outcome != "" {
+			continue
+		}
+		if st.Attempts > 0 {
+			st.Outcome = Unknown
+		} else {
+			st.Outcome = NotSent
+		}
+		st.InFlight = false
+	}
+}
+
+// Counts returns how many steps ended in each outcome; steps without an
+// outcome yet are counted under the empty outcome.
+func (s *RunState) Counts() map[Outcome]int {
+	c := map[Outcome]int{}
+	for _, st := range s.Steps {
+		c[st.Outcome]++
+	}
+	return c
+}
+
+// Pending returns the number of steps without an outcome yet.
+func (s *RunState) Pending() int { return s.Counts()[""] }
+
+// AllSucceeded reports whether every step ended in Revoked, Done or NotFound
+// (or Planned, for a dry run).
+func (s *RunState) AllSucceeded() bool {
+	for _, st := range s.Steps {
+		if !st.Outcome.Success() && st.Outcome != Planned {
+			return false
+		}
+	}
+	return true
+}
