@@ -1,0 +1,97 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+
+	"ulc/actions"
+)
+
+// ExportRecord is one line of a "jsonl" export: the event with its json
+// tags, plus the chain fields, so an export can be re-verified on its own.
+// (encoding/json writes Detail compacted; the engine records compact JSON,
+// so the re-computed hashes match. The "csv" export carries it verbatim.)
+type ExportRecord struct {
+	actions.Event
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
+}
+
+// CSVHeader is the header row of a "csv" export: the events table's
+// columns, in the order the hash covers them, then hash.
+var CSVHeader = slices.Clone(columns[:])
+
+// Export writes the events of run runID ("" for all) to w in seq order.
+//
+// "jsonl" writes one ExportRecord JSON object per line; strings are written
+// as-is (no HTML escaping). "csv" writes CSVHeader, then one row per event,
+// detail as its JSON text. CSV cells that a spreadsheet would run as a
+// formula (starting with = + - @, tab or carriage return) are prefixed with
+// a single quote; so is a cell that already starts with a quote, which
+// makes the rule reversible: strip one leading quote from any cell that has
+// one to get the stored text back.
+func (l *Log) Export(ctx context.Context, w io.Writer, format string, runID string) error {
+	if format != "jsonl" && format != "csv" {
+		return fmt.Errorf("audit: unknown export format %q (want jsonl or csv)", format)
+	}
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if format == "csv" {
+		return l.exportCSV(ctx, w, runID)
+	}
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	err := l.scan(ctx, runID, func(ev actions.Event, prevHash, hash string) error {
+		return enc.Encode(ExportRecord{Event: ev, PrevHash: prevHash, Hash: hash})
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func (l *Log) exportCSV(ctx context.Context, w io.Writer, runID string) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(CSVHeader); err != nil {
+		return err
+	}
+	cells := make([]string, len(columns))
+	err := l.scan(ctx, runID, func(ev actions.Event, prevHash, hash string) error {
+		cells = append(cells[:0],
+			strconv.FormatInt(ev.Seq, 10), ev.RunID, formatTime(ev.Time), string(ev.Kind),
+			strconv.Itoa(ev.Step), ev.User, ev.Target, string(ev.Action),
+			strconv.Itoa(ev.Attempt), strconv.Itoa(ev.HTTPStatus), string(ev.Outcome),
+			strconv.FormatInt(ev.LatencyMS, 10), ev.Error, ev.RequestID, ev.ErrorCode,
+			ev.ErrorID, string(ev.Detail), prevHash, hash)
+		for i, c := range cells {
+			cells[i] = neutralise(c)
+		}
+		return cw.Write(cells)
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// neutralise defuses spreadsheet formula injection (a user name or error
+// text like "=HYPERLINK(...)" from a target's answer) by prefixing a quote.
+func neutralise(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\'':
+		return "'" + s
+	}
+	return s
+}

@@ -1,0 +1,130 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"ulc/actions"
+)
+
+// hostile returns events whose strings came from outside (a target's error
+// text, a user's display data) and try to become spreadsheet formulas or
+// break the formats.
+func hostile(t *testing.T, l *Log) []actions.Event {
+	t.Helper()
+	evs := []actions.Event{
+		{RunID: "r1", Time: base, Kind: actions.KindRunStarted, Detail: mustJSON(t, actions.RunInfo{Reason: "=HYPERLINK(\"http://evil\",\"x\")", Users: []actions.User{alice}})},
+		{RunID: "r1", Time: base, Kind: actions.KindResult, Step: 1, User: "=cmd|' /C calc'!A0", Target: "+app", Action: actions.ActionGTR,
+			Attempt: 3, HTTPStatus: 500, Outcome: actions.Failed, LatencyMS: 1234,
+			Error: "-2+3, \"quoted\"\nsecond line <b>&amp;</b>", RequestID: "@SUM(A1)", ErrorCode: "'already quoted", ErrorID: "\tTAB"},
+		{RunID: "r2", Time: base, Kind: actions.KindRunStarted},
+	}
+	record(t, l, evs...)
+	return evs
+}
+
+func TestExportJSONLRoundTrip(t *testing.T) {
+	l := openLog(t, newPath(t))
+	want := hostile(t, l)
+	var buf bytes.Buffer
+	if err := l.Export(t.Context(), &buf, "jsonl", ""); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "<b>&amp;</b>") {
+		t.Error("strings were HTML-escaped; want them as-is")
+	}
+	sc := bufio.NewScanner(&buf)
+	prev := GenesisHash
+	var i int
+	for ; sc.Scan(); i++ {
+		var rec ExportRecord
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line %d: %v", i+1, err)
+		}
+		if !reflect.DeepEqual(rec.Event, want[i]) {
+			t.Errorf("line %d = %+v\nwant %+v", i+1, rec.Event, want[i])
+		}
+		// The export alone is enough to re-verify the chain.
+		if rec.PrevHash != prev || newRow(&rec.Event, rec.PrevHash)[colHash] != rec.Hash {
+			t.Errorf("line %d does not re-verify", i+1)
+		}
+		prev = rec.Hash
+	}
+	if i != len(want) {
+		t.Errorf("%d lines; want %d", i, len(want))
+	}
+
+	buf.Reset()
+	if err := l.Export(t.Context(), &buf, "jsonl", "r2"); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), `"run_id":"r2"`) {
+		t.Errorf("export of run r2 = %q", buf.String())
+	}
+}
+
+func TestExportCSVRoundTripAndFormulaInjection(t *testing.T) {
+	l := openLog(t, newPath(t))
+	want := hostile(t, l)
+	var buf bytes.Buffer
+	if err := l.Export(t.Context(), &buf, "csv", ""); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(recs[0], CSVHeader) || len(recs) != 1+len(want) {
+		t.Fatalf("header %v and %d rows", recs[0], len(recs)-1)
+	}
+	// No cell may start a formula.
+	for _, r := range recs[1:] {
+		for j, c := range r {
+			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+				t.Errorf("column %s cell %q starts a formula", CSVHeader[j], c)
+			}
+		}
+	}
+	cell := func(row int, col string) string { return recs[row][slices.Index(CSVHeader, col)] }
+	for col, v := range map[string]string{
+		"user": "'=cmd|' /C calc'!A0", "target": "'+app", "request_id": "'@SUM(A1)",
+		"error": "'-2+3, \"quoted\"\nsecond line <b>&amp;</b>", "error_code": "''already quoted", "error_id": "'\tTAB",
+	} {
+		if got := cell(2, col); got != v {
+			t.Errorf("%s = %q; want %q", col, got, v)
+		}
+	}
+	if got := cell(1, "detail"); got != string(want[0].Detail) {
+		t.Errorf("detail = %q; want the JSON text %q", got, want[0].Detail)
+	}
+
+	// Stripping one leading quote gives back exactly what was recorded.
+	for i, r := range recs[1:] {
+		for j := range r {
+			r[j] = strings.TrimPrefix(r[j], "'")
+		}
+		ev := want[i] // Seq filled in by Record
+		row := newRow(&ev, r[colPrevHash])
+		if !slices.Equal(r, row[:]) {
+			t.Errorf("row %d = %q\nwant %q", i+1, r, row[:])
+		}
+		if seq, _ := strconv.Atoi(r[0]); seq != i+1 {
+			t.Errorf("row %d has seq %d", i+1, seq)
+		}
+	}
+}
+
+func TestExportRejectsUnknownFormat(t *testing.T) {
+	l := openLog(t, newPath(t))
+	err := l.Export(t.Context(), &bytes.Buffer{}, "xlsx", "")
+	if err == nil || !strings.Contains(err.Error(), `unknown export format "xlsx" (want jsonl or csv)`) {
+		t.Errorf("Export(xlsx) = %v", err)
+	}
+}

@@ -1,0 +1,266 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"ulc/actions"
+)
+
+// RunFilter selects runs for Runs. Zero fields select everything.
+type RunFilter struct {
+	// User keeps runs acting on this user: any user's key, login, email or
+	// Okta id, compared case-insensitively.
+	User string
+	// Since keeps runs started at or after this time.
+	Since time.Time
+	// Outcome keeps runs with at least one step of this outcome (after
+	// unfinished steps of interrupted runs are settled).
+	Outcome actions.Outcome
+	// Limit is the maximum number of runs returned; 0 means no limit.
+	Limit int
+}
+
+// RunSummary is one run as the history list shows it, derived from its
+// events alone.
+type RunSummary struct {
+	RunID string
+	// Started is the run_started event's time (else the first event's);
+	// Finished is the run_finished event's time, zero if there is none.
+	Started, Finished time.Time
+	Info              actions.RunInfo
+	// Counts is how many steps ended in each outcome; steps of an
+	// interrupted run are settled first (Unknown if a request had left,
+	// NotSent if not).
+	Counts map[actions.Outcome]int
+	// Steps is the number of steps.
+	Steps int
+	// Done is true when the run_finished event was recorded. (It is named
+	// after actions.RunState.Done: a bool cannot share the name Finished.)
+	Done bool
+	// Interrupted is true when there is no run_finished event. The log
+	// cannot tell a run still in progress in some process from one whose
+	// process died; callers that know a run is live treat it so.
+	Interrupted bool
+}
+
+// Runs lists runs newest first (by their first event's position in the
+// log), keeping those that match f.
+func (l *Log) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
+	if err := l.usable(); err != nil {
+		return nil, err
+	}
+	// Run ids first, newest first, then each run folded on its own: with a
+	// Limit, only as many runs are read as are needed.
+	rows, err := l.db.QueryContext(ctx,
+		`SELECT run_id FROM events GROUP BY run_id ORDER BY min(seq) DESC`)
+	if err != nil {
+		return nil, l.wrap(err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, l.wrap(err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, l.wrap(err)
+	}
+
+	var out []RunSummary
+	for _, id := range ids {
+		if f.Limit > 0 && len(out) >= f.Limit {
+			break
+		}
+		st, evs, err := l.fold(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		s := summarize(st, evs)
+		if s.matches(f, st) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// summarize builds the summary of a folded (and settled) run.
+func summarize(st *actions.RunState, evs []actions.Event) RunSummary {
+	s := RunSummary{
+		RunID:       st.RunID,
+		Started:     st.Started,
+		Finished:    st.Finished,
+		Info:        st.Info,
+		Counts:      st.Counts(),
+		Steps:       len(st.Steps),
+		Done:        st.Done,
+		Interrupted: !st.Done,
+	}
+	if s.Started.IsZero() && len(evs) > 0 {
+		s.Started = evs[0].Time
+	}
+	return s
+}
+
+// matches reports whether the run passes f.
+func (s *RunSummary) matches(f RunFilter, st *actions.RunState) bool {
+	if !f.Since.IsZero() && s.Started.Before(f.Since) {
+		return false
+	}
+	if f.Outcome != "" && s.Counts[f.Outcome] == 0 {
+		return false
+	}
+	if f.User != "" && !hasUser(st, f.User) {
+		return false
+	}
+	return true
+}
+
+// hasUser reports whether the run acts on the user named u, by any of the
+// names the run recorded for its users or its steps.
+func hasUser(st *actions.RunState, u string) bool {
+	for _, x := range st.Info.Users {
+		for _, name := range []string{x.Key(), x.Login, x.Email, x.ID} {
+			if name != "" && strings.EqualFold(name, u) {
+				return true
+			}
+		}
+	}
+	for _, step := range st.Steps {
+		if strings.EqualFold(step.User, u) {
+			return true
+		}
+	}
+	return false
+}
+
+// Run returns the state of the run with this id, or the only run whose id
+// starts with it, and its events in order. The state is settled (see
+// actions.RunState.Settle) when the run has no run_finished event.
+func (l *Log) Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error) {
+	if err := l.usable(); err != nil {
+		return nil, nil, err
+	}
+	full, err := l.resolve(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return l.fold(ctx, full)
+}
+
+// resolve turns a run id or a unique prefix of one into the full id.
+func (l *Log) resolve(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return "", fmt.Errorf("audit: no run id given")
+	}
+	// Ids starting with id sort in [id, id+"\xff"): no UTF-8 text contains
+	// the byte 0xff, and sqlite compares text bytewise, so this range uses
+	// the run_id index. An exact match sorts first.
+	rows, err := l.db.QueryContext(ctx,
+		`SELECT DISTINCT run_id FROM events WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 4`,
+		id, id+"\xff")
+	if err != nil {
+		return "", l.wrap(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return "", l.wrap(err)
+		}
+		ids = append(ids, s)
+	}
+	if err := rows.Err(); err != nil {
+		return "", l.wrap(err)
+	}
+	switch {
+	case len(ids) == 0:
+		return "", fmt.Errorf("audit: no run %q in %s", id, l.path)
+	case ids[0] == id || len(ids) == 1:
+		return ids[0], nil
+	case len(ids) > 3:
+		return "", fmt.Errorf("audit: run id %q is ambiguous: it matches %s and more; give more characters", id, strings.Join(ids[:3], ", "))
+	}
+	return "", fmt.Errorf("audit: run id %q is ambiguous: it matches %s; give more characters", id, strings.Join(ids, ", "))
+}
+
+// fold derives the state of run id from its events, settling it if it has
+// no run_finished event.
+func (l *Log) fold(ctx context.Context, id string) (*actions.RunState, []actions.Event, error) {
+	st := actions.NewRunState(id)
+	var evs []actions.Event
+	err := l.scan(ctx, id, func(ev actions.Event, _, _ string) error {
+		st.Apply(ev)
+		evs = append(evs, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Done {
+		st.Settle()
+	}
+	return st, evs, nil
+}
+
+// Events calls fn with every event of run runID ("" for all runs) in seq
+// order, streaming: the log is not loaded into memory. An error from fn
+// stops the iteration and is returned.
+func (l *Log) Events(ctx context.Context, runID string, fn func(actions.Event) error) error {
+	if err := l.usable(); err != nil {
+		return err
+	}
+	return l.scan(ctx, runID, func(ev actions.Event, _, _ string) error { return fn(ev) })
+}
+
+// scan streams the events of runID ("" for all) with their prev_hash and
+// hash. Errors of fn are returned unchanged; read errors are wrapped.
+func (l *Log) scan(ctx context.Context, runID string, fn func(ev actions.Event, prevHash, hash string) error) error {
+	q := `SELECT ` + columnList + ` FROM events`
+	var args []any
+	if runID != "" {
+		q += ` WHERE run_id = ?`
+		args = append(args, runID)
+	}
+	rows, err := l.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	if err != nil {
+		return l.wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			ev                                actions.Event
+			tm, kind, action, outcome, detail string
+			prevHash, hash                    string
+		)
+		if err := rows.Scan(&ev.Seq, &ev.RunID, &tm, &kind, &ev.Step, &ev.User, &ev.Target,
+			&action, &ev.Attempt, &ev.HTTPStatus, &outcome, &ev.LatencyMS, &ev.Error,
+			&ev.RequestID, &ev.ErrorCode, &ev.ErrorID, &detail, &prevHash, &hash); err != nil {
+			return l.wrap(fmt.Errorf("event %d cannot be read (run verify): %w", ev.Seq, err))
+		}
+		t, err := time.Parse(time.RFC3339Nano, tm)
+		if err != nil {
+			return l.wrap(fmt.Errorf("event %d has an invalid time %q (run verify)", ev.Seq, tm))
+		}
+		ev.Time = t
+		ev.Kind, ev.Action, ev.Outcome = actions.EventKind(kind), actions.Action(action), actions.Outcome(outcome)
+		if detail != "" {
+			ev.Detail = json.RawMessage(detail)
+		}
+		if err := fn(ev, prevHash, hash); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return l.wrap(err)
+	}
+	return nil
+}
