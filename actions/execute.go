@@ -1,0 +1,446 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"ulc/config"
+	"ulc/internal/safetext"
+)
+
+// Journal records events. The audit log implements it.
+type Journal interface {
+	// Record appends evs as one atomic batch. With wait it returns only once
+	// they are durable; without, it queues them and a failure surfaces on a
+	// later call.
+	Record(ctx context.Context, wait bool, evs ...Event) error
+}
+
+// OktaAnswer is what Okta answered to one Okta step.
+type OktaAnswer struct {
+	// HTTPStatus is Okta's status code; 0 when no answer came.
+	HTTPStatus int
+	// RequestID is X-Okta-Request-Id; ErrorCode and ErrorID come from
+	// Okta's error body.
+	RequestID, ErrorCode, ErrorID string
+	// Err is nil on success, else a one-line explanation.
+	Err error
+}
+
+// Okta performs Okta steps. The Okta client implements it.
+type Okta interface {
+	Do(ctx context.Context, a Action, u User, forgetDevices bool) OktaAnswer
+}
+
+// ErrAudit wraps every failure to write the audit log: when the run's plan
+// cannot be recorded nothing is sent, and when a later write fails the run
+// stops sending.
+var ErrAudit = errors.New("audit log unavailable")
+
+// maxBody caps how much of an answer is read: the draft defines no body, and
+// a hostile app must not fill memory.
+const maxBody = 64 << 10
+
+// Executor runs plans.
+type Executor struct {
+	// Journal records every event; required.
+	Journal Journal
+	// Okta performs Okta steps; nil fails them with a clear error.
+	Okta Okta
+	// Observe, when set, sees every event after it was handed to the
+	// journal. It must not block for long.
+	Observe func(Event)
+	// OktaConcurrency bounds how many users' Okta steps run at once, to
+	// stay inside Okta's rate limits in bulk runs (default 5).
+	OktaConcurrency int
+	// BackoffBase is the first retry's backoff before jitter (default 250ms).
+	BackoffBase time.Duration
+}
+
+// run is the state of one execution.
+type run struct {
+	x      *Executor
+	plan   *Plan
+	ctx    context.Context // cancelled by the operator or by an audit failure
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	state    *RunState
+	auditErr error
+}
+
+// Execute records the plan, then performs it: each user's Okta steps in
+// order, then the GTR fan-out with bounded concurrency across targets and a
+// small limit per target. It returns the run's final state. The error is
+// non-nil (wrapping ErrAudit) only when the audit log failed; in that case
+// nothing more was sent after the failure, and nothing at all if the plan
+// could not be recorded. Cancelling ctx turns unanswered steps into
+// Cancelled.
+func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
+	r := &run{x: x, plan: p, state: NewRunState(p.RunID)}
+	// Fail closed: the run and every planned step are durable before the
+	// first request leaves.
+	planEvents := p.Events()
+	if err := x.Journal.Record(context.WithoutCancel(ctx), true, planEvents...); err != nil {
+		return r.state, fmt.Errorf("%w: %v (nothing was sent)", ErrAudit, err)
+	}
+	for _, ev := range planEvents {
+		r.state.Apply(ev)
+		r.observe(ev)
+	}
+	r.ctx, r.cancel = context.WithCancel(ctx)
+	defer r.cancel()
+
+	if p.Info.DryRun {
+		for _, s := range p.Steps {
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Planned}, s)
+		}
+	} else {
+		r.perform()
+	}
+
+	counts, _ := json.Marshal(r.countsSnapshot())
+	r.emit(true, Event{Kind: KindRunFinished, Detail: counts}, Step{})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.auditErr != nil {
+		return r.state, fmt.Errorf("%w: %v", ErrAudit, r.auditErr)
+	}
+	return r.state, nil
+}
+
+func (r *run) countsSnapshot() map[Outcome]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.state.Counts()
+	delete(c, "")
+	return c
+}
+
+func (r *run) observe(ev Event) {
+	if r.x.Observe != nil {
+		r.x.Observe(ev)
+	}
+}
+
+// emit stamps ev with the run and step, records it (durably when wait), folds
+// it into the state and shows it. It reports whether the journal took it; on
+// failure the run is cancelled so nothing more is sent.
+func (r *run) emit(wait bool, ev Event, s Step) bool {
+	ev.RunID = r.plan.RunID
+	ev.Time = time.Now().UTC()
+	if s.N != 0 {
+		ev.Step, ev.User, ev.Target, ev.Action = s.N, s.User.Key(), s.Target, s.Action
+	}
+	err := r.x.Journal.Record(context.WithoutCancel(r.ctx), wait, ev)
+	r.mu.Lock()
+	if err != nil && r.auditErr == nil {
+		r.auditErr = err
+		r.cancel()
+	}
+	r.state.Apply(ev)
+	r.mu.Unlock()
+	r.observe(ev)
+	return err == nil
+}
+
+// perform runs the Okta steps per user (a few users at a time) and feeds
+// each user's GTR steps to the fan-out workers as soon as that user's Okta
+// steps are done.
+func (r *run) perform() {
+	byUser := map[string][]Step{}
+	var order []string
+	for _, s := range r.plan.Steps {
+		k := s.User.Key()
+		if _, ok := byUser[k]; !ok {
+			order = append(order, k)
+		}
+		byUser[k] = append(byUser[k], s)
+	}
+
+	work := make(chan Step, 1024)
+	var workers sync.WaitGroup
+	for range min(r.plan.concurrency, max(len(r.plan.Steps), 1)) {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for s := range work {
+				r.gtrStep(s)
+			}
+		}()
+	}
+
+	n := r.x.OktaConcurrency
+	if n <= 0 {
+		n = 5
+	}
+	oktaSem := make(chan struct{}, n)
+	var users sync.WaitGroup
+	for _, k := range order {
+		steps := byUser[k]
+		users.Add(1)
+		go func() {
+			defer users.Done()
+			oktaSem <- struct{}{}
+			for _, s := range steps {
+				if s.Action != ActionGTR {
+					r.oktaStep(s)
+				}
+			}
+			<-oktaSem
+			for _, s := range steps {
+				if s.Action == ActionGTR {
+					work <- s
+				}
+			}
+		}()
+	}
+	users.Wait()
+	close(work)
+	workers.Wait()
+}
+
+// oktaStep performs one Okta step. The SDK paces itself on 429s, so the
+// engine does not retry Okta steps.
+func (r *run) oktaStep(s Step) {
+	if r.ctx.Err() != nil {
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
+		return
+	}
+	if r.x.Okta == nil {
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Failed, Error: "no Okta connection configured"}, s)
+		return
+	}
+	if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: 1}, s) {
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: 1, Outcome: Cancelled, Error: "not sent: the audit log failed"}, s)
+		return
+	}
+	start := time.Now()
+	ans := r.x.Okta.Do(r.ctx, s.Action, s.User, r.plan.Info.ForgetDevices)
+	ev := Event{
+		Kind: KindResult, Step: s.N, Attempt: 1, HTTPStatus: ans.HTTPStatus,
+		LatencyMS: time.Since(start).Milliseconds(), RequestID: ans.RequestID,
+		ErrorCode: ans.ErrorCode, ErrorID: ans.ErrorID,
+	}
+	switch {
+	case ans.Err == nil:
+		ev.Outcome = Done
+	case r.ctx.Err() != nil && ans.HTTPStatus == 0:
+		ev.Outcome, ev.Error = Cancelled, "cancelled before Okta answered"
+	default:
+		ev.Outcome, _ = Classify(ans.HTTPStatus, transportOrNil(ans))
+		if ev.Outcome == Revoked {
+			ev.Outcome = Done
+		}
+		ev.Error = safetext.Line(ans.Err.Error(), 300)
+	}
+	r.emit(false, ev, s)
+}
+
+func transportOrNil(a OktaAnswer) error {
+	if a.HTTPStatus == 0 {
+		return a.Err
+	}
+	return nil
+}
+
+// gtrStep sends one GTR request, retrying what may be retried.
+func (r *run) gtrStep(s Step) {
+	t := r.plan.targets[s.Target]
+	select {
+	case t.sem <- struct{}{}:
+		defer func() { <-t.sem }()
+	case <-r.ctx.Done():
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
+		return
+	}
+	attempts := 1 + max(t.cfg.Retries, 0)
+	for n := 1; ; n++ {
+		if r.ctx.Err() != nil {
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n - 1, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
+			return
+		}
+		req, jti, err := r.buildRequest(t, s)
+		if err != nil {
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n - 1, Outcome: Failed, Error: err.Error()}, s)
+			return
+		}
+		// The attempt is durable before the request leaves, so a crash
+		// leaves "unknown", never a false "not sent".
+		if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: n, RequestID: jti}, s) {
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n, Outcome: Cancelled, Error: "not sent: the audit log failed"}, s)
+			return
+		}
+		a := r.send(t, req)
+		outcome, retryable := Classify(a.status, a.err)
+		if a.err != nil && r.ctx.Err() != nil {
+			outcome, retryable = Cancelled, false
+		}
+		ev := Event{
+			Kind: KindResult, Step: s.N, Attempt: n, HTTPStatus: a.status, Outcome: outcome,
+			LatencyMS: a.latency.Milliseconds(), RequestID: a.requestID,
+			Error: explain(t.cfg, a, outcome),
+		}
+		if retryable && n < attempts {
+			wait, ok := r.backoff(t.cfg, n, a)
+			if ok {
+				ev.Kind, ev.Outcome = KindRetry, ""
+				ev.Error += fmt.Sprintf("; retrying in %s", wait.Round(10*time.Millisecond))
+				r.emit(false, ev, s)
+				select {
+				case <-time.After(wait):
+					continue
+				case <-r.ctx.Done():
+					r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n, HTTPStatus: a.status, Outcome: Cancelled, Error: "cancelled while waiting to retry"}, s)
+					return
+				}
+			}
+			ev.Error += fmt.Sprintf("; asked to wait %s, longer than max_retry_wait %s", wait.Round(time.Second), t.cfg.MaxRetryWait)
+		} else if retryable && attempts > 1 {
+			ev.Error += fmt.Sprintf(" (after %d attempts)", n)
+		}
+		r.emit(false, ev, s)
+		return
+	}
+}
+
+// buildRequest builds one attempt's request; a JWT is signed afresh for each
+// attempt, with a new jti.
+func (r *run) buildRequest(t *runTarget, s Step) (*http.Request, string, error) {
+	req, err := http.NewRequest(http.MethodPost, t.cfg.URL, strings.NewReader(s.Detail.Body))
+	if err != nil {
+		return nil, "", fmt.Errorf("building the request: %v", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "ulc/"+r.plan.Info.Version)
+	var jti string
+	switch t.cred.Kind {
+	case config.AuthBearer:
+		req.Header.Set("Authorization", "Bearer "+t.cred.Token())
+	case config.AuthJWT:
+		tok, id, err := t.signer.Sign(t.cfg.URL, time.Now())
+		if err != nil {
+			return nil, "", fmt.Errorf("signing the JWT: %v", err)
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+		jti = id
+	}
+	return req, jti, nil
+}
+
+// answer is what one attempt got back.
+type answer struct {
+	status     int
+	header     http.Header
+	body       []byte
+	err        error
+	latency    time.Duration
+	requestID  string
+	retryAfter string
+}
+
+// send performs one attempt with the target's per-attempt timeout.
+func (r *run) send(t *runTarget, req *http.Request) answer {
+	ctx, cancel := context.WithTimeout(r.ctx, t.cfg.Timeout)
+	defer cancel()
+	start := time.Now()
+	resp, err := t.client.Do(req.WithContext(ctx))
+	a := answer{err: err}
+	if err == nil {
+		a.status, a.header = resp.StatusCode, resp.Header
+		// The status is the answer; the body is read only for an
+		// explanation, and only up to a cap.
+		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		resp.Body.Close()
+		a.requestID = firstHeader(resp.Header, "X-Request-Id", "X-Okta-Request-Id", "Request-Id")
+		a.retryAfter = resp.Header.Get("Retry-After")
+	}
+	a.latency = time.Since(start)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.ctx.Err() == nil {
+		a.err = fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
+	}
+	return a
+}
+
+func firstHeader(h http.Header, names ...string) string {
+	for _, n := range names {
+		if v := h.Get(n); v != "" {
+			return safetext.Line(v, 80)
+		}
+	}
+	return ""
+}
+
+// backoff returns how long to wait before attempt n+1: the answer's
+// Retry-After when it gave one, else exponential backoff with jitter. ok is
+// false when the wait would exceed the target's max_retry_wait.
+func (r *run) backoff(t config.Target, n int, a answer) (time.Duration, bool) {
+	if d, ok := RetryAfter(a.retryAfter, time.Now()); ok {
+		return d, d <= t.MaxRetryWait
+	}
+	base := r.x.BackoffBase
+	if base <= 0 {
+		base = 250 * time.Millisecond
+	}
+	d := base << (n - 1)
+	d = d/2 + rand.N(d/2+1) // equal jitter: never zero, never in lockstep
+	return min(d, t.MaxRetryWait), true
+}
+
+// explain returns the one-line reason an operator reads on the board: what
+// happened and what to do about it.
+func explain(t config.Target, a answer, o Outcome) string {
+	if a.err != nil {
+		if o == Cancelled {
+			return "cancelled before an answer came"
+		}
+		return transportReason(a.err, t.Timeout)
+	}
+	cred := "the credential"
+	switch {
+	case t.Auth == config.AuthJWT:
+		cred = "the signed JWT: check that the app trusts our key and jwt_iss/jwt_sub"
+	case t.TokenEnv != "":
+		cred = "the token: check token_env " + t.TokenEnv
+	case t.TokenFile != "":
+		cred = "the token: check token_file " + t.TokenFile
+	}
+	var msg string
+	switch s := a.status; {
+	case s >= 200 && s < 300:
+		return ""
+	case s == 404:
+		return "the app has no such user"
+	case s >= 300 && s < 400:
+		loc := safetext.Line(a.header.Get("Location"), 120)
+		msg = fmt.Sprintf("redirected (%d) to %q, not followed: fix url", s, loc)
+	case s == 400:
+		msg = fmt.Sprintf("request refused (400): the app does not accept subject format %s with body key %s", t.Subject, t.BodyKey)
+	case s == 401:
+		msg = "credential rejected (401): " + cred
+	case s == 403:
+		msg = "forbidden (403): the credential lacks the right to revoke; check its scope"
+	case s == 422:
+		msg = "the app could not log the user out (422); try again later or revoke at the app"
+	case s == 429:
+		msg = "rate limited (429)"
+	case s >= 500:
+		msg = fmt.Sprintf("server error (%d)", s)
+	default:
+		msg = fmt.Sprintf("unexpected answer (%d)", s)
+	}
+	if snippet := safetext.Line(string(bytes.TrimSpace(a.body)), 120); snippet != "" && (a.status < 300 || a.status >= 400) {
+		msg += ": " + snippet
+	}
+	return msg
+}

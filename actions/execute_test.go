@@ -1,0 +1,440 @@
+package actions_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ulc/actions"
+	"ulc/actions/gtr"
+	"ulc/audit"
+	"ulc/config"
+)
+
+const testToken = "tok-7f3a9c1e5b2d"
+
+// receiver is a GTR endpoint on loopback that records what it received.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	bodies   []string
+	auths    []string
+	hits     atomic.Int32
+	inFlight atomic.Int32
+	peak     atomic.Int32
+}
+
+func newReceiver(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	t.Helper()
+	rc := &receiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := int(rc.hits.Add(1))
+		cur := rc.inFlight.Add(1)
+		defer rc.inFlight.Add(-1)
+		for {
+			p := rc.peak.Load()
+			if cur <= p || rc.peak.CompareAndSwap(p, cur) {
+				break
+			}
+		}
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.bodies = append(rc.bodies, string(b))
+		rc.auths = append(rc.auths, r.Header.Get("Authorization"))
+		rc.mu.Unlock()
+		h(w, r, n)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func status(code int) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(code) }
+}
+
+// setup writes a targets.toml with the given target blocks and parses it
+// with the real config package.
+func setup(t *testing.T, blocks ...string) *config.File {
+	t.Helper()
+	dir := t.TempDir()
+	src := "[defaults]\ntimeout = \"300ms\"\nretries = 2\nmax_retry_wait = \"2s\"\n\n" + strings.Join(blocks, "\n")
+	path := filepath.Join(dir, "targets.toml")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		t.Fatalf("config: %v\n%s", err, src)
+	}
+	return f
+}
+
+func bearerTarget(name, url string, extra ...string) string {
+	return fmt.Sprintf("[[target]]\nname = %q\nurl = %q\ntoken_env = \"T_TOKEN\"\n%s\n", name, url, strings.Join(extra, "\n"))
+}
+
+func getenv(k string) string {
+	if k == "T_TOKEN" {
+		return testToken
+	}
+	return ""
+}
+
+// runOnce plans and executes a run for one user against f's targets with a
+// real audit log, and returns the state and the log.
+func runOnce(t *testing.T, ctx context.Context, f *config.File, mutate func(*actions.Request)) (*actions.RunState, *audit.Log, error) {
+	t.Helper()
+	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	req := actions.Request{
+		Users: []string{"alice@example.com"}, Reason: "test", Operator: "tester",
+		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv, Version: "test",
+	}
+	if mutate != nil {
+		mutate(&req)
+	}
+	p, err := actions.BuildPlan(ctx, req, actions.StaticDirectory{})
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	x := &actions.Executor{Journal: log, BackoffBase: 5 * time.Millisecond}
+	st, err := x.Execute(ctx, p)
+	return st, log, err
+}
+
+func TestAnswersAndFaults(t *testing.T) {
+	hang := make(chan struct{})
+	t.Cleanup(func() { close(hang) })
+	refused := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "http://" + addr + "/gtr"
+	}
+
+	cases := []struct {
+		name     string
+		handler  func(http.ResponseWriter, *http.Request, int)
+		url      string // instead of a receiver
+		outcome  actions.Outcome
+		status   int
+		attempts int
+		errHas   string
+	}{
+		{name: "200", handler: status(200), outcome: actions.Revoked, status: 200, attempts: 1},
+		{name: "204", handler: status(204), outcome: actions.Revoked, status: 204, attempts: 1},
+		{name: "400", handler: status(400), outcome: actions.Rejected, status: 400, attempts: 1, errHas: "subject format email"},
+		{name: "401", handler: status(401), outcome: actions.Rejected, status: 401, attempts: 1, errHas: "check token_env T_TOKEN"},
+		{name: "403", handler: status(403), outcome: actions.Rejected, status: 403, attempts: 1, errHas: "forbidden"},
+		{name: "404", handler: status(404), outcome: actions.NotFound, status: 404, attempts: 1},
+		{name: "422", handler: status(422), outcome: actions.Failed, status: 422, attempts: 1, errHas: "could not log the user out"},
+		{name: "429 with Retry-After then 204", handler: func(w http.ResponseWriter, _ *http.Request, n int) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(429)
+				return
+			}
+			w.WriteHeader(204)
+		}, outcome: actions.Revoked, status: 204, attempts: 2},
+		{name: "429 beyond max_retry_wait", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+			w.Header().Set("Retry-After", "3600")
+			w.WriteHeader(429)
+		}, outcome: actions.Failed, status: 429, attempts: 1, errHas: "longer than max_retry_wait"},
+		{name: "500", handler: status(500), outcome: actions.Failed, status: 500, attempts: 3, errHas: "after 3 attempts"},
+		{name: "503 twice then 204", handler: func(w http.ResponseWriter, _ *http.Request, n int) {
+			if n <= 2 {
+				w.WriteHeader(503)
+				return
+			}
+			w.WriteHeader(204)
+		}, outcome: actions.Revoked, status: 204, attempts: 3},
+		{name: "301", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
+			http.Redirect(w, r, "https://elsewhere.example/steal", http.StatusMovedPermanently)
+		}, outcome: actions.Rejected, status: 301, attempts: 1, errHas: "not followed"},
+		{name: "connection refused", url: refused(), outcome: actions.Failed, attempts: 3, errHas: "connection refused"},
+		{name: "hang past the timeout", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
+		{name: "reset mid-response", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			buf.WriteString("HTTP/1.1 20")
+			buf.Flush()
+			conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
+			conn.Close()
+		}, outcome: actions.Failed, attempts: 3, errHas: "connection reset or broken before a complete answer"},
+		{name: "huge body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+			w.WriteHeader(200)
+			chunk := make([]byte, 1<<20)
+			for range 512 { // 512 MiB unless the client hangs up first
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, outcome: actions.Revoked, status: 200, attempts: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url := tc.url
+			var rc *receiver
+			if url == "" {
+				rc = newReceiver(t, tc.handler)
+				url = rc.URL + "/gtr"
+			}
+			f := setup(t, bearerTarget("app", url))
+			st, log, err := runOnce(t, context.Background(), f, nil)
+			if err != nil {
+				t.Fatalf("execute: %v", err)
+			}
+			s := st.Steps[0]
+			if s.Outcome != tc.outcome || s.HTTPStatus != tc.status || s.Attempts != tc.attempts {
+				t.Fatalf("got outcome=%s status=%d attempts=%d (%s), want %s %d %d",
+					s.Outcome, s.HTTPStatus, s.Attempts, s.Error, tc.outcome, tc.status, tc.attempts)
+			}
+			if !strings.Contains(s.Error, tc.errHas) {
+				t.Fatalf("error %q does not say %q", s.Error, tc.errHas)
+			}
+			if rc != nil && int(rc.hits.Load()) != tc.attempts {
+				t.Fatalf("receiver saw %d requests, want %d", rc.hits.Load(), tc.attempts)
+			}
+			// The audit log holds the planned step and its result.
+			got, events, err := log.Run(context.Background(), st.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var planned, results int
+			for _, ev := range events {
+				switch ev.Kind {
+				case actions.KindPlanned:
+					planned++
+				case actions.KindResult:
+					results++
+				}
+			}
+			if planned != 1 || results != 1 {
+				t.Fatalf("audit holds %d planned and %d result events, want 1 and 1", planned, results)
+			}
+			if g := got.Steps[0]; g.Outcome != tc.outcome || g.Attempts != tc.attempts || g.HTTPStatus != tc.status {
+				t.Fatalf("audit says %s/%d/%d, engine said %s/%d/%d", g.Outcome, g.Attempts, g.HTTPStatus, s.Outcome, s.Attempts, s.HTTPStatus)
+			}
+			if v, err := log.Verify(context.Background(), ""); err != nil || !v.OK {
+				t.Fatalf("verify: %+v %v", v, err)
+			}
+		})
+	}
+}
+
+func TestRequestOnTheWire(t *testing.T) {
+	var gotCT, gotMethod string
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		gotCT, gotMethod = r.Header.Get("Content-Type"), r.Method
+		w.WriteHeader(204)
+	})
+	legacy := newReceiver(t, status(204))
+	f := setup(t,
+		bearerTarget("modern", rc.URL+"/gtr"),
+		bearerTarget("legacy", legacy.URL+"/gtr", `body_key = "subject"`),
+	)
+	if _, _, err := runOnce(t, context.Background(), f, nil); err != nil {
+		t.Fatal(err)
+	}
+	if gotMethod != "POST" || gotCT != "application/json" {
+		t.Fatalf("method %s content-type %s", gotMethod, gotCT)
+	}
+	if want := `{"sub_id":{"email":"alice@example.com","format":"email"}}`; rc.bodies[0] != want {
+		t.Fatalf("body %s, want %s", rc.bodies[0], want)
+	}
+	if want := `{"subject":{"email":"alice@example.com","format":"email"}}`; legacy.bodies[0] != want {
+		t.Fatalf("legacy body %s, want %s", legacy.bodies[0], want)
+	}
+	if rc.auths[0] != "Bearer "+testToken {
+		t.Fatalf("authorization header %q", rc.auths[0])
+	}
+}
+
+func TestSignedJWT(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalECPrivateKey(key)
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "ulc.pem")
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var rc *receiver
+	rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		c, err := gtr.VerifyJWT(tok, &key.PublicKey, rc.URL+"/gtr", time.Now(), 30*time.Second)
+		mu.Lock()
+		dup := seen[c.ID]
+		seen[c.ID] = true
+		mu.Unlock()
+		if err != nil || dup || c.Issuer != "https://idp.example" || c.Subject != "client-1" {
+			w.WriteHeader(401)
+			return
+		}
+		if n == 1 {
+			w.WriteHeader(503) // the retry must carry a fresh jti
+			return
+		}
+		w.WriteHeader(204)
+	})
+	f := setup(t, fmt.Sprintf("[[target]]\nname = \"jwt-app\"\nurl = %q\nauth = \"jwt\"\njwt_key_file = %q\njwt_iss = \"https://idp.example\"\njwt_sub = \"client-1\"\n", rc.URL+"/gtr?tenant=a", keyPath))
+	st, log, err := runOnce(t, context.Background(), f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = log
+	if s := st.Steps[0]; s.Outcome != actions.Revoked || s.Attempts != 2 {
+		t.Fatalf("got %s after %d attempts: %s", s.Outcome, s.Attempts, s.Error)
+	}
+	if len(seen) != 2 {
+		t.Fatalf("want two distinct jti, saw %d", len(seen))
+	}
+}
+
+func TestDryRunSendsNothing(t *testing.T) {
+	rc := newReceiver(t, status(204))
+	f := setup(t, bearerTarget("app", rc.URL+"/gtr"))
+	st, _, err := runOnce(t, context.Background(), f, func(r *actions.Request) { r.DryRun = true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.hits.Load() != 0 {
+		t.Fatalf("dry run sent %d requests", rc.hits.Load())
+	}
+	if st.Steps[0].Outcome != actions.Planned {
+		t.Fatalf("outcome %s, want planned", st.Steps[0].Outcome)
+	}
+}
+
+// failingJournal refuses every write.
+type failingJournal struct{}
+
+func (failingJournal) Record(context.Context, bool, ...actions.Event) error {
+	return errors.New("disk is full")
+}
+
+func TestFailClosedWhenAuditUnavailable(t *testing.T) {
+	rc := newReceiver(t, status(204))
+	f := setup(t, bearerTarget("app", rc.URL+"/gtr"))
+	p, err := actions.BuildPlan(context.Background(), actions.Request{
+		Users: []string{"alice@example.com"}, Reason: "test",
+		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+	}, actions.StaticDirectory{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&actions.Executor{Journal: failingJournal{}}).Execute(context.Background(), p)
+	if !errors.Is(err, actions.ErrAudit) || !strings.Contains(err.Error(), "nothing was sent") {
+		t.Fatalf("err = %v", err)
+	}
+	if rc.hits.Load() != 0 {
+		t.Fatalf("sent %d requests with no audit log", rc.hits.Load())
+	}
+}
+
+func TestCancelTurnsInFlightIntoCancelled(t *testing.T) {
+	started := make(chan struct{}, 16)
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		started <- struct{}{}
+		<-r.Context().Done()
+	})
+	f := setup(t, bearerTarget("slow", rc.URL+"/gtr", `timeout = "30s"`))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	st, _, err := runOnce(t, ctx, f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := st.Steps[0]; s.Outcome != actions.Cancelled || s.Attempts != 1 {
+		t.Fatalf("got %s after %d attempts, want cancelled after 1", s.Outcome, s.Attempts)
+	}
+}
+
+func TestPerTargetConcurrencyLimit(t *testing.T) {
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		time.Sleep(20 * time.Millisecond)
+		w.WriteHeader(204)
+	})
+	f := setup(t, bearerTarget("app", rc.URL+"/gtr", "concurrency = 2"))
+	users := make([]string, 12)
+	for i := range users {
+		users[i] = fmt.Sprintf("user%d@example.com", i)
+	}
+	st, _, err := runOnce(t, context.Background(), f, func(r *actions.Request) { r.Users = users })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Counts()[actions.Revoked] != 12 {
+		t.Fatalf("counts %v", st.Counts())
+	}
+	if p := rc.peak.Load(); p > 2 {
+		t.Fatalf("%d requests in flight to one target, limit 2", p)
+	}
+}
+
+func TestNoSecretInEventsOrAudit(t *testing.T) {
+	rc := newReceiver(t, status(401))
+	f := setup(t, bearerTarget("app", rc.URL+"/gtr"))
+	var mu sync.Mutex
+	var seen []actions.Event
+	log, err := audit.Open(filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := actions.BuildPlan(context.Background(), actions.Request{
+		Users: []string{"alice@example.com"}, Reason: "test",
+		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+	}, actions.StaticDirectory{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &actions.Executor{Journal: log, Observe: func(ev actions.Event) { mu.Lock(); seen = append(seen, ev); mu.Unlock() }}
+	if _, err := x.Execute(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	if err := log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	all, _ := json.Marshal(seen)
+	if strings.Contains(string(all), testToken) {
+		t.Fatal("the token appears in the events")
+	}
+	db, err := os.ReadFile(log.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(db), testToken) {
+		t.Fatal("the token appears in the audit file")
+	}
+}

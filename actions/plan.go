@@ -1,0 +1,341 @@
+package actions
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"ulc/actions/gtr"
+	"ulc/config"
+)
+
+// Directory resolves what an operator typed (an email, a login or an Okta
+// user id) into a user.
+type Directory interface {
+	Resolve(ctx context.Context, ref string) (User, error)
+}
+
+// oktaID matches an Okta object id; anything else is not sent as a path.
+var oktaID = regexp.MustCompile(`^[A-Za-z0-9]{8,40}$`)
+
+// StaticDirectory resolves users without asking Okta (ulc revoke --no-okta):
+// a value with an @ is taken as the user's email (and login), anything that
+// looks like an Okta id as the id.
+type StaticDirectory struct{}
+
+// Resolve implements Directory.
+func (StaticDirectory) Resolve(_ context.Context, ref string) (User, error) {
+	ref = strings.TrimSpace(ref)
+	switch {
+	case strings.Contains(ref, "@"):
+		return User{Email: ref, Login: ref}, nil
+	case oktaID.MatchString(ref):
+		return User{ID: ref}, nil
+	}
+	return User{}, fmt.Errorf("user %q: without Okta, give an email address or an Okta user id", ref)
+}
+
+// Request is what an operator asks for: users × steps × targets.
+type Request struct {
+	// Users as typed: emails, logins or Okta ids.
+	Users []string
+	// Reason is required; Ticket is optional.
+	Reason, Ticket string
+	// Operator and Host name who ran it and where.
+	Operator, Host string
+	// OktaSteps are the Okta actions to take, before the fan-out.
+	OktaSteps []Action
+	// ForgetDevices makes clear-sessions also forget remembered factors.
+	ForgetDevices bool
+	// Targets are the target applications to send GTR to, in order.
+	Targets []config.Target
+	// Defaults holds the run-wide limits from targets.toml.
+	Defaults config.Defaults
+	// Issuer is the IdP issuer for iss_sub subjects without subject_iss.
+	Issuer string
+	// OktaOrg is the Okta org URL, recorded with the run.
+	OktaOrg string
+	// DryRun builds and records the plan and sends nothing.
+	DryRun bool
+	// ResumeOf links a resumed run to the run it continues.
+	ResumeOf string
+	// ConfigPath, ConfigDigest and Version are recorded with the run.
+	ConfigPath, ConfigDigest, Version string
+	// Getenv reads credentials named by token_env; nil means os.Getenv.
+	Getenv func(string) string
+}
+
+// Step is one request of a plan: an Okta action on a user, or one GTR
+// request to one target for one user.
+type Step struct {
+	// N is the 1-based step number within the run.
+	N int
+	// User is the user the step acts on.
+	User User
+	// Action is what the step does.
+	Action Action
+	// Target is the target name, or OktaTarget.
+	Target string
+	// Subject is the subject identifier a GTR step sends.
+	Subject gtr.Subject
+	// Detail is the exact request, as recorded in the audit log.
+	Detail StepDetail
+}
+
+// Plan is a fully resolved run: every request is built before anything is
+// recorded or sent.
+type Plan struct {
+	// RunID identifies the run.
+	RunID string
+	// Created is when the plan was made.
+	Created time.Time
+	// Info is recorded with the run.
+	Info RunInfo
+	// Steps in execution order: per user the Okta steps, then GTR steps.
+	Steps []Step
+
+	concurrency int
+	targets     map[string]*runTarget
+}
+
+// runTarget is a target with its loaded credential and HTTP client.
+type runTarget struct {
+	cfg    config.Target
+	cred   *config.Credential
+	signer *gtr.Signer
+	client *http.Client
+	sem    chan struct{}
+}
+
+// NewRunID returns a new run id: sortable by time, short enough to type.
+func NewRunID(now time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+// BuildPlan resolves every user, loads every selected target's credential
+// and builds the exact requests. It sends nothing. All problems are reported
+// together, each naming its user or target.
+func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
+	if strings.TrimSpace(req.Reason) == "" {
+		return nil, errors.New("a reason is required: say why this user is being logged out")
+	}
+	if len(req.Users) == 0 {
+		return nil, errors.New("no user given")
+	}
+	if len(req.Targets) == 0 && len(req.OktaSteps) == 0 {
+		return nil, errors.New("nothing to do: no target selected and no Okta step")
+	}
+	getenv := req.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	now := time.Now().UTC()
+	p := &Plan{
+		RunID:       NewRunID(now),
+		Created:     now,
+		concurrency: max(req.Defaults.Concurrency, 1),
+		targets:     map[string]*runTarget{},
+	}
+	var problems []error
+
+	users := make([]User, 0, len(req.Users))
+	seen := map[string]bool{}
+	for _, ref := range req.Users {
+		u, err := dir.Resolve(ctx, ref)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		k := u.ID
+		if k == "" {
+			k = strings.ToLower(u.Key())
+		}
+		if seen[k] {
+			continue // the same person named twice gets one set of steps
+		}
+		seen[k] = true
+		users = append(users, u)
+	}
+
+	shared := sharedClient()
+	for _, t := range req.Targets {
+		rt, err := newRunTarget(t, getenv, shared)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		if _, dup := p.targets[t.Name]; dup {
+			problems = append(problems, fmt.Errorf("target %q selected twice", t.Name))
+			continue
+		}
+		p.targets[t.Name] = rt
+	}
+	okta := slices.Clone(req.OktaSteps)
+	slices.SortFunc(okta, func(a, b Action) int {
+		return slices.Index(OktaActions, a) - slices.Index(OktaActions, b)
+	})
+
+	for _, u := range users {
+		for _, a := range okta {
+			if !slices.Contains(OktaActions, a) {
+				problems = append(problems, fmt.Errorf("unknown Okta step %q", a))
+				continue
+			}
+			if !oktaID.MatchString(u.ID) {
+				problems = append(problems, fmt.Errorf("user %s: Okta steps need the user's Okta id", u.Key()))
+				break
+			}
+			method, path := OktaRequest(a, u.ID, req.ForgetDevices)
+			p.Steps = append(p.Steps, Step{
+				N: len(p.Steps) + 1, User: u, Action: a, Target: OktaTarget,
+				Detail: StepDetail{Method: method, URL: path, Auth: "okta"},
+			})
+		}
+	}
+	for _, u := range users {
+		for _, t := range req.Targets {
+			rt := p.targets[t.Name]
+			if rt == nil {
+				continue
+			}
+			iss := t.SubjectIss
+			if iss == "" {
+				iss = req.Issuer
+			}
+			subj, err := gtr.NewSubject(t.Subject, gtr.Identity{ID: u.ID, Email: u.Email, Issuer: iss})
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s, user %s: %v", t.Where(), u.Key(), err))
+				continue
+			}
+			body, err := gtr.Body(t.BodyKey, subj)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("%s: %v", t.Where(), err))
+				continue
+			}
+			p.Steps = append(p.Steps, Step{
+				N: len(p.Steps) + 1, User: u, Action: ActionGTR, Target: t.Name, Subject: subj,
+				Detail: StepDetail{
+					Method: http.MethodPost, URL: t.URL, Body: string(body),
+					SubjectFormat: t.Subject, BodyKey: t.BodyKey, Auth: t.Auth,
+					Credential: rt.cred.Fingerprint, TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries,
+				},
+			})
+		}
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	names := make([]string, 0, len(req.Targets))
+	for _, t := range req.Targets {
+		names = append(names, t.Name)
+	}
+	p.Info = RunInfo{
+		Reason: strings.TrimSpace(req.Reason), Ticket: strings.TrimSpace(req.Ticket),
+		Operator: req.Operator, Host: req.Host, PID: os.Getpid(), Version: req.Version,
+		ConfigPath: req.ConfigPath, ConfigDigest: req.ConfigDigest, OktaOrg: req.OktaOrg,
+		DryRun: req.DryRun, ResumeOf: req.ResumeOf, Users: users, Targets: names,
+		OktaSteps: okta, ForgetDevices: req.ForgetDevices,
+	}
+	return p, nil
+}
+
+// OktaRequest returns the method and path of an Okta step, as sent and as
+// recorded. id must be a validated Okta id.
+func OktaRequest(a Action, id string, forgetDevices bool) (method, path string) {
+	base := "/api/v1/users/" + id
+	switch a {
+	case ActionSuspend:
+		return http.MethodPost, base + "/lifecycle/suspend"
+	case ActionDeactivate:
+		return http.MethodPost, base + "/lifecycle/deactivate?sendEmail=false"
+	case ActionClearSessions:
+		return http.MethodDelete, fmt.Sprintf("%s/sessions?oauthTokens=true&forgetDevices=%t", base, forgetDevices)
+	case ActionRevokeGrants:
+		return http.MethodDelete, base + "/grants"
+	}
+	return "", ""
+}
+
+// newRunTarget loads t's credential and picks its HTTP client: the shared
+// one, or one of its own when t trusts an extra CA.
+func newRunTarget(t config.Target, getenv func(string) string, shared *http.Client) (*runTarget, error) {
+	cred, err := t.LoadCredential(getenv)
+	if err != nil {
+		return nil, err
+	}
+	rt := &runTarget{cfg: t, cred: cred, client: shared, sem: make(chan struct{}, max(t.Concurrency, 1))}
+	if cred.Kind == config.AuthJWT {
+		rt.signer = &gtr.Signer{Key: cred.Signer(), Alg: cred.Alg, KeyID: cred.KeyID, Iss: t.JWTIss, Sub: t.JWTSub, TTL: t.JWTTTL}
+	}
+	if t.CAFile != "" {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: ca_file: %v", t.Where(), err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: ca_file %s holds no PEM certificate", t.Where(), t.CAFile)
+		}
+		rt.client = newClient(pool, max(t.Concurrency, 1))
+	}
+	return rt, nil
+}
+
+// sharedClient is the HTTP client of every target without a ca_file. One
+// per process, so a console that runs many revocations reuses connections
+// instead of opening a thousand new ones each time.
+var sharedClient = sync.OnceValue(func() *http.Client { return newClient(nil, 1024) })
+
+// newClient returns the HTTP client GTR requests go through: TLS 1.2 or
+// later with certificate verification always on, and no redirect ever
+// followed. roots nil means the system roots.
+func newClient(roots *x509.CertPool, perHost int) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+			TLSHandshakeTimeout: 10 * time.Second,
+			ForceAttemptHTTP2:   true,
+			MaxIdleConns:        max(perHost, 100),
+			MaxIdleConnsPerHost: perHost,
+			IdleConnTimeout:     30 * time.Second,
+		},
+		// A POST must not turn into a GET or carry its credential elsewhere.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Events returns the events that record the plan: run_started, then one
+// planned event per step. The audit log writes them in one transaction.
+func (p *Plan) Events() []Event {
+	evs := make([]Event, 0, len(p.Steps)+1)
+	info, _ := json.Marshal(p.Info)
+	evs = append(evs, Event{RunID: p.RunID, Time: p.Created, Kind: KindRunStarted, Detail: info})
+	for _, s := range p.Steps {
+		d, _ := json.Marshal(s.Detail)
+		evs = append(evs, Event{
+			RunID: p.RunID, Time: p.Created, Kind: KindPlanned, Step: s.N,
+			User: s.User.Key(), Target: s.Target, Action: s.Action, Detail: d,
+		})
+	}
+	return evs
+}
