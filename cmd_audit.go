@@ -1,0 +1,359 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"ulc/actions"
+	"ulc/audit"
+	"ulc/internal/safetext"
+)
+
+func newAuditCmd(e *env) *cobra.Command {
+	var auditPath string
+	c := &cobra.Command{
+		Use:   "audit",
+		Short: "Review, verify and export the audit log",
+		Long: `The audit log is append-only and hash-chained: every event carries the hash
+of the one before it, so 'ulc audit verify' can prove that nothing was
+changed, removed or reordered, and prints the head hash to paste into the
+ticket.`,
+	}
+	c.PersistentFlags().StringVar(&auditPath, "audit-db", "", "audit log file (env ULC_AUDIT_DB; default $XDG_DATA_HOME/ulc/audit.db)")
+	open := func() (*audit.Log, error) {
+		p := auditPath
+		if p == "" {
+			p = defaultAuditPath(e.getenv)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, &exitError{code: exitUsage, err: fmt.Errorf("audit log %s: %v", p, err)}
+		}
+		l, err := audit.Open(p)
+		if err != nil {
+			return nil, &exitError{code: exitAudit, err: err}
+		}
+		return l, nil
+	}
+
+	// list
+	var lf struct {
+		user, since, outcome string
+		limit                int
+		json                 bool
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Example: `  ulc audit list --since 7d
+  ulc audit list --user neo@example.com --outcome failed --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := audit.RunFilter{User: lf.user, Outcome: actions.Outcome(lf.outcome), Limit: lf.limit}
+			if lf.since != "" {
+				t, err := parseSince(lf.since, time.Now())
+				if err != nil {
+					return usageErr("--since: %v", err)
+				}
+				f.Since = t
+			}
+			if lf.outcome != "" && !validOutcome(lf.outcome) {
+				return usageErr("--outcome %q: want one of %s", lf.outcome, outcomeNames())
+			}
+			l, err := open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			runs, err := l.Runs(cmd.Context(), f)
+			if err != nil {
+				return &exitError{code: exitAudit, err: err}
+			}
+			if lf.json {
+				if runs == nil {
+					runs = []audit.RunSummary{}
+				}
+				return writeJSON(e.stdout, runs)
+			}
+			if len(runs) == 0 {
+				fmt.Fprintln(e.stdout, "no runs")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTARTED\tOPERATOR\tUSERS\tREASON\tTICKET\tRESULT")
+			for _, r := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Started.Local().Format("2006-01-02 15:04"),
+					safetext.Line(r.Info.Operator, 20), usersCell(r.Info.Users), safetext.Line(r.Info.Reason, 40),
+					safetext.Line(r.Info.Ticket, 16), countsCell(r))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&lf.user, "user", "", "only runs that acted on this user (login, email or id)")
+	list.Flags().StringVar(&lf.since, "since", "", "only runs since: a duration (24h, 7d) or a date (2026-11-01)")
+	list.Flags().StringVar(&lf.outcome, "outcome", "", "only runs with at least one step of this outcome")
+	list.Flags().IntVar(&lf.limit, "limit", 50, "at most this many runs")
+	list.Flags().BoolVar(&lf.json, "json", false, "print JSON")
+
+	// show
+	var showJSON bool
+	show := &cobra.Command{
+		Use:   "show RUN",
+		Short: "Show one run: its plan, every step's outcome and its event timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			st, events, err := l.Run(cmd.Context(), args[0])
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			if showJSON {
+				return writeJSON(e.stdout, struct {
+					RunID       string               `json:"run_id"`
+					Info        actions.RunInfo      `json:"info"`
+					Interrupted bool                 `json:"interrupted"`
+					Steps       []*actions.StepState `json:"steps"`
+					Events      []actions.Event      `json:"events"`
+				}{st.RunID, st.Info, !st.Done, st.Steps, events})
+			}
+			printRun(e.stdout, st, events)
+			return nil
+		},
+	}
+	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+
+	// verify
+	var vf struct {
+		head string
+		json bool
+	}
+	verify := &cobra.Command{
+		Use:   "verify",
+		Short: "Prove the log is intact: print its head hash, or the first broken event",
+		Long: `Recomputes the hash chain over every event. Prints the head hash when the
+chain is intact (paste it into the ticket), or the sequence number of the
+first event that was changed, removed or reordered. With --head, also checks
+that a head hash printed earlier is still part of the chain, which detects
+events cut off the end. Exit status 0 when intact, 1 when not.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			res, err := l.Verify(cmd.Context(), vf.head)
+			if err != nil {
+				return &exitError{code: exitAudit, err: err}
+			}
+			if vf.json {
+				if err := writeJSON(e.stdout, res); err != nil {
+					return err
+				}
+			} else if res.OK {
+				fmt.Fprintf(e.stdout, "intact: %d events, head %d %s\n", res.Events, res.HeadSeq, res.Head)
+			} else {
+				fmt.Fprintf(e.stdout, "BROKEN at event %d: %s\n", res.BrokenSeq, res.Problem)
+			}
+			if !res.OK {
+				return &exitError{code: exitFailures}
+			}
+			return nil
+		},
+	}
+	verify.Flags().StringVar(&vf.head, "head", "", "a head hash printed earlier that must still be in the chain")
+	verify.Flags().BoolVar(&vf.json, "json", false, "print JSON")
+
+	// export
+	var xf struct{ format, run, out string }
+	export := &cobra.Command{
+		Use:   "export",
+		Short: "Export events as JSON lines or CSV, with their hashes",
+		Example: `  ulc audit export --format jsonl > audit.jsonl
+  ulc audit export --format csv --run 20261121-194512-3f9a2c -o run.csv`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if xf.format != "jsonl" && xf.format != "csv" {
+				return usageErr("--format %q: want jsonl or csv", xf.format)
+			}
+			l, err := open()
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			runID := ""
+			if xf.run != "" {
+				st, _, err := l.Run(cmd.Context(), xf.run)
+				if err != nil {
+					return &exitError{code: exitUsage, err: err}
+				}
+				runID = st.RunID
+			}
+			var w io.Writer = e.stdout
+			if xf.out != "" && xf.out != "-" {
+				f, err := os.OpenFile(xf.out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+				if err != nil {
+					return usageErr("-o: %v", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			if err := l.Export(cmd.Context(), w, xf.format, runID); err != nil {
+				return &exitError{code: exitAudit, err: err}
+			}
+			return nil
+		},
+	}
+	export.Flags().StringVar(&xf.format, "format", "jsonl", "jsonl or csv")
+	export.Flags().StringVar(&xf.run, "run", "", "only this run (id or unique prefix)")
+	export.Flags().StringVarP(&xf.out, "output", "o", "", "write to this new file instead of stdout")
+
+	c.AddCommand(list, show, verify, export)
+	return c
+}
+
+// printRun writes a run for a person: who, why, every step, the timeline.
+func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
+	i := st.Info
+	state := "finished"
+	if !st.Done {
+		state = "INTERRUPTED (the process ended before the run finished)"
+	}
+	fmt.Fprintf(w, "run       %s (%s)\n", st.RunID, state)
+	fmt.Fprintf(w, "started   %s by %s on %s (ulc %s)\n", st.Started.Local().Format(time.RFC3339),
+		safetext.Line(i.Operator, 40), safetext.Line(i.Host, 40), safetext.Line(i.Version, 20))
+	fmt.Fprintf(w, "reason    %s\n", safetext.Line(i.Reason, 200))
+	if i.Ticket != "" {
+		fmt.Fprintf(w, "ticket    %s\n", safetext.Line(i.Ticket, 80))
+	}
+	if i.ResumeOf != "" {
+		fmt.Fprintf(w, "resumes   %s\n", i.ResumeOf)
+	}
+	if i.DryRun {
+		fmt.Fprintln(w, "dry run   nothing was sent")
+	}
+	fmt.Fprintf(w, "users     %s\n", usersCell(i.Users))
+	fmt.Fprintf(w, "config    %s %s\n\n", safetext.Line(i.ConfigPath, 80), i.ConfigDigest)
+
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tUSER\tTARGET\tOUTCOME\tHTTP\tTRIES\tMS\tDETAIL")
+	for _, s := range st.Steps {
+		name := s.Target
+		if s.Action != actions.ActionGTR {
+			name = string(s.Action)
+		}
+		status := "-"
+		if s.HTTPStatus != 0 {
+			status = strconv.Itoa(s.HTTPStatus)
+		}
+		detail := safetext.Line(s.Error, 80)
+		if s.ErrorCode != "" {
+			detail = strings.TrimSpace(detail + " [" + s.ErrorCode + " " + s.ErrorID + "]")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Step, safetext.Line(s.User, 32), name,
+			s.Outcome, status, s.Attempts, s.LatencyMS, detail)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\ntimeline")
+	for _, ev := range events {
+		if ev.Kind == actions.KindPlanned {
+			continue
+		}
+		line := fmt.Sprintf("  %s  #%-5d %-12s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, ev.Kind)
+		if ev.Step != 0 {
+			line += fmt.Sprintf(" step %-3d %s", ev.Step, ev.Target)
+		}
+		if ev.Attempt != 0 {
+			line += fmt.Sprintf(" attempt %d", ev.Attempt)
+		}
+		if ev.HTTPStatus != 0 {
+			line += fmt.Sprintf(" → %d", ev.HTTPStatus)
+		}
+		if ev.Outcome != "" {
+			line += " " + string(ev.Outcome)
+		}
+		if ev.Error != "" {
+			line += ": " + safetext.Line(ev.Error, 100)
+		}
+		fmt.Fprintln(w, line)
+	}
+}
+
+func usersCell(us []actions.User) string {
+	switch len(us) {
+	case 0:
+		return "-"
+	case 1:
+		return safetext.Line(us[0].Key(), 40)
+	}
+	return fmt.Sprintf("%s +%d", safetext.Line(us[0].Key(), 32), len(us)-1)
+}
+
+func countsCell(r audit.RunSummary) string {
+	var parts []string
+	for _, o := range actions.Outcomes {
+		if n := r.Counts[o]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, o))
+		}
+	}
+	s := strings.Join(parts, ", ")
+	if r.Interrupted {
+		s = "INTERRUPTED: " + s
+	}
+	return s
+}
+
+func validOutcome(s string) bool {
+	for _, o := range actions.Outcomes {
+		if string(o) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func outcomeNames() string {
+	var s []string
+	for _, o := range actions.Outcomes {
+		s = append(s, string(o))
+	}
+	return strings.Join(s, ", ")
+}
+
+// parseSince reads "24h", "7d", "2026-11-01" or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d >= 0 {
+			return now.AddDate(0, 0, -d), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a duration (24h, 7d) or a date (2006-01-02)", s)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}

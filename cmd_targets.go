@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"ulc/config"
+)
+
+func newTargetsCmd(e *env) *cobra.Command {
+	var configPath string
+	c := &cobra.Command{
+		Use:   "targets",
+		Short: "List and check the target registry (targets.toml)",
+	}
+	c.PersistentFlags().StringVarP(&configPath, "config", "c", "targets.toml", "target registry")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the registered targets",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			f, err := config.Load(configPath)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tENABLED\tSUBJECT\tBODY KEY\tAUTH\tURL\tTAGS")
+			for _, t := range f.Targets {
+				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Enabled, t.Subject, t.BodyKey, t.Auth, t.URL, strings.Join(t.Tags, ","))
+			}
+			return tw.Flush()
+		},
+	}
+
+	check := &cobra.Command{
+		Use:   "check",
+		Short: "Validate targets.toml and load every enabled target's credential",
+		Long: `Validates targets.toml strictly and loads the credential of every enabled
+target (the environment variable is set, the file exists and is private, the
+key parses), without sending anything. Exit status 0 when all is well, 2
+otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			f, err := config.Load(configPath)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			targets, err := f.Select(nil)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			bad := 0
+			for _, t := range targets {
+				cred, err := t.LoadCredential(e.getenv)
+				if err != nil {
+					bad++
+					fmt.Fprintf(e.stdout, "FAIL  %s\n", err)
+					continue
+				}
+				fmt.Fprintf(e.stdout, "ok    %-20s %s %s\n", t.Name, t.URL, cred)
+			}
+			if len(targets) == 0 {
+				fmt.Fprintf(e.stdout, "%s registers no enabled target\n", configPath)
+			}
+			if bad > 0 {
+				return &exitError{code: exitUsage, err: fmt.Errorf("%d of %d targets cannot be used", bad, len(targets))}
+			}
+			return nil
+		},
+	}
+	c.AddCommand(list, check)
+	return c
+}
