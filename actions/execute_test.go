@@ -438,3 +438,25 @@ func TestNoSecretInEventsOrAudit(t *testing.T) {
 		t.Fatal("the token appears in the audit file")
 	}
 }
+
+func TestSkipLeavesOutSucceededSteps(t *testing.T) {
+	a := newReceiver(t, status(204))
+	b := newReceiver(t, status(204))
+	f := setup(t, bearerTarget("a", a.URL+"/gtr"), bearerTarget("b", b.URL+"/gtr"))
+	st, _, err := runOnce(t, context.Background(), f, func(r *actions.Request) {
+		r.Users = []string{"neo@example.com", "trinity@example.com"}
+		r.ResumeOf = "20260101-000000-abcdef"
+		r.Skip = func(u actions.User, _ actions.Action, target string) bool {
+			return target == "a" && u.Key() == "neo@example.com"
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Steps) != 3 || a.hits.Load() != 1 || b.hits.Load() != 2 {
+		t.Fatalf("%d steps, a saw %d, b saw %d; want 3, 1, 2", len(st.Steps), a.hits.Load(), b.hits.Load())
+	}
+	if st.Info.ResumeOf != "20260101-000000-abcdef" {
+		t.Fatalf("resume link lost: %q", st.Info.ResumeOf)
+	}
+}

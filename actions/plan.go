@@ -72,6 +72,9 @@ type Request struct {
 	DryRun bool
 	// ResumeOf links a resumed run to the run it continues.
 	ResumeOf string
+	// Skip, when set, leaves out the steps it reports true for: a resumed
+	// run skips what already succeeded. target is OktaTarget for Okta steps.
+	Skip func(u User, a Action, target string) bool
 	// ConfigPath, ConfigDigest and Version are recorded with the run.
 	ConfigPath, ConfigDigest, Version string
 	// Getenv reads credentials named by token_env; nil means os.Getenv.
@@ -192,6 +195,9 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 
 	for _, u := range users {
 		for _, a := range okta {
+			if req.Skip != nil && req.Skip(u, a, OktaTarget) {
+				continue
+			}
 			if !slices.Contains(OktaActions, a) {
 				problems = append(problems, fmt.Errorf("unknown Okta step %q", a))
 				continue
@@ -210,7 +216,7 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	for _, u := range users {
 		for _, t := range req.Targets {
 			rt := p.targets[t.Name]
-			if rt == nil {
+			if rt == nil || req.Skip != nil && req.Skip(u, ActionGTR, t.Name) {
 				continue
 			}
 			iss := t.SubjectIss
@@ -239,6 +245,9 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
+	}
+	if len(p.Steps) == 0 {
+		return nil, errors.New("nothing to do: every step was left out")
 	}
 	names := make([]string, 0, len(req.Targets))
 	for _, t := range req.Targets {
