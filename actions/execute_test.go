@@ -460,3 +460,23 @@ func TestSkipLeavesOutSucceededSteps(t *testing.T) {
 		t.Fatalf("resume link lost: %q", st.Info.ResumeOf)
 	}
 }
+
+func TestProbe(t *testing.T) {
+	ok := newReceiver(t, status(404))
+	denied := newReceiver(t, status(401))
+	f := setup(t, bearerTarget("ok", ok.URL+"/gtr"), bearerTarget("denied", denied.URL+"/gtr"),
+		bearerTarget("down", "http://127.0.0.1:9/gtr"))
+	res := actions.Probe(context.Background(), f.Targets[0], "", getenv)
+	if res.Outcome != actions.NotFound || !strings.Contains(res.Verdict, "credential accepted") {
+		t.Fatalf("healthy target: %+v", res)
+	}
+	if !strings.Contains(ok.bodies[0], "ulc-check.invalid") || ok.auths[0] != "Bearer "+testToken {
+		t.Fatalf("probe sent %s with %q", ok.bodies[0], ok.auths[0])
+	}
+	if res := actions.Probe(context.Background(), f.Targets[1], "", getenv); res.Outcome != actions.Rejected || !strings.Contains(res.Verdict, "check token_env T_TOKEN") {
+		t.Fatalf("rejecting target: %+v", res)
+	}
+	if res := actions.Probe(context.Background(), f.Targets[2], "", getenv); res.Outcome != actions.Failed || !strings.Contains(res.Verdict, "connection refused") {
+		t.Fatalf("down target: %+v", res)
+	}
+}
