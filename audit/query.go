@@ -28,24 +28,25 @@ type RunFilter struct {
 // RunSummary is one run as the history list shows it, derived from its
 // events alone.
 type RunSummary struct {
-	RunID string
+	RunID string `json:"run_id"`
 	// Started is the run_started event's time (else the first event's);
 	// Finished is the run_finished event's time, zero if there is none.
-	Started, Finished time.Time
-	Info              actions.RunInfo
+	Started  time.Time       `json:"started"`
+	Finished time.Time       `json:"finished"`
+	Info     actions.RunInfo `json:"info"`
 	// Counts is how many steps ended in each outcome; steps of an
 	// interrupted run are settled first (Unknown if a request had left,
 	// NotSent if not).
-	Counts map[actions.Outcome]int
+	Counts map[actions.Outcome]int `json:"counts"`
 	// Steps is the number of steps.
-	Steps int
+	Steps int `json:"steps"`
 	// Done is true when the run_finished event was recorded. (It is named
 	// after actions.RunState.Done: a bool cannot share the name Finished.)
-	Done bool
+	Done bool `json:"done"`
 	// Interrupted is true when there is no run_finished event. The log
 	// cannot tell a run still in progress in some process from one whose
 	// process died; callers that know a run is live treat it so.
-	Interrupted bool
+	Interrupted bool `json:"interrupted"`
 }
 
 // Runs lists runs newest first (by their first event's position in the
