@@ -1,0 +1,63 @@
+package actions
+
+import "slices"
+
+// Resume is what a resumed run sends again: every step of the earlier run
+// that did not end in success (revoked, done or not_found), and nothing
+// else. GTR is idempotent, so sending a step whose answer was lost
+// (unknown) again is safe.
+type Resume struct {
+	// Users, OktaSteps and Targets span the steps to send again; Skip
+	// leaves out the combinations that already succeeded.
+	Users     []User
+	OktaSteps []Action
+	Targets   []string
+	Skip      func(u User, a Action, target string) bool
+	// Steps is how many steps will be sent again.
+	Steps int
+}
+
+// ResumeOf returns what resuming st sends. st should be settled (see
+// RunState.Settle) when its process died. later are runs that already
+// resumed st: what succeeded there is not sent again either.
+func ResumeOf(st *RunState, later ...*RunState) Resume {
+	done := map[string]bool{}
+	key := func(user string, a Action, target string) string { return user + "\x00" + string(a) + "\x00" + target }
+	for _, l := range later {
+		for _, s := range l.Steps {
+			if s.Outcome.Success() {
+				done[key(s.User, s.Action, s.Target)] = true
+			}
+		}
+	}
+	var r Resume
+	okta := map[Action]bool{}
+	again := map[string]bool{}
+	for _, s := range st.Steps {
+		if !s.Outcome.Retryable() || done[key(s.User, s.Action, s.Target)] {
+			done[key(s.User, s.Action, s.Target)] = true
+			continue
+		}
+		r.Steps++
+		again[s.User] = true
+		if s.Action == ActionGTR {
+			if !slices.Contains(r.Targets, s.Target) {
+				r.Targets = append(r.Targets, s.Target)
+			}
+		} else {
+			okta[s.Action] = true
+		}
+	}
+	for _, a := range OktaActions {
+		if okta[a] {
+			r.OktaSteps = append(r.OktaSteps, a)
+		}
+	}
+	for _, u := range st.Info.Users {
+		if again[u.Key()] {
+			r.Users = append(r.Users, u)
+		}
+	}
+	r.Skip = func(u User, a Action, target string) bool { return done[key(u.Key(), a, target)] }
+	return r
+}
