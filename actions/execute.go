@@ -358,9 +358,12 @@ func (r *run) send(t *runTarget, req *http.Request) answer {
 	a := answer{err: err}
 	if err == nil {
 		a.status, a.header = resp.StatusCode, resp.Header
-		// The status is the answer; the body is read only for an
-		// explanation, and only up to a cap.
-		a.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		// The status is the answer; the body is read only to explain a
+		// failure, and only up to a cap, so a success is never held up by
+		// an app that trickles or floods its body.
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			a.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxBody))
+		}
 		resp.Body.Close()
 		a.requestID = firstHeader(resp.Header, "X-Request-Id", "X-Okta-Request-Id", "Request-Id")
 		a.retryAfter = resp.Header.Get("Retry-After")

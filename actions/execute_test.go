@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -200,6 +201,53 @@ func TestAnswersAndFaults(t *testing.T) {
 				}
 			}
 		}, outcome: actions.Revoked, status: 200, attempts: 1},
+		{name: "trickle the status line, a byte a second", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			for _, b := range []byte("HTTP/1.1 204 No Content\r\n\r\n") {
+				buf.WriteByte(b)
+				if buf.Flush() != nil {
+					return
+				}
+				select {
+				case <-time.After(time.Second):
+				case <-hang:
+					return
+				}
+			}
+		}, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
+		{name: "trickle a 200 body, a byte a second", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Content-Length", "100")
+			w.WriteHeader(200)
+			for range 100 {
+				if _, err := w.Write([]byte("x")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-time.After(time.Second):
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}, outcome: actions.Revoked, status: 200, attempts: 1},
+		{name: "bad TLS certificate", url: tlsURL(t), outcome: actions.Failed, attempts: 1, errHas: "TLS certificate not trusted"},
+		{name: "huge error body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+			w.WriteHeader(500)
+			chunk := []byte(strings.Repeat("E", 1<<20))
+			for range 512 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, outcome: actions.Failed, status: 500, attempts: 3, errHas: "server error (500): EEEE"},
+		{name: "hostile error body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
+			w.WriteHeader(403)
+			w.Write([]byte("\x1b]0;pwned\x07\x1b[2J\u202eevil\u202c\r\ndenied\xff"))
+		}, outcome: actions.Rejected, status: 403, attempts: 1, errHas: "evil denied\ufffd"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -221,6 +269,9 @@ func TestAnswersAndFaults(t *testing.T) {
 			}
 			if !strings.Contains(s.Error, tc.errHas) {
 				t.Fatalf("error %q does not say %q", s.Error, tc.errHas)
+			}
+			if strings.ContainsAny(s.Error, "\x1b\x07\r\n\u202e") || len(s.Error) > 1000 {
+				t.Fatalf("error is not one short, safe line: %q", s.Error)
 			}
 			if rc != nil && int(rc.hits.Load()) != tc.attempts {
 				t.Fatalf("receiver saw %d requests, want %d", rc.hits.Load(), tc.attempts)
@@ -250,6 +301,14 @@ func TestAnswersAndFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tlsURL starts a loopback HTTPS receiver whose certificate nobody trusts.
+func tlsURL(t *testing.T) string {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/gtr"
 }
 
 func TestRequestOnTheWire(t *testing.T) {
