@@ -1,0 +1,114 @@
+// Package sandbox runs a stand-in for a whole incident on loopback: an
+// Okta-compatible directory (sandbox/oktafake) and a fleet of demo target
+// applications (sandbox/apps), with a generated targets.toml that points ulc
+// at both. ulc demo, the end-to-end tests and drills use it.
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"ulc/sandbox/apps"
+	"ulc/sandbox/oktafake"
+)
+
+// Options configures a sandbox.
+type Options struct {
+	// Dir receives targets.toml, the credential files and the keys.
+	Dir string
+	// People is how many generated people join the curated cast.
+	People int
+	// OktaAddr is the Okta fake's listen address (default 127.0.0.1:0).
+	OktaAddr string
+	// Specs are the demo apps (nil: apps.DefaultSpecs()).
+	Specs []apps.Spec
+}
+
+// Sandbox is a running Okta fake and its demo apps.
+type Sandbox struct {
+	// Okta is the directory; OktaURL its org URL.
+	Okta    *oktafake.Server
+	OktaURL string
+	// Fleet is the demo apps.
+	Fleet *apps.Fleet
+	// ConfigPath is the generated targets.toml, with an [okta] table.
+	ConfigPath string
+	// TokenFile holds the Okta API token (mode 0600).
+	TokenFile string
+
+	srv *http.Server
+}
+
+// Start starts the Okta fake and the apps and writes the configuration.
+func Start(o Options) (*Sandbox, error) {
+	if o.Dir == "" {
+		return nil, errors.New("sandbox: no directory given")
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	addr := o.OktaAddr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: Okta fake: %w", err)
+	}
+	okta := oktafake.New(oktafake.Options{People: o.People})
+	token := randomToken()
+	okta.AddToken(token)
+	s := &Sandbox{
+		Okta: okta, OktaURL: "http://" + ln.Addr().String(),
+		srv: &http.Server{Handler: okta, ReadHeaderTimeout: 10 * time.Second},
+	}
+	go s.srv.Serve(ln) //nolint:errcheck // ends with Close
+
+	s.TokenFile = filepath.Join(o.Dir, "okta.token")
+	if err := os.WriteFile(s.TokenFile, []byte(token+"\n"), 0o600); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	var users []apps.User
+	for _, p := range okta.People() {
+		users = append(users, apps.User{ID: p.ID, Login: p.Login, Email: p.Email})
+	}
+	fleet, err := apps.Start(apps.Options{Dir: o.Dir, Users: users, Issuer: s.OktaURL, Specs: o.Specs})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.Fleet = fleet
+	snippet := fmt.Sprintf("# The sandbox's Okta-compatible directory.\n[okta]\norg_url = %q\ntoken_file = \"okta.token\"\n", s.OktaURL)
+	if err := apps.WriteConfig(fleet, snippet); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.ConfigPath = fleet.ConfigPath
+	return s, nil
+}
+
+// Close stops everything.
+func (s *Sandbox) Close() error {
+	var errs []error
+	if s.Fleet != nil {
+		errs = append(errs, s.Fleet.Close())
+	}
+	if s.srv != nil {
+		errs = append(errs, s.srv.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func randomToken() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return "00sandbox" + hex.EncodeToString(b)
+}
