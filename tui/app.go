@@ -1,0 +1,314 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// screen is one page of the console. Screens are pointers, changed only from
+// Update; their Cmds copy what they need before running.
+type screen interface {
+	// update handles a message. Every non-key message reaches every live
+	// screen; each ignores what is not its own.
+	update(msg tea.Msg) tea.Cmd
+	// view renders the body (between the tab bar and the status line).
+	view() string
+	// title names the screen in the header.
+	title() string
+	// keys lists the bindings shown in the help line.
+	keys() []key.Binding
+	// typing is true while a text field has focus: then q, digits and ?
+	// are text, not commands.
+	typing() bool
+}
+
+// Messages screens send to the root.
+type (
+	pushMsg   struct{ s screen }
+	popMsg    struct{}
+	statusMsg struct {
+		text string
+		err  bool
+	}
+)
+
+func push(s screen) tea.Cmd { return func() tea.Msg { return pushMsg{s} } }
+func pop() tea.Msg          { return popMsg{} }
+func status(text string, isErr bool) tea.Cmd {
+	return func() tea.Msg { return statusMsg{text, isErr} }
+}
+
+// Model is the root of the console.
+type Model struct {
+	c        *common
+	tabs     []screen // Search, History, Targets
+	tab      int
+	stack    []screen // screens opened on top of the current tab
+	help     help.Model
+	full     bool // full help shown
+	status   string
+	isErr    bool
+	run      *boardScreen // the run in flight, if any
+	quiting  bool         // asked "quit?" while a run is in flight
+	stopping bool         // cancelling the run in flight, then quitting
+	done     bool
+}
+
+// New returns the console for deps.
+func New(deps Deps) Model {
+	c := &common{deps: deps, width: 80, height: 24, st: newStyles(), keys: newKeyMap()}
+	m := Model{c: c, help: help.New()}
+	m.tabs = []screen{newSearch(c), newHistory(c), newTargets(c)}
+	m.status = "type a name or email to search the directory"
+	if deps.ReadOnly {
+		m.status = "read-only: searching and reviewing only"
+	}
+	return m
+}
+
+// Init implements tea.Model.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.tabs[0].(*searchScreen).init(), m.tabs[1].(*historyScreen).load(), m.tabs[2].(*targetsScreen).load())
+}
+
+func (m *Model) top() screen {
+	if n := len(m.stack); n > 0 {
+		return m.stack[n-1]
+	}
+	return m.tabs[m.tab]
+}
+
+// Update implements tea.Model. Order: size, then global keys, then the
+// screen on top; other messages go to every live screen.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.width, m.c.height = msg.Width, msg.Height
+		m.help.SetWidth(msg.Width)
+		for _, s := range m.live() {
+			s.update(msg)
+		}
+		return m, nil
+	case pushMsg:
+		m.stack = append(m.stack, msg.s)
+		m.status, m.isErr = "", false
+		cmd := msg.s.update(pushedMsg{msg.s})
+		// A board starts its run when pushed: the run is in flight from
+		// now on, before any answer (or its end) can arrive.
+		if b, ok := msg.s.(*boardScreen); ok && b.running {
+			m.run = b
+		}
+		return m, cmd
+	case popMsg:
+		if n := len(m.stack); n > 0 {
+			m.stack = m.stack[:n-1]
+		}
+		return m, nil
+	case statusMsg:
+		m.status, m.isErr = msg.text, msg.err
+		return m, nil
+	case ShutdownMsg:
+		if m.run == nil {
+			m.done = true
+			return m, tea.Quit
+		}
+		m.quiting, m.stopping = false, true
+		m.status = "stopping: cancelling the run and recording what was answered…"
+		return m, m.run.cancelRun()
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	}
+	var cmds []tea.Cmd
+	for _, s := range m.live() {
+		cmds = append(cmds, s.update(msg))
+	}
+	// The run is over the moment its board hears so, not a message later:
+	// a q pressed right after "finished" must not ask about a run in flight.
+	if msg, ok := msg.(boardDoneMsg); ok {
+		cmds = append(cmds, m.runEnded(msg.b))
+	}
+	return m, tea.Batch(cmds...)
+}
+
+// runEnded forgets b's run, reloads History and Targets, and quits if the
+// operator asked to stop. A "quit?" question still unanswered is dropped:
+// the operator did not agree to leave, and now sees how the run ended.
+func (m *Model) runEnded(b *boardScreen) tea.Cmd {
+	if m.run == b {
+		m.run = nil
+	}
+	if m.run == nil && m.stopping {
+		m.done = true
+		return tea.Quit
+	}
+	if m.run == nil {
+		m.quiting = false
+	}
+	return tea.Batch(m.tabs[1].(*historyScreen).load(), m.tabs[2].(*targetsScreen).load())
+}
+
+// live returns every screen that may be waiting for a message.
+func (m *Model) live() []screen {
+	out := append([]screen{}, m.tabs...)
+	out = append(out, m.stack...)
+	if m.run != nil && !contains(out, screen(m.run)) {
+		out = append(out, m.run)
+	}
+	return out
+}
+
+func contains(ss []screen, s screen) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	k := m.c.keys
+	if m.stopping {
+		return m, nil // quitting as soon as the run has ended
+	}
+	if m.quiting {
+		switch {
+		case key.Matches(msg, k.Yes), key.Matches(msg, k.ForceQuit):
+			m.quiting, m.stopping = false, true
+			m.status, m.isErr = "cancelling the run; recording what was answered…", false
+			return m, m.run.cancelRun()
+		case key.Matches(msg, k.No):
+			m.quiting = false
+			m.status, m.isErr = "the run goes on", false
+		}
+		return m, nil
+	}
+	top := m.top()
+	quit := key.Matches(msg, k.ForceQuit) || (!top.typing() && key.Matches(msg, k.Quit))
+	if quit {
+		if m.run != nil {
+			m.quiting = true
+			return m, nil
+		}
+		m.done = true
+		return m, tea.Quit
+	}
+	if !top.typing() && key.Matches(msg, k.Help) {
+		m.full = !m.full
+		return m, nil
+	}
+	// Screens: tab cycles the top-level screens (inside a form it moves
+	// between fields instead); a number jumps to one from anywhere.
+	switch {
+	case len(m.stack) == 0 && key.Matches(msg, k.NextTab):
+		m.tab = (m.tab + 1) % len(m.tabs)
+		return m, m.tabs[m.tab].update(focusMsg{})
+	case len(m.stack) == 0 && key.Matches(msg, k.PrevTab):
+		m.tab = (m.tab + len(m.tabs) - 1) % len(m.tabs)
+		return m, m.tabs[m.tab].update(focusMsg{})
+	case !top.typing() && key.Matches(msg, k.Tab1, k.Tab2, k.Tab3):
+		m.tab = int(msg.String()[0] - '1')
+		m.stack = nil // a run in flight goes on; b brings it back
+		return m, m.tabs[m.tab].update(focusMsg{})
+	}
+	if m.run != nil && !top.typing() && top != screen(m.run) && key.Matches(msg, k.Board) {
+		m.stack = append(m.stack, m.run)
+		return m, nil
+	}
+	return m, top.update(msg)
+}
+
+// ShutdownMsg asks the console to stop, as on SIGTERM: a run in flight is
+// cancelled and its answers recorded before the console quits.
+type ShutdownMsg struct{}
+
+// focusMsg tells a tab it was switched to.
+type focusMsg struct{}
+
+// View implements tea.Model.
+func (m Model) View() tea.View {
+	c := m.c
+	var b strings.Builder
+	// Header: what this console acts on.
+	org := c.deps.OrgURL
+	if org == "" {
+		org = "no Okta org"
+	}
+	hdr := c.st.app.Render("ulc") + " " + c.st.dim.Render("org "+org+" · audit "+c.deps.AuditPath)
+	if c.deps.ReadOnly {
+		hdr += " " + c.st.err.Render("READ-ONLY")
+	}
+	b.WriteString(ansi.Truncate(hdr, c.width, "…") + "\n")
+
+	// Tab bar, with the pushed screens as a breadcrumb.
+	var tabs []string
+	for i, t := range m.tabs {
+		label := string(rune('1'+i)) + " " + t.title()
+		if i == m.tab {
+			tabs = append(tabs, c.st.tabActive.Render(label))
+		} else {
+			tabs = append(tabs, c.st.tab.Render(label))
+		}
+	}
+	bar := strings.Join(tabs, "")
+	for _, s := range m.stack {
+		bar += c.st.dim.Render(" › ") + c.st.title.Render(s.title())
+	}
+	if m.run != nil && m.top() != screen(m.run) {
+		bar += "  " + c.st.outcome["unknown"].Render("● run in flight (b)")
+	}
+	b.WriteString(ansi.Truncate(bar, c.width, "…") + "\n")
+
+	// bubbles' help overruns a narrow terminal when not even its "…" fits.
+	helpLines := strings.Split(m.helpView(), "\n")
+	for i, l := range helpLines {
+		helpLines[i] = ansi.Truncate(l, c.width, "…")
+	}
+	helpText := strings.Join(helpLines, "\n")
+	body := m.top().view()
+	lines := strings.Split(body, "\n")
+	h := c.height - 3 - strings.Count(helpText, "\n") - 1
+	for i := range max(h, 1) {
+		if i < len(lines) {
+			b.WriteString(ansi.Truncate(lines[i], c.width, ""))
+		}
+		b.WriteByte('\n')
+	}
+
+	// Status line, then help.
+	// Statuses carry error texts and verdicts from outside.
+	st := clean(m.status, 500)
+	if m.quiting {
+		st = "A run is in flight. Cancel it and quit? y/n (what was answered stays in the audit log)"
+	}
+	if m.isErr || m.quiting {
+		b.WriteString(ansi.Truncate(c.st.err.Render(st), c.width, "…") + "\n")
+	} else {
+		b.WriteString(ansi.Truncate(st, c.width, "…") + "\n")
+	}
+	b.WriteString(helpText)
+
+	v := tea.NewView(b.String())
+	v.AltScreen = true
+	v.WindowTitle = "ulc"
+	return v
+}
+
+func (m Model) helpView() string {
+	ks := m.top().keys()
+	global := []key.Binding{m.c.keys.Help, m.c.keys.Quit}
+	if len(m.stack) == 0 {
+		global = append([]key.Binding{m.c.keys.NextTab}, global...)
+	}
+	if m.full {
+		return m.help.FullHelpView([][]key.Binding{ks, global})
+	}
+	return m.help.ShortHelpView(append(ks, global...))
+}
+
+// Done reports whether the console quit with no run left in flight.
+func (m Model) Done() bool { return m.done && m.run == nil }

@@ -1,0 +1,518 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/progress"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"ulc/actions"
+)
+
+// maxEventsPerFrame bounds how many events one update folds in, so a
+// thousand answers arriving at once cost a few frames, not a thousand.
+const maxEventsPerFrame = 4096
+
+// boardScreen is a run, live: progress, counts, one row per step with the
+// failures on top, and at the end a summary with the audit head hash.
+type boardScreen struct {
+	c      *common
+	plan   *actions.Plan
+	state  *actions.RunState
+	events chan actions.Event
+	cancel context.CancelFunc
+
+	running    bool
+	started    bool
+	cancelling bool
+	err        error
+	cancelAsk  bool
+
+	spin   spinner.Model
+	bar    progress.Model
+	cursor int
+	offset int
+	detail bool // the selected row's detail is open
+	order  []int
+}
+
+type boardEventsMsg struct {
+	b   *boardScreen
+	evs []actions.Event
+}
+type boardDoneMsg struct {
+	b     *boardScreen
+	state *actions.RunState
+	err   error
+}
+
+func newBoard(c *common, p *actions.Plan) *boardScreen {
+	st := actions.NewRunState(p.RunID)
+	for _, ev := range p.Events() {
+		st.Apply(ev)
+	}
+	return &boardScreen{
+		c: c, plan: p, state: st,
+		spin: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		bar:  progress.New(progress.WithWidth(30), progress.WithoutPercentage(), progress.WithFillCharacters('█', '░')),
+	}
+}
+
+func (b *boardScreen) title() string {
+	if b.plan.Info.DryRun {
+		return "Dry run " + b.plan.RunID
+	}
+	return "Run " + b.plan.RunID
+}
+
+func (b *boardScreen) typing() bool { return false }
+
+func (b *boardScreen) keys() []key.Binding {
+	k := b.c.keys
+	if b.cancelAsk {
+		return []key.Binding{withHelp(k.Yes, "y", "cancel the run"), withHelp(k.No, "n", "keep going")}
+	}
+	ks := []key.Binding{withHelp(k.Down, "↑/↓", "select"), withHelp(k.Open, "enter", "detail")}
+	if b.running {
+		ks = append(ks, k.Cancel)
+	} else if b.failedCount() > 0 && !b.c.deps.ReadOnly && !b.plan.Info.DryRun {
+		ks = append(ks, k.Retry)
+	}
+	return append(ks, k.Back)
+}
+
+// start executes the plan: one Cmd runs the engine, another forwards its
+// events a frame's worth at a time.
+func (b *boardScreen) start() tea.Cmd {
+	if b.started {
+		return nil
+	}
+	b.started, b.running = true, true
+	ctx, cancel := context.WithCancel(context.Background())
+	b.cancel = cancel
+	b.events = make(chan actions.Event, 8192)
+	runner, plan, events := b.c.deps.Runner, b.plan, b.events
+	run := func() tea.Msg {
+		st, err := runner.Execute(ctx, plan, func(ev actions.Event) { events <- ev })
+		close(events)
+		return boardDoneMsg{b: b, state: st, err: err}
+	}
+	return tea.Batch(run, b.wait(), b.spin.Tick)
+}
+
+// wait blocks for the next event, then takes whatever else is queued.
+func (b *boardScreen) wait() tea.Cmd {
+	ch := b.events
+	return func() tea.Msg {
+		ev, ok := <-ch
+		if !ok {
+			return nil
+		}
+		evs := []actions.Event{ev}
+		for len(evs) < maxEventsPerFrame {
+			select {
+			case ev, ok := <-ch:
+				if !ok {
+					return boardEventsMsg{b, evs}
+				}
+				evs = append(evs, ev)
+			default:
+				return boardEventsMsg{b, evs}
+			}
+		}
+		return boardEventsMsg{b, evs}
+	}
+}
+
+// cancelRun stops the run; answers already in stay recorded, the rest
+// become cancelled.
+func (b *boardScreen) cancelRun() tea.Cmd {
+	if b.cancel != nil {
+		b.cancel()
+		b.cancelling = true
+	}
+	return nil
+}
+
+func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case pushedMsg:
+		if msg.s == screen(b) {
+			return b.start()
+		}
+	case boardEventsMsg:
+		if msg.b != b {
+			return nil
+		}
+		for _, ev := range msg.evs {
+			if ev.Kind == actions.KindRunStarted || ev.Kind == actions.KindPlanned {
+				continue // already folded from the plan
+			}
+			b.state.Apply(ev)
+		}
+		b.order = nil
+		return b.wait()
+	case boardDoneMsg:
+		if msg.b != b {
+			return nil
+		}
+		b.running, b.err, b.cancelAsk = false, msg.err, false
+		if msg.state != nil {
+			b.state = msg.state
+		}
+		b.order = nil
+		text := b.summary()
+		return status(text, msg.err != nil || b.failedCount() > 0)
+	case retryPlannedMsg:
+		if msg.b != b {
+			return nil
+		}
+		return tea.Sequence(pop, push(newBoard(b.c, msg.p)))
+	case spinner.TickMsg:
+		if !b.running || msg.ID != b.spin.ID() {
+			return nil
+		}
+		var cmd tea.Cmd
+		b.spin, cmd = b.spin.Update(msg)
+		return cmd
+	case tea.KeyPressMsg:
+		return b.key(msg)
+	}
+	return nil
+}
+
+func (b *boardScreen) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := b.c.keys
+	if b.cancelAsk {
+		switch {
+		case key.Matches(msg, k.Yes):
+			b.cancelAsk = false
+			if b.cancel == nil {
+				return nil
+			}
+			// The status first, then the cancellation: the run's end (and
+			// its summary) can only come after.
+			b.cancelling = true
+			cancel := b.cancel
+			return tea.Sequence(status("cancelling: answers already in stay recorded", false),
+				func() tea.Msg { cancel(); return nil })
+		case key.Matches(msg, k.No):
+			b.cancelAsk = false
+		}
+		return nil
+	}
+	n := len(b.state.Steps)
+	switch {
+	case key.Matches(msg, k.Back):
+		if b.detail {
+			b.detail = false
+			return nil
+		}
+		return pop
+	case key.Matches(msg, k.Up):
+		b.cursor = max(b.cursor-1, 0)
+	case key.Matches(msg, k.Down):
+		b.cursor = min(b.cursor+1, max(n-1, 0))
+	case key.Matches(msg, k.PageDown):
+		b.cursor = min(b.cursor+b.rows(), max(n-1, 0))
+	case key.Matches(msg, k.PageUp):
+		b.cursor = max(b.cursor-b.rows(), 0)
+	case key.Matches(msg, k.Open):
+		b.detail = !b.detail
+	case key.Matches(msg, k.Cancel) && b.running:
+		b.cancelAsk = true
+	case key.Matches(msg, k.Retry) && !b.running && !b.c.deps.ReadOnly && !b.plan.Info.DryRun:
+		return b.retry()
+	}
+	return nil
+}
+
+// retry plans a new run, linked to this one, of the steps that did not
+// succeed.
+func (b *boardScreen) retry() tea.Cmd {
+	if b.failedCount() == 0 {
+		return status("nothing to retry: every step succeeded", false)
+	}
+	req := resumeRequest(b.state)
+	runner := b.c.deps.Runner
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p, err := runner.Plan(ctx, req)
+		if err != nil {
+			return statusMsg{"retry: " + err.Error(), true}
+		}
+		return retryPlannedMsg{b, p}
+	}
+}
+
+type retryPlannedMsg struct {
+	b *boardScreen
+	p *actions.Plan
+}
+
+// resumeRequest asks again for what did not end in success in st: the same
+// users, reason and ticket, skipping every step that succeeded.
+func resumeRequest(st *actions.RunState) RunRequest {
+	done := map[string]bool{}
+	var targets []string
+	steps := map[actions.Action]bool{}
+	for _, s := range st.Steps {
+		k := s.User + "\x00" + string(s.Action) + "\x00" + s.Target
+		if s.Outcome.Success() {
+			done[k] = true
+			continue
+		}
+		if s.Action == actions.ActionGTR {
+			if !slices.Contains(targets, s.Target) {
+				targets = append(targets, s.Target)
+			}
+		} else {
+			steps[s.Action] = true
+		}
+	}
+	r := RunRequest{
+		Users: st.Info.Users, Reason: st.Info.Reason, Ticket: st.Info.Ticket,
+		ForgetDevices: st.Info.ForgetDevices, Targets: targets, ResumeOf: st.RunID,
+		Skip: func(u actions.User, a actions.Action, target string) bool {
+			return done[u.Key()+"\x00"+string(a)+"\x00"+target]
+		},
+	}
+	for _, a := range actions.OktaActions {
+		if steps[a] {
+			r.OktaSteps = append(r.OktaSteps, a)
+		}
+	}
+	return r
+}
+
+func (b *boardScreen) failedCount() int {
+	n := 0
+	for _, s := range b.state.Steps {
+		if s.Outcome != "" && s.Outcome.Retryable() {
+			n++
+		}
+	}
+	return n
+}
+
+// rank orders rows: failures first, then in flight, waiting, then done.
+func rank(s *actions.StepState) int {
+	switch {
+	case s.Outcome == actions.Rejected, s.Outcome == actions.Failed, s.Outcome == actions.Unknown:
+		return 0
+	case s.Outcome == actions.Cancelled, s.Outcome == actions.NotSent:
+		return 1
+	case s.InFlight:
+		return 2
+	case s.Outcome == "" && s.Attempts > 0:
+		return 2 // waiting to retry
+	case s.Outcome == "":
+		return 3
+	}
+	return 4
+}
+
+// rowOrder returns the step indexes in display order; stable within a rank.
+func (b *boardScreen) rowOrder() []int {
+	if b.order != nil {
+		return b.order
+	}
+	idx := make([]int, len(b.state.Steps))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(x, y int) int { return rank(b.state.Steps[x]) - rank(b.state.Steps[y]) })
+	b.order = idx
+	return idx
+}
+
+func (b *boardScreen) rows() int { return max(b.c.bodyHeight()-4, 1) }
+
+func (b *boardScreen) summary() string {
+	counts := b.state.Counts()
+	var parts []string
+	for _, o := range actions.Outcomes {
+		if n := counts[o]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, outcomeWord(o)))
+		}
+	}
+	s := "run " + b.plan.RunID + " finished: " + strings.Join(parts, ", ")
+	if b.err != nil {
+		s = "run " + b.plan.RunID + ": " + b.err.Error()
+	}
+	return s
+}
+
+func (b *boardScreen) view() string {
+	c := b.c
+	var out strings.Builder
+	total := len(b.state.Steps)
+	counts := b.state.Counts()
+	finished := total - counts[""]
+
+	pct := 0.0
+	if total > 0 {
+		pct = float64(finished) / float64(total)
+	}
+	state := "running"
+	switch {
+	case b.running && b.cancelling:
+		state = "cancelling"
+	case !b.running && b.started:
+		state = "finished"
+	}
+	fmt.Fprintf(&out, "%s %d/%d %s", b.bar.ViewAs(pct), finished, total, state)
+	if b.running {
+		out.WriteString(" " + b.spin.View())
+	}
+	out.WriteString("\n")
+	var parts []string
+	for _, o := range actions.Outcomes {
+		if n := counts[o]; n > 0 {
+			parts = append(parts, c.st.renderOutcome(o, fmt.Sprintf("%d %s", n, outcomeWord(o))))
+		}
+	}
+	if n := counts[""]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d waiting", n))
+	}
+	out.WriteString(strings.Join(parts, " · ") + "\n")
+
+	if b.detail && total > 0 {
+		out.WriteString(b.detailView())
+		return out.String()
+	}
+
+	bulk := len(b.plan.Info.Users) > 1
+	order := b.rowOrder()
+	rows := make([][]string, len(order))
+	for i, ix := range order {
+		s := b.state.Steps[ix]
+		mark := c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome))
+		if s.Outcome == "" {
+			switch {
+			case s.InFlight:
+				mark = b.spin.View() + " sending"
+				if s.Attempts > 1 {
+					mark = fmt.Sprintf("%s try %d", b.spin.View(), s.Attempts)
+				}
+			case s.Attempts > 0:
+				mark = "↻ retrying"
+			}
+		}
+		name := stepName(s)
+		httpS := ""
+		if s.HTTPStatus != 0 {
+			httpS = fmt.Sprint(s.HTTPStatus)
+		}
+		lat := ""
+		if s.LatencyMS > 0 || s.Outcome != "" && s.Attempts > 0 {
+			lat = fmt.Sprintf("%dms", s.LatencyMS)
+		}
+		tries := ""
+		if s.Attempts > 0 {
+			tries = fmt.Sprint(s.Attempts)
+		}
+		row := []string{mark, name}
+		if bulk {
+			row = append(row, clean(s.User, 30))
+		}
+		rows[i] = append(row, httpS, tries, lat, clean(s.Error, 200))
+	}
+	cols := []column{{"OUTCOME", 12}, {"TARGET", 16}}
+	if bulk {
+		cols = append(cols, column{"USER", 22})
+	}
+	cols = append(cols, column{"HTTP", 4}, column{"TRY", 3}, column{"TIME", 7}, column{"REASON", 0})
+	h := b.rows()
+	if !b.running && b.started {
+		h -= 2
+	}
+	b.cursor = min(b.cursor, max(len(rows)-1, 0))
+	b.offset = scroll(b.cursor, b.offset, h, len(rows))
+	out.WriteString(c.table(cols, rows, b.cursor, b.offset, h) + "\n")
+
+	if !b.running && b.started {
+		out.WriteString("\n" + b.endLine())
+	}
+	return out.String()
+}
+
+// endLine is the summary shown when the run is over.
+func (b *boardScreen) endLine() string {
+	c := b.c
+	if b.err != nil {
+		return c.st.err.Render(clean(b.err.Error(), 300))
+	}
+	line := "audit log: " + c.deps.AuditPath
+	if b.plan.Info.DryRun {
+		line = "dry run: the plan is recorded, nothing was sent · " + line
+	}
+	if n := b.failedCount(); n > 0 && !b.plan.Info.DryRun {
+		line = fmt.Sprintf("%s did not succeed: R retries as a new run · %s", plural(n, "step"), line)
+	}
+	return line
+}
+
+// detailView is everything about the selected step.
+func (b *boardScreen) detailView() string {
+	c := b.c
+	order := b.rowOrder()
+	s := b.state.Steps[order[min(b.cursor, len(order)-1)]]
+	var out strings.Builder
+	indent := "\n" + strings.Repeat(" ", 13) // under the values
+	row := func(label, v string) {
+		if v != "" {
+			v = strings.ReplaceAll(strings.TrimRight(v, " "), "\n", indent)
+			out.WriteString(c.st.label.Render(label) + " " + v + "\n")
+		}
+	}
+	row("Step", fmt.Sprint(s.Step))
+	row("User", clean(s.User, 80))
+	row("Target", s.Target)
+	row("Action", string(s.Action))
+	row("Outcome", c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)))
+	if s.HTTPStatus != 0 {
+		row("HTTP", fmt.Sprint(s.HTTPStatus))
+	}
+	row("Attempts", fmt.Sprint(s.Attempts))
+	row("Latency", fmt.Sprintf("%d ms (last attempt)", s.LatencyMS))
+	row("Reason", wrap(clean(s.Error, 1000), c.width-13))
+	row("Request", clean(s.Detail.Method+" "+s.Detail.URL, 200))
+	row("Body", clean(s.Detail.Body, 300))
+	row("Subject", s.Detail.SubjectFormat)
+	row("Auth", strings.TrimSpace(s.Detail.Auth+" "+s.Detail.Credential))
+	row("Request id", clean(s.RequestID, 80))
+	if s.ErrorCode != "" {
+		row("Okta error", clean(s.ErrorCode+" "+s.ErrorID, 80))
+	}
+	out.WriteString("\n" + c.st.dim.Render("enter or esc closes the detail"))
+	return out.String()
+}
+
+// stepName is what a board row calls a step: the target, or the Okta step.
+func stepName(s *actions.StepState) string {
+	switch s.Action {
+	case actions.ActionGTR:
+		return s.Target
+	case actions.ActionClearSessions:
+		return "okta sessions"
+	case actions.ActionRevokeGrants:
+		return "okta grants"
+	}
+	return "okta " + strings.TrimPrefix(string(s.Action), "okta.")
+}
+
+// plural is "1 step" or "3 steps".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,382 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"ulc/actions"
+	"ulc/config"
+)
+
+// The confirm screen's fields, in tab order.
+const (
+	fieldReason = iota
+	fieldTicket
+	fieldSteps
+	fieldTargets
+	fieldConfirm
+	numFields
+)
+
+// stepOption is one Okta step the operator can switch on or off.
+type stepOption struct {
+	label  string
+	action actions.Action // "" for forget devices, an option of clear sessions
+	on     bool
+}
+
+// confirmScreen shows the exact plan and asks for a reason, an optional
+// ticket and typed confirmation before anything is sent.
+type confirmScreen struct {
+	c       *common
+	people  []Person
+	reason  textinput.Model
+	ticket  textinput.Model
+	confirm textinput.Model
+	steps   []stepOption
+	targets []config.Target
+	enabled []bool
+	field   int
+	stepCur int
+	tgtCur  int
+	tgtOff  int
+	err     string
+	busy    bool
+}
+
+type planMsg struct {
+	c    *confirmScreen
+	plan *actions.Plan
+	err  error
+}
+
+func newConfirm(c *common, people []Person) *confirmScreen {
+	mk := func(prompt, placeholder string) textinput.Model {
+		in := newInput(prompt, placeholder, 500)
+		in.SetWidth(confirmInputWidth(c.width))
+		return in
+	}
+	s := &confirmScreen{
+		c: c, people: people,
+		reason: mk("Reason  › ", "why (required, recorded in the audit log)"),
+		ticket: mk("Ticket  › ", "incident or change ticket (optional)"),
+		steps: []stepOption{
+			{label: "clear Okta sessions and tokens", action: actions.ActionClearSessions, on: true},
+			{label: "forget devices", action: "", on: false},
+			{label: "revoke grants", action: actions.ActionRevokeGrants},
+			{label: "suspend", action: actions.ActionSuspend},
+			{label: "deactivate", action: actions.ActionDeactivate},
+		},
+	}
+	s.confirm = mk("Confirm › ", "type "+s.expected())
+	for _, t := range c.deps.Targets {
+		if t.Enabled {
+			s.targets = append(s.targets, t)
+			s.enabled = append(s.enabled, true)
+		}
+	}
+	return s
+}
+
+// expected is what the operator must type: the login of one user (as the
+// screen shows it), the number of users for several.
+func (s *confirmScreen) expected() string {
+	if len(s.people) == 1 {
+		return clean(s.people[0].Login, 200)
+	}
+	return strconv.Itoa(len(s.people))
+}
+
+func (s *confirmScreen) title() string { return "Confirm" }
+func (s *confirmScreen) typing() bool {
+	return s.field == fieldReason || s.field == fieldTicket || s.field == fieldConfirm
+}
+
+func (s *confirmScreen) keys() []key.Binding {
+	k := s.c.keys
+	ks := []key.Binding{k.NextField}
+	if s.field == fieldSteps || s.field == fieldTargets {
+		ks = append(ks, k.Toggle, withHelp(k.Down, "↑/↓", "move"))
+	}
+	return append(ks, withHelp(k.Run, "enter", "send"), withHelp(k.DryRun, "ctrl+p", "dry run"), k.Back)
+}
+
+func (s *confirmScreen) focus() tea.Cmd {
+	s.reason.Blur()
+	s.ticket.Blur()
+	s.confirm.Blur()
+	switch s.field {
+	case fieldReason:
+		return s.reason.Focus()
+	case fieldTicket:
+		return s.ticket.Focus()
+	case fieldConfirm:
+		return s.confirm.Focus()
+	}
+	return nil
+}
+
+// confirmInputWidth is the width of the form's text fields on a terminal
+// width columns wide.
+func confirmInputWidth(width int) int { return max(width-12, 20) }
+
+func (s *confirmScreen) update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		for _, in := range []*textinput.Model{&s.reason, &s.ticket, &s.confirm} {
+			in.SetWidth(confirmInputWidth(msg.Width))
+		}
+		return nil
+	case pushedMsg:
+		if msg.s == screen(s) {
+			return s.focus()
+		}
+	case planMsg:
+		if msg.c != s {
+			return nil
+		}
+		s.busy = false
+		if msg.err != nil {
+			s.err = msg.err.Error()
+			return nil
+		}
+		b := newBoard(s.c, msg.plan)
+		return tea.Sequence(pop, push(b))
+	case tea.KeyPressMsg:
+		return s.key(msg)
+	}
+	return s.forward(msg)
+}
+
+func (s *confirmScreen) forward(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch s.field {
+	case fieldReason:
+		s.reason, cmd = s.reason.Update(msg)
+	case fieldTicket:
+		s.ticket, cmd = s.ticket.Update(msg)
+	case fieldConfirm:
+		s.confirm, cmd = s.confirm.Update(msg)
+	}
+	return cmd
+}
+
+func (s *confirmScreen) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := s.c.keys
+	if s.busy {
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Back):
+		return pop
+	case key.Matches(msg, k.NextField):
+		s.field = (s.field + 1) % numFields
+		return s.focus()
+	case key.Matches(msg, k.PrevField):
+		s.field = (s.field + numFields - 1) % numFields
+		return s.focus()
+	case key.Matches(msg, k.DryRun):
+		return s.submit(true)
+	}
+	switch s.field {
+	case fieldSteps:
+		switch {
+		case key.Matches(msg, k.Up):
+			s.stepCur = max(s.stepCur-1, 0)
+		case key.Matches(msg, k.Down):
+			s.stepCur = min(s.stepCur+1, len(s.steps)-1)
+		case key.Matches(msg, k.Toggle):
+			s.toggleStep(s.stepCur)
+		case key.Matches(msg, k.Run):
+			s.field = fieldTargets
+		}
+		return nil
+	case fieldTargets:
+		switch {
+		case key.Matches(msg, k.Up):
+			s.tgtCur = max(s.tgtCur-1, 0)
+		case key.Matches(msg, k.Down):
+			s.tgtCur = min(s.tgtCur+1, len(s.targets)-1)
+		case key.Matches(msg, k.Toggle) && len(s.targets) > 0:
+			s.enabled[s.tgtCur] = !s.enabled[s.tgtCur]
+		case msg.String() == "a":
+			all := !allTrue(s.enabled)
+			for i := range s.enabled {
+				s.enabled[i] = all
+			}
+		case key.Matches(msg, k.Run):
+			s.field = fieldConfirm
+			return s.focus()
+		}
+		return nil
+	}
+	if key.Matches(msg, k.Run) {
+		if s.field == fieldConfirm {
+			return s.submit(false)
+		}
+		s.field++
+		return s.focus()
+	}
+	return s.forward(msg)
+}
+
+// toggleStep switches a step, keeping the combinations meaningful:
+// forget devices is an option of clearing sessions.
+func (s *confirmScreen) toggleStep(i int) {
+	s.steps[i].on = !s.steps[i].on
+	if i == 1 && s.steps[1].on {
+		s.steps[0].on = true
+	}
+	if !s.steps[0].on {
+		s.steps[1].on = false
+	}
+}
+
+func allTrue(bs []bool) bool {
+	for _, b := range bs {
+		if !b {
+			return false
+		}
+	}
+	return true
+}
+
+// request is what the screen would send.
+func (s *confirmScreen) request(dry bool) RunRequest {
+	r := RunRequest{
+		Users: usersOf(s.people), Reason: strings.TrimSpace(s.reason.Value()),
+		Ticket: strings.TrimSpace(s.ticket.Value()), DryRun: dry,
+		ForgetDevices: s.steps[1].on,
+	}
+	for _, st := range s.steps {
+		if st.on && st.action != "" {
+			r.OktaSteps = append(r.OktaSteps, st.action)
+		}
+	}
+	for i, t := range s.targets {
+		if s.enabled[i] {
+			r.Targets = append(r.Targets, t.Name)
+		}
+	}
+	return r
+}
+
+// submit checks the form and asks the runner for the plan.
+func (s *confirmScreen) submit(dry bool) tea.Cmd {
+	r := s.request(dry)
+	switch {
+	case r.Reason == "":
+		s.err = "a reason is required: say why (it is recorded in the audit log)"
+		s.field = fieldReason
+		return s.focus()
+	case len(r.Targets) == 0 && len(r.OktaSteps) == 0:
+		s.err = "nothing to do: switch on an Okta step or a target"
+		return nil
+	case !dry && strings.TrimSpace(s.confirm.Value()) != s.expected():
+		s.err = fmt.Sprintf("type %q in Confirm to send (or ctrl+p for a dry run)", s.expected())
+		s.field = fieldConfirm
+		return s.focus()
+	}
+	s.err, s.busy = "", true
+	runner := s.c.deps.Runner
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		p, err := runner.Plan(ctx, r)
+		return planMsg{c: s, plan: p, err: err}
+	}
+}
+
+func (s *confirmScreen) view() string {
+	c := s.c
+	var b strings.Builder
+	who := fmt.Sprintf("%d users", len(s.people))
+	if len(s.people) == 1 {
+		p := s.people[0]
+		who = fmt.Sprintf("%s (%s, %s)", clean(p.Login, 60), clean(p.FirstName+" "+p.LastName, 40), statusText(p.Status))
+	}
+	b.WriteString(c.st.title.Render("Log out "+who) + "\n")
+	if len(s.people) > 1 {
+		var names []string
+		for _, p := range s.people {
+			names = append(names, clean(p.Login, 40))
+		}
+		b.WriteString(c.st.dim.Render(clean(strings.Join(names, ", "), c.width*2)) + "\n")
+	}
+
+	// Okta steps.
+	label := "Okta steps"
+	if s.field == fieldSteps {
+		label = "› " + label
+	}
+	b.WriteString(c.st.title.Render(label) + "\n")
+	for i, st := range s.steps {
+		box := "[ ]"
+		if st.on {
+			box = "[x]"
+		}
+		line := box + " " + st.label
+		if s.field == fieldSteps && i == s.stepCur {
+			line = c.st.selected.Render(line)
+		}
+		b.WriteString("  " + line + "\n")
+	}
+
+	// Targets.
+	on := 0
+	for _, e := range s.enabled {
+		if e {
+			on++
+		}
+	}
+	label = fmt.Sprintf("Targets: %d of %d (space toggles, a all)", on, len(s.targets))
+	if s.field == fieldTargets {
+		label = "› " + label
+	}
+	b.WriteString(c.st.title.Render(label) + "\n")
+	h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-6, 2)
+	rows := make([][]string, len(s.targets))
+	for i, t := range s.targets {
+		box := "[ ]"
+		if s.enabled[i] {
+			box = "[x]"
+		}
+		auth := t.Auth
+		if t.Auth == config.AuthJWT {
+			auth = "signed JWT"
+		}
+		rows[i] = []string{box, t.Name, t.URL, t.Subject, auth}
+	}
+	cur := -1
+	if s.field == fieldTargets {
+		cur = s.tgtCur
+	}
+	s.tgtOff = scroll(s.tgtCur, s.tgtOff, h, len(rows))
+	b.WriteString(c.table([]column{{"", 3}, {"TARGET", 14}, {"URL", 0}, {"SUBJECT", 8}, {"AUTH", 10}}, rows, cur, s.tgtOff, h) + "\n")
+
+	b.WriteString(s.reason.View() + "\n")
+	b.WriteString(s.ticket.View() + "\n")
+	b.WriteString(s.confirm.View() + "\n")
+	switch {
+	case s.busy:
+		b.WriteString(c.st.dim.Render("building the plan…"))
+	case s.err != "":
+		b.WriteString(c.st.err.Render(clean(s.err, 300)))
+	default:
+		b.WriteString(c.st.dim.Render(fmt.Sprintf("enter on Confirm sends; ctrl+p records the plan and sends nothing (%d requests)", s.requests())))
+	}
+	return b.String()
+}
+
+// requests counts the requests the current choices would send.
+func (s *confirmScreen) requests() int {
+	r := s.request(false)
+	return len(s.people) * (len(r.OktaSteps) + len(r.Targets))
+}

@@ -1,0 +1,102 @@
+// Package tui is ulc's console: search the directory, look at a user, confirm
+// a plan, watch the run live, review history and targets. It renders state
+// and never does I/O itself: everything goes through the small interfaces in
+// this file, called from tea.Cmd closures with cancellable contexts.
+package tui
+
+import (
+	"context"
+	"time"
+
+	"ulc/actions"
+	"ulc/actions/okta"
+	"ulc/audit"
+	"ulc/config"
+)
+
+// The directory's types, as the Okta client returns them: every string is
+// already sanitised there.
+type (
+	// Person is a directory entry.
+	Person = okta.Person
+	// Page is one page of search results; Next is an opaque cursor.
+	Page = okta.Page
+	// Activity is one System Log event about a user.
+	Activity = okta.Activity
+	// Factor is one enrolled MFA factor.
+	Factor = okta.Factor
+)
+
+// Directory is what the console needs of the identity provider.
+type Directory interface {
+	Search(ctx context.Context, query string, limit int, cursor string) (Page, error)
+	Get(ctx context.Context, ref string) (Person, error)
+	Activity(ctx context.Context, userID string, since time.Time, limit int) ([]Activity, error)
+	Factors(ctx context.Context, userID string) ([]Factor, error)
+}
+
+// RunRequest is what the operator confirmed.
+type RunRequest struct {
+	Users         []actions.User
+	Reason        string
+	Ticket        string
+	OktaSteps     []actions.Action
+	ForgetDevices bool
+	// Targets names the targets to send to, in registry order.
+	Targets []string
+	DryRun  bool
+	// ResumeOf and Skip make a run that continues another: Skip reports
+	// the steps that already succeeded there.
+	ResumeOf string
+	Skip     func(user actions.User, a actions.Action, target string) bool
+}
+
+// Runner plans and executes runs; it records them in the audit log.
+type Runner interface {
+	// Plan builds the exact requests; nothing is recorded or sent.
+	Plan(ctx context.Context, r RunRequest) (*actions.Plan, error)
+	// Execute records the plan and performs it, calling observe for every
+	// event; it returns when the run is over (also when ctx is cancelled).
+	Execute(ctx context.Context, p *actions.Plan, observe func(actions.Event)) (*actions.RunState, error)
+}
+
+// History is the audit log as the console reads it.
+type History interface {
+	Runs(ctx context.Context, f audit.RunFilter) ([]audit.RunSummary, error)
+	Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error)
+	Verify(ctx context.Context, knownHead string) (audit.VerifyResult, error)
+	TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error)
+}
+
+// ProbeResult is what a target check found.
+type ProbeResult struct {
+	Outcome    actions.Outcome
+	HTTPStatus int
+	LatencyMS  int64
+	// Verdict is one sentence: "reachable, credential accepted (404 for a
+	// user that cannot exist)" or what is wrong.
+	Verdict string
+}
+
+// Prober checks a target's reachability and credential with a request for
+// a user that cannot exist.
+type Prober interface {
+	Probe(ctx context.Context, t config.Target) ProbeResult
+}
+
+// Deps is everything the console talks to.
+type Deps struct {
+	Directory Directory
+	Runner    Runner
+	History   History
+	Prober    Prober
+	// Targets is the registry, in file order.
+	Targets []config.Target
+	// OrgURL and AuditPath are shown in the header.
+	OrgURL    string
+	AuditPath string
+	// ReadOnly hides every action that changes anything.
+	ReadOnly bool
+	// Now is the clock (tests pin it).
+	Now func() time.Time
+}
