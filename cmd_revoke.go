@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ulc/actions"
+	"ulc/actions/okta"
 	"ulc/audit"
 	"ulc/config"
 	"ulc/internal/safetext"
@@ -35,6 +36,9 @@ type revokeOpts struct {
 	auditPath     string
 	json          bool
 	forgetDevices bool
+	suspend       bool
+	deactivate    bool
+	revokeGrants  bool
 }
 
 func newRevokeCmd(e *env) *cobra.Command {
@@ -44,7 +48,9 @@ func newRevokeCmd(e *env) *cobra.Command {
 		Short: "Log users out of Okta and every target app, headless (for scripts and playbooks)",
 		Long: `Log one or more users out: clear their Okta sessions and tokens, then send
 Global Token Revocation to every selected target, recording every step in
-the audit log before anything is sent.
+the audit log before anything is sent. The Okta connection comes from the
+SDK's variables (OKTA_CLIENT_ORGURL, OKTA_CLIENT_TOKEN, ...) or the [okta]
+table of targets.toml; --no-okta skips Okta altogether.
 
 Exit status: 0 when every target answered revoked or not_found; 1 when any
 step was rejected, failed or cancelled; 2 for a usage or configuration
@@ -70,6 +76,9 @@ error; 3 when the audit log cannot be written (nothing was sent).`,
 	f.StringVar(&o.auditPath, "audit-db", "", "audit log file (env ULC_AUDIT_DB; default $XDG_DATA_HOME/ulc/audit.db)")
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event, then a summary line")
 	f.BoolVar(&o.forgetDevices, "forget-devices", false, "when clearing Okta sessions, also forget remembered factors")
+	f.BoolVar(&o.suspend, "suspend", false, "suspend the user in Okta first (no new sign-ins)")
+	f.BoolVar(&o.deactivate, "deactivate", false, "deactivate the user in Okta after clearing sessions")
+	f.BoolVar(&o.revokeGrants, "revoke-grants", false, "also revoke the user's OAuth consent grants in Okta")
 	return c
 }
 
@@ -91,15 +100,35 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 	}
 
 	var dir actions.Directory = actions.StaticDirectory{}
+	var oktaClient *okta.Client
 	var steps []actions.Action
-	if !o.noOkta {
-		return usageErr("no Okta connection is configured yet: pass --no-okta to send only Global Token Revocation")
+	issuer, org := cfg.Okta.Issuer, cfg.Okta.OrgURL
+	if o.noOkta {
+		if o.suspend || o.deactivate || o.revokeGrants || o.forgetDevices {
+			return usageErr("--suspend, --deactivate, --revoke-grants and --forget-devices act in Okta: drop --no-okta")
+		}
+	} else {
+		oktaClient, err = connectOkta(ctx, e, cfg)
+		if err != nil {
+			return err
+		}
+		dir, issuer, org = oktaClient, oktaClient.Issuer(), oktaClient.OrgURL()
+		steps = append(steps, actions.ActionClearSessions)
+		if o.suspend {
+			steps = append(steps, actions.ActionSuspend)
+		}
+		if o.revokeGrants {
+			steps = append(steps, actions.ActionRevokeGrants)
+		}
+		if o.deactivate {
+			steps = append(steps, actions.ActionDeactivate)
+		}
 	}
 	req := actions.Request{
 		Users: users, Reason: o.reason, Ticket: o.ticket,
 		Operator: operator(), Host: hostname(),
 		OktaSteps: steps, ForgetDevices: o.forgetDevices,
-		Targets: targets, Defaults: cfg.Defaults, Issuer: cfg.Okta.Issuer, OktaOrg: cfg.Okta.OrgURL,
+		Targets: targets, Defaults: cfg.Defaults, Issuer: issuer, OktaOrg: org,
 		DryRun: o.dryRun, ConfigPath: o.configPath, ConfigDigest: cfg.Digest, Version: buildVersion(),
 		Getenv: e.getenv,
 	}
@@ -122,16 +151,24 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 		return &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
 	}
 	defer log.Close()
+	return executePlan(ctx, e, plan, log, oktaClient, o.json)
+}
 
-	out := newEventPrinter(e.stdout, o.json)
+// executePlan runs plan, printing its events, then the summary with the
+// audit head hash, and turns the result into ulc's exit status.
+func executePlan(ctx context.Context, e *env, plan *actions.Plan, log *audit.Log, oktaClient *okta.Client, asJSON bool) error {
+	out := newEventPrinter(e.stdout, asJSON)
 	x := &actions.Executor{Journal: log, Observe: out.event}
+	if oktaClient != nil {
+		x.Okta = oktaClient
+	}
 	state, execErr := x.Execute(ctx, plan)
 	flushErr := log.Flush(context.WithoutCancel(ctx))
 	_, head, headErr := log.Head(context.WithoutCancel(ctx))
 	if err := errors.Join(flushErr, headErr); err != nil && execErr == nil {
 		execErr = fmt.Errorf("%w: %v", actions.ErrAudit, err)
 	}
-	out.summary(state, head, auditPath, execErr)
+	out.summary(state, head, log.Path(), execErr)
 	switch {
 	case errors.Is(execErr, actions.ErrAudit):
 		return &exitError{code: exitAudit, err: execErr}

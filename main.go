@@ -89,7 +89,9 @@ func newRoot(e *env) *cobra.Command {
 		Long: `ulc logs a compromised or departing user out everywhere: it clears their Okta
 sessions and tokens, sends Global Token Revocation to every application in
 targets.toml, shows each answer, and records everything in a tamper-evident
-audit log.`,
+audit log.
+
+Run without a subcommand to open the console.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       buildVersion(),
@@ -97,7 +99,11 @@ audit log.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, c.CommandPath())
 	})
-	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e))
+	var co consoleOpts
+	addConsoleFlags(root, &co)
+	root.Args = cobra.NoArgs
+	root.RunE = newConsoleRun(e, &co)
+	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e))
 	return root
 }
 

@@ -198,7 +198,7 @@ func TestAuditListShowVerifyExportAndTamper(t *testing.T) {
 	f.revoke(t, "--yes")
 	code, out, _ := ulc(t, "", "audit", "list", "--audit-db", f.audit, "--json")
 	var runs []struct {
-		RunID string `json:"RunID"`
+		RunID string `json:"run_id"`
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &runs) != nil || len(runs) != 1 {
 		t.Fatalf("list exit %d: %s", code, out)
@@ -300,5 +300,55 @@ func TestUsersFile(t *testing.T) {
 		"--users-file", list, "--reason", "x", "--yes")
 	if code != exitUsage || !strings.Contains(errOut, "leavers.txt:1") {
 		t.Fatalf("exit %d: %s", code, errOut)
+	}
+}
+
+func TestResumeSendsOnlyWhatDidNotSucceed(t *testing.T) {
+	t.Setenv("CLI_TOKEN", cliToken)
+	dir := t.TempDir()
+	var okHits, flakyHits atomic.Int32
+	healthy := atomic.Bool{}
+	ok := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { okHits.Add(1); w.WriteHeader(204) }))
+	defer ok.Close()
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		flakyHits.Add(1)
+		if healthy.Load() {
+			w.WriteHeader(204)
+			return
+		}
+		w.WriteHeader(503)
+	}))
+	defer flaky.Close()
+	cfg := filepath.Join(dir, "targets.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("[defaults]\nretries = 0\n[[target]]\nname = \"ok\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n[[target]]\nname = \"flaky\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n",
+		ok.URL+"/gtr", flaky.URL+"/gtr")), 0o600)
+	db := filepath.Join(dir, "audit.db")
+	code, out, _ := ulc(t, "", "revoke", "--config", cfg, "--audit-db", db, "--no-okta", "--user", "neo@example.com",
+		"--user", "niobe@example.com", "--reason", "phished", "--ticket", "INC-9", "--yes", "--json")
+	if code != exitFailures {
+		t.Fatalf("first run exit %d", code)
+	}
+	var first struct {
+		RunID string `json:"run_id"`
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	json.Unmarshal([]byte(lines[len(lines)-1]), &first)
+
+	healthy.Store(true)
+	code, out, errOut := ulc(t, "", "resume", first.RunID, "--config", cfg, "--audit-db", db, "--yes", "--json")
+	if code != exitOK {
+		t.Fatalf("resume exit %d: %s %s", code, out, errOut)
+	}
+	if okHits.Load() != 2 || flakyHits.Load() != 4 {
+		t.Fatalf("ok saw %d requests (want 2: none resent), flaky %d (want 2 + 2 resent)", okHits.Load(), flakyHits.Load())
+	}
+	_, show, _ := ulc(t, "", "audit", "list", "--audit-db", db, "--json")
+	if !strings.Contains(show, `"resume_of": "`+first.RunID+`"`) || strings.Count(show, `"reason": "phished"`) != 2 || strings.Count(show, `"ticket": "INC-9"`) != 2 {
+		t.Fatalf("the resumed run is not linked with the same reason and ticket:\n%s", show)
+	}
+	// The resume fixed everything: resuming the original again sends nothing.
+	code, out, _ = ulc(t, "", "resume", first.RunID, "--config", cfg, "--audit-db", db, "--yes")
+	if code != exitOK || !strings.Contains(out, "nothing to resume") || flakyHits.Load() != 4 {
+		t.Fatalf("second resume exit %d, flaky saw %d: %s", code, flakyHits.Load(), out)
 	}
 }

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"ulc/actions"
+	"ulc/actions/okta"
+	"ulc/audit"
+	"ulc/config"
+)
+
+func newResumeCmd(e *env) *cobra.Command {
+	var o struct {
+		configPath, auditPath string
+		yes, json, dryRun     bool
+	}
+	c := &cobra.Command{
+		Use:   "resume RUN",
+		Short: "Send again what a run did not finish: failed, cancelled, unknown and unsent steps",
+		Long: `Resumes a run that was interrupted (the process died), cancelled, or that
+ended with failures. Only steps that did not end in revoked, done or
+not_found are sent again, as a new run linked to the original, with the
+same users, reason and ticket. A step whose answer was lost (unknown) is
+sent again: Global Token Revocation is idempotent.
+
+Exit status as for ulc revoke.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := config.Load(o.configPath)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			auditPath := o.auditPath
+			if auditPath == "" {
+				auditPath = defaultAuditPath(e.getenv)
+			}
+			log, err := audit.Open(auditPath)
+			if err != nil {
+				return &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
+			}
+			defer log.Close()
+			st, _, err := log.Run(ctx, args[0])
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			if st.Info.DryRun {
+				return usageErr("run %s was a dry run: there is nothing to resume (run ulc revoke without --dry-run)", st.RunID)
+			}
+			later, err := resumesOf(ctx, log, st.RunID)
+			if err != nil {
+				return &exitError{code: exitAudit, err: err}
+			}
+			r := actions.ResumeOf(st, later...)
+			if r.Steps == 0 {
+				fmt.Fprintf(e.stdout, "run %s: every step succeeded, here or in a resumed run; nothing to resume\n", st.RunID)
+				return nil
+			}
+			targets, err := cfg.Select(r.Targets)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("the run's targets are no longer all in %s: %w", cfg.Path, err)}
+			}
+			var dir actions.Directory = actions.StaticDirectory{}
+			var client *okta.Client
+			issuer, org := cfg.Okta.Issuer, cfg.Okta.OrgURL
+			if len(r.OktaSteps) > 0 || st.Info.OktaOrg != "" {
+				if client, err = connectOkta(ctx, e, cfg); err != nil {
+					return err
+				}
+				dir, issuer, org = client, client.Issuer(), client.OrgURL()
+			}
+			refs := make([]string, len(r.Users))
+			for i, u := range r.Users {
+				refs[i] = u.ID
+				if refs[i] == "" {
+					refs[i] = u.Key()
+				}
+			}
+			plan, err := actions.BuildPlan(ctx, actions.Request{
+				Users: refs, Reason: st.Info.Reason, Ticket: st.Info.Ticket, Operator: operator(), Host: hostname(),
+				OktaSteps: r.OktaSteps, ForgetDevices: st.Info.ForgetDevices, Targets: targets, Defaults: cfg.Defaults,
+				Issuer: issuer, OktaOrg: org, DryRun: o.dryRun, ResumeOf: st.RunID, Skip: r.Skip,
+				ConfigPath: cfg.Path, ConfigDigest: cfg.Digest, Version: buildVersion(), Getenv: e.getenv,
+			}, dir)
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			if !o.dryRun && !o.yes {
+				if err := confirm(e, plan); err != nil {
+					return err
+				}
+			}
+			return executePlan(ctx, e, plan, log, client, o.json)
+		},
+	}
+	c.Flags().StringVarP(&o.configPath, "config", "c", "targets.toml", "target registry")
+	c.Flags().StringVar(&o.auditPath, "audit-db", "", "audit log file (env ULC_AUDIT_DB; default $XDG_DATA_HOME/ulc/audit.db)")
+	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "send without asking (required when stdin is not a terminal)")
+	c.Flags().BoolVar(&o.json, "json", false, "print one JSON object per event, then a summary line")
+	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "build and record the exact requests, send nothing")
+	return c
+}
+
+// resumesOf returns the runs that resumed id, and the runs that resumed
+// those, so a run resumed twice does not send what the first resume fixed.
+func resumesOf(ctx context.Context, log *audit.Log, id string) ([]*actions.RunState, error) {
+	runs, err := log.Runs(ctx, audit.RunFilter{})
+	if err != nil {
+		return nil, err
+	}
+	var out []*actions.RunState
+	want := map[string]bool{id: true}
+	// Runs come newest first; walk oldest first so chains resolve in order.
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		if !want[r.Info.ResumeOf] {
+			continue
+		}
+		want[r.RunID] = true
+		st, _, err := log.Run(ctx, r.RunID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
