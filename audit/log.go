@@ -29,6 +29,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -38,7 +39,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" driver
 
 	"ulc/actions"
 )
@@ -111,7 +112,7 @@ func Open(path string) (*Log, error) {
 	}
 	// Open's context: a busy_timeout bounds the waits, not a deadline.
 	ctx := context.Background()
-	if err := migrate(ctx, db); err != nil {
+	if err := migrateWhenFree(ctx, db); err != nil {
 		db.Close()
 		return nil, unavailable(path, err)
 	}
@@ -123,6 +124,24 @@ func Open(path string) (*Log, error) {
 	}
 	go l.writer()
 	return l, nil
+}
+
+// migrateWhenFree migrates, retrying while another process holds the file.
+// SQLite's busy handler covers ordinary waits, but not all of them: while a
+// fresh file is switched to WAL, a second process can get "locked" at once
+// (SQLite refuses to wait where waiting could deadlock). Retrying for as
+// long as the busy timeout turns that race into a short wait.
+func migrateWhenFree(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(busyTimeout)
+	for pause := 5 * time.Millisecond; ; pause = min(pause*2, 200*time.Millisecond) {
+		err := migrate(ctx, db)
+		var se sqlite3.Error
+		busy := errors.As(err, &se) && (se.Code == sqlite3.ErrBusy || se.Code == sqlite3.ErrLocked)
+		if !busy || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(pause/2 + time.Duration(rand.Int64N(int64(pause/2))))
+	}
 }
 
 // create makes sure the file exists with mode 0600 before sqlite opens it:

@@ -530,3 +530,31 @@ func TestOpenPathWithURICharacters(t *testing.T) {
 		t.Errorf("Verify = %+v, %v", res, err)
 	}
 }
+
+// TestConcurrentOpenOfAFreshFile: several ulc processes starting at once on
+// a log that does not exist yet all open it; none mistakes the half-made
+// file for another application's database or gives up on the lock.
+func TestConcurrentOpenOfAFreshFile(t *testing.T) {
+	for i := range 30 {
+		p := filepath.Join(t.TempDir(), "audit.db")
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for j := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l, err := Open(p)
+				errs[j] = err
+				if err == nil {
+					errs[j] = l.Close()
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", i, err)
+			}
+		}
+	}
+}

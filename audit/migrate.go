@@ -85,16 +85,24 @@ func migrate(ctx context.Context, db *sql.DB) error {
 }
 
 // checkApplication refuses a SQLite database that belongs to some other
-// application, so ulc never writes its tables into it.
+// application, so ulc never writes its tables into it. It reads inside a
+// write transaction: another ulc process creating the same fresh file at
+// this moment has either not started its first migration or finished it,
+// never half-way (a half-made log would look foreign).
 func checkApplication(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // read only
 	var appID, tables int64
-	if err := db.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
+	if err := tx.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&appID); err != nil {
 		return err
 	}
 	if appID == applicationID {
 		return nil
 	}
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema`).Scan(&tables); err != nil {
 		return err
 	}
 	if appID != 0 || tables > 0 {
