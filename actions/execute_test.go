@@ -539,3 +539,48 @@ func TestProbe(t *testing.T) {
 		t.Fatalf("down target: %+v", res)
 	}
 }
+
+// dyingJournal accepts the first n batches, then fails like a full disk.
+type dyingJournal struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (j *dyingJournal) Record(context.Context, bool, ...actions.Event) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.n <= 0 {
+		return errors.New("disk is full")
+	}
+	j.n--
+	return nil
+}
+
+func TestAuditFailureMidRunStopsSending(t *testing.T) {
+	rc := newReceiver(t, status(204))
+	var blocks []string
+	for i := range 20 {
+		blocks = append(blocks, bearerTarget(fmt.Sprintf("app-%02d", i), rc.URL+"/gtr"))
+	}
+	f := setup(t, blocks...)
+	p, err := actions.BuildPlan(context.Background(), actions.Request{
+		Users: []string{"alice@example.com"}, Reason: "test",
+		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+	}, actions.StaticDirectory{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The plan and six more writes, then the disk fills.
+	st, err := (&actions.Executor{Journal: &dyingJournal{n: 1 + 6}}).Execute(context.Background(), p)
+	if !errors.Is(err, actions.ErrAudit) {
+		t.Fatalf("err = %v, want ErrAudit", err)
+	}
+	// Every request needs its attempt recorded first: at most six left,
+	// and the failure cancels those still in flight.
+	if n := rc.hits.Load(); n > 6 {
+		t.Fatalf("%d requests left; at most 6 had their attempt recorded", n)
+	}
+	if c := st.Counts(); c[actions.Revoked] > 6 || c[actions.Cancelled] < 14 {
+		t.Fatalf("counts %v: the steps after the failure must end cancelled", c)
+	}
+}
