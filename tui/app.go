@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/help"
@@ -52,9 +53,9 @@ type Model struct {
 	full     bool // full help shown
 	status   string
 	isErr    bool
-	run      *boardScreen // the run in flight, if any
-	quiting  bool         // asked "quit?" while a run is in flight
-	stopping bool         // cancelling the run in flight, then quitting
+	runs     []*boardScreen // the runs in flight, oldest first
+	quiting  bool           // asked "quit?" while a run is in flight
+	stopping bool           // cancelling the run in flight, then quitting
 	done     bool
 }
 
@@ -100,7 +101,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		// A board starts its run when pushed: the run is in flight from
 		// now on, before any answer (or its end) can arrive.
 		if b, ok := msg.s.(*boardScreen); ok && b.running {
-			m.run = b
+			m.runs = append(m.runs, b)
 		}
 		return m, cmd
 	case popMsg:
@@ -112,13 +113,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.status, m.isErr = msg.text, msg.err
 		return m, nil
 	case ShutdownMsg:
-		if m.run == nil {
+		if len(m.runs) == 0 {
 			m.done = true
 			return m, tea.Quit
 		}
 		m.quiting, m.stopping = false, true
 		m.status = "stopping: cancelling the run and recording what was answered…"
-		return m, m.run.cancelRun()
+		m.cancelRuns()
+		return m, nil
 	case tea.KeyPressMsg:
 		return m.key(msg)
 	}
@@ -134,18 +136,19 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, tea.Batch(cmds...)
 }
 
-// runEnded forgets b's run, reloads History and Targets, and quits if the
-// operator asked to stop. A "quit?" question still unanswered is dropped:
-// the operator did not agree to leave, and now sees how the run ended.
+// runEnded forgets b's run, shows its summary, reloads History and
+// Targets, and quits if the operator asked to stop. A "quit?" question
+// still unanswered is dropped: the operator did not agree to leave, and
+// now sees how the run ended.
 func (m *Model) runEnded(b *boardScreen) tea.Cmd {
-	if m.run == b {
-		m.run = nil
-	}
-	if m.run == nil && m.stopping {
+	m.runs = slices.DeleteFunc(m.runs, func(r *boardScreen) bool { return r == b })
+	// The summary in the same frame as the board's "finished".
+	m.status, m.isErr = b.summary(), b.err != nil || b.failedCount() > 0
+	if len(m.runs) == 0 && m.stopping {
 		m.done = true
 		return tea.Quit
 	}
-	if m.run == nil {
+	if len(m.runs) == 0 {
 		m.quiting = false
 	}
 	return tea.Batch(m.tabs[1].(*historyScreen).load(), m.tabs[2].(*targetsScreen).load())
@@ -155,10 +158,29 @@ func (m *Model) runEnded(b *boardScreen) tea.Cmd {
 func (m *Model) live() []screen {
 	out := append([]screen{}, m.tabs...)
 	out = append(out, m.stack...)
-	if m.run != nil && !contains(out, screen(m.run)) {
-		out = append(out, m.run)
+	for _, r := range m.runs {
+		if !contains(out, screen(r)) {
+			out = append(out, r)
+		}
 	}
 	return out
+}
+
+// cancelRuns cancels every run in flight.
+func (m *Model) cancelRuns() {
+	for _, r := range m.runs {
+		r.cancelRun()
+	}
+}
+
+// elsewhere returns the newest run in flight that is not on top, if any.
+func (m *Model) elsewhere() *boardScreen {
+	for i := len(m.runs) - 1; i >= 0; i-- {
+		if m.top() != screen(m.runs[i]) {
+			return m.runs[i]
+		}
+	}
+	return nil
 }
 
 func contains(ss []screen, s screen) bool {
@@ -180,7 +202,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		case key.Matches(msg, k.Yes), key.Matches(msg, k.ForceQuit):
 			m.quiting, m.stopping = false, true
 			m.status, m.isErr = "cancelling the run; recording what was answered…", false
-			return m, m.run.cancelRun()
+			m.cancelRuns()
+			return m, nil
 		case key.Matches(msg, k.No):
 			m.quiting = false
 			m.status, m.isErr = "the run goes on", false
@@ -190,7 +213,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	top := m.top()
 	quit := key.Matches(msg, k.ForceQuit) || (!top.typing() && key.Matches(msg, k.Quit))
 	if quit {
-		if m.run != nil {
+		if len(m.runs) > 0 {
 			m.quiting = true
 			return m, nil
 		}
@@ -215,8 +238,8 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.stack = nil // a run in flight goes on; b brings it back
 		return m, m.tabs[m.tab].update(focusMsg{})
 	}
-	if m.run != nil && !top.typing() && top != screen(m.run) && key.Matches(msg, k.Board) {
-		m.stack = append(m.stack, m.run)
+	if r := m.elsewhere(); r != nil && !top.typing() && key.Matches(msg, k.Board) {
+		m.stack = append(m.stack, r)
 		return m, nil
 	}
 	return m, top.update(msg)
@@ -258,8 +281,10 @@ func (m Model) View() tea.View {
 	for _, s := range m.stack {
 		bar += c.st.dim.Render(" › ") + c.st.title.Render(s.title())
 	}
-	if m.run != nil && m.top() != screen(m.run) {
-		bar += "  " + c.st.outcome["unknown"].Render("● run in flight (b)")
+	if m.elsewhere() != nil {
+		// The breadcrumb gives way: a run in flight must stay visible.
+		flag := "  " + c.st.outcome["unknown"].Render("● run in flight (b)")
+		bar = ansi.Truncate(bar, max(c.width-ansi.StringWidth(flag), 0), "…") + flag
 	}
 	b.WriteString(ansi.Truncate(bar, c.width, "…") + "\n")
 
@@ -311,4 +336,4 @@ func (m Model) helpView() string {
 }
 
 // Done reports whether the console quit with no run left in flight.
-func (m Model) Done() bool { return m.done && m.run == nil }
+func (m Model) Done() bool { return m.done && len(m.runs) == 0 }

@@ -33,10 +33,12 @@ type boardScreen struct {
 	cancelling bool
 	err        error
 	cancelAsk  bool
+	retrying   bool // a retry is being planned
 
 	spin   spinner.Model
 	bar    progress.Model
 	cursor int
+	sel    int // the selected step's number, once the operator moved
 	offset int
 	detail bool // the selected row's detail is open
 	order  []int
@@ -157,6 +159,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			b.state.Apply(ev)
 		}
 		b.order = nil
+		b.follow()
 		return b.wait()
 	case boardDoneMsg:
 		if msg.b != b {
@@ -167,11 +170,15 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			b.state = msg.state
 		}
 		b.order = nil
-		text := b.summary()
-		return status(text, msg.err != nil || b.failedCount() > 0)
+		b.follow()
+		return nil // the root shows the summary (runEnded)
 	case retryPlannedMsg:
 		if msg.b != b {
 			return nil
+		}
+		b.retrying = false
+		if msg.err != nil {
+			return status("retry: "+msg.err.Error(), true)
 		}
 		return tea.Sequence(pop, push(newBoard(b.c, msg.p)))
 	case spinner.TickMsg:
@@ -217,12 +224,16 @@ func (b *boardScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		return pop
 	case key.Matches(msg, k.Up):
 		b.cursor = max(b.cursor-1, 0)
+		b.remember()
 	case key.Matches(msg, k.Down):
 		b.cursor = min(b.cursor+1, max(n-1, 0))
+		b.remember()
 	case key.Matches(msg, k.PageDown):
 		b.cursor = min(b.cursor+b.rows(), max(n-1, 0))
+		b.remember()
 	case key.Matches(msg, k.PageUp):
 		b.cursor = max(b.cursor-b.rows(), 0)
+		b.remember()
 	case key.Matches(msg, k.Open):
 		b.detail = !b.detail
 	case key.Matches(msg, k.Cancel) && b.running:
@@ -239,22 +250,24 @@ func (b *boardScreen) retry() tea.Cmd {
 	if b.failedCount() == 0 {
 		return status("nothing to retry: every step succeeded", false)
 	}
+	if b.retrying {
+		return nil // one retry at a time: a second R would send twice
+	}
+	b.retrying = true
 	req := resumeRequest(b.state)
 	runner := b.c.deps.Runner
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		p, err := runner.Plan(ctx, req)
-		if err != nil {
-			return statusMsg{"retry: " + err.Error(), true}
-		}
-		return retryPlannedMsg{b, p}
+		return retryPlannedMsg{b, p, err}
 	}
 }
 
 type retryPlannedMsg struct {
-	b *boardScreen
-	p *actions.Plan
+	b   *boardScreen
+	p   *actions.Plan
+	err error
 }
 
 // resumeRequest asks again for what did not end in success in st: the same
@@ -331,6 +344,27 @@ func (b *boardScreen) rowOrder() []int {
 	slices.SortStableFunc(idx, func(x, y int) int { return rank(b.state.Steps[x]) - rank(b.state.Steps[y]) })
 	b.order = idx
 	return idx
+}
+
+// remember notes which step the cursor is on, so it stays on that step
+// when answers re-sort the rows.
+func (b *boardScreen) remember() {
+	if order := b.rowOrder(); b.cursor < len(order) {
+		b.sel = b.state.Steps[order[b.cursor]].Step
+	}
+}
+
+// follow moves the cursor to the remembered step's new row.
+func (b *boardScreen) follow() {
+	if b.sel == 0 {
+		return // never moved: the cursor stays on the top row
+	}
+	for i, ix := range b.rowOrder() {
+		if b.state.Steps[ix].Step == b.sel {
+			b.cursor = i
+			return
+		}
+	}
 }
 
 func (b *boardScreen) rows() int { return max(b.c.bodyHeight()-4, 1) }
@@ -468,8 +502,8 @@ func (b *boardScreen) detailView() string {
 	var out strings.Builder
 	indent := "\n" + strings.Repeat(" ", 13) // under the values
 	row := func(label, v string) {
-		if v != "" {
-			v = strings.ReplaceAll(strings.TrimRight(v, " "), "\n", indent)
+		if v = strings.TrimRight(v, " "); v != "" {
+			v = strings.ReplaceAll(v, "\n", indent)
 			out.WriteString(c.st.label.Render(label) + " " + v + "\n")
 		}
 	}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTMuxDemo drives the real binary's console through a whole incident in
+// a real terminal (tmux): search, open the user, confirm, watch the board
+// until every app has answered, then History, then quit. The demo's
+// sandbox has an app that answers after ~2 s (analytics), one that fails
+// twice with 503 and then succeeds (mail-archive), one that is down
+// (build-farm) and one where trinity has no account (crm).
+func TestTMuxDemo(t *testing.T) {
+	tmuxPath, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not on PATH; CI installs it, so this is a broken CI image")
+		}
+		t.Skip("tmux is not on PATH")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ulc")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	tm := &e2eTmux{t: t, tmux: tmuxPath, socket: fmt.Sprintf("ulc-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	t.Cleanup(func() { _ = tm.cmd("kill-server").Run() })
+
+	// A clean environment: no Okta settings of the developer's (OKTA_*,
+	// ~/.okta) can reach the demo, and everything it writes stays in dir.
+	stderr := filepath.Join(dir, "stderr.txt")
+	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep 2>%s; echo ULC-EXIT=$?; sleep 600",
+		e2eQuote(os.Getenv("PATH")), e2eQuote(dir), e2eQuote(dir), e2eQuote(filepath.Join(dir, "xdg")), e2eQuote(filepath.Join(dir, "unused-audit.db")),
+		e2eQuote(bin), e2eQuote(stderr))
+	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30", script).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(stderr)
+			t.Logf("ulc's stderr:\n%s", b)
+		}
+	}()
+
+	tm.waitFor("results appear as you type")
+	tm.sendText("trin")
+	tm.waitFor("trinity@whiterabbit.fake")
+	tm.sendKeys("Enter") // to the results
+	tm.sendKeys("Enter") // open the selected person
+	tm.waitFor("Recent activity")
+	tm.sendText("r")
+	tm.waitFor("Log out trinity@whiterabbit.fake")
+	// Confirm's fields in tab order: Reason, Ticket, Okta steps, Targets,
+	// Confirm.
+	tm.sendText("e2e drill: phished via fake sso page")
+	tm.sendKeys("Tab", "Tab", "Tab", "Tab")
+	tm.sendText("trinity@whiterabbit.fake")
+	tm.waitFor("Confirm › trinity@whiterabbit.fake")
+	tm.sendKeys("Enter")
+
+	board := tm.waitFor("13/13 finished")
+	for _, want := range []string{"10 revoked", "1 done", "1 not found", "1 failed", "did not succeed: R retries"} {
+		if !strings.Contains(board, want) {
+			t.Errorf("the finished board lacks %q:\n%s", want, board)
+		}
+	}
+	rows := map[string]string{}
+	for _, l := range strings.Split(board, "\n") {
+		if f := strings.Fields(l); len(f) > 2 {
+			for _, name := range []string{"build-farm", "crm", "analytics", "mail-archive", "chat"} {
+				if strings.Contains(l, " "+name+" ") {
+					rows[name] = l
+				}
+			}
+		}
+	}
+	expect := map[string][]string{
+		"build-farm":   {"✗ failed", "connection refused"},
+		"crm":          {"∅ not found", "404", "no such user"},
+		"analytics":    {"✓ revoked", "204"},
+		"mail-archive": {"✓ revoked", " 3 "}, // two 503s, then success on the third try
+		"chat":         {"✓ revoked", "204"},
+	}
+	for name, wants := range expect {
+		for _, w := range wants {
+			if !strings.Contains(rows[name], w) {
+				t.Errorf("%s's row %q lacks %q\n%s", name, rows[name], w, board)
+			}
+		}
+	}
+	// The failure sorts to the top of the board.
+	if first := e2eRowAfter(board, "OUTCOME"); !strings.Contains(first, "build-farm") {
+		t.Errorf("the first row is %q, want build-farm's failure", first)
+	}
+
+	tm.sendText("2")
+	hist := tm.waitFor("1 run in")
+	if !strings.Contains(hist, "e2e drill: phished") || !strings.Contains(hist, "failures") {
+		t.Errorf("History does not show the run:\n%s", hist)
+	}
+
+	tm.sendText("q")
+	tm.waitFor("ULC-EXIT=0")
+	errText, _ := os.ReadFile(stderr)
+	kept := ""
+	for _, l := range strings.Split(string(errText), "\n") {
+		if p, ok := strings.CutPrefix(l, "the demo's files are kept in "); ok {
+			kept = strings.TrimSpace(p)
+		}
+	}
+	if kept == "" || !strings.HasPrefix(kept, dir) {
+		t.Fatalf("the demo did not say where it kept its files (in %s):\n%s", dir, errText)
+	}
+	// The run is in the audit log, and the log's chain is intact.
+	out, err := exec.Command(bin, "audit", "verify", "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "intact:") {
+		t.Fatalf("ulc audit verify: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(errText), "head") {
+		t.Errorf("the console did not print the audit head on exit:\n%s", errText)
+	}
+}
+
+// e2eTmux is one tmux server on a private socket.
+type e2eTmux struct {
+	t      *testing.T
+	tmux   string
+	socket string
+}
+
+func (s *e2eTmux) cmd(args ...string) *exec.Cmd {
+	c := exec.Command(s.tmux, append([]string{"-L", s.socket}, args...)...)
+	c.Env = append(os.Environ(), "TERM=xterm-256color")
+	return c
+}
+
+// sendText types s literally.
+func (s *e2eTmux) sendText(text string) {
+	s.t.Helper()
+	if out, err := s.cmd("send-keys", "-l", text).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux send-keys: %v\n%s", err, out)
+	}
+}
+
+// sendKeys presses named keys (Enter, Tab, Escape, …).
+func (s *e2eTmux) sendKeys(keys ...string) {
+	s.t.Helper()
+	if out, err := s.cmd(append([]string{"send-keys"}, keys...)...).CombinedOutput(); err != nil {
+		s.t.Fatalf("tmux send-keys: %v\n%s", err, out)
+	}
+}
+
+// capture returns the pane as text.
+func (s *e2eTmux) capture() string {
+	s.t.Helper()
+	out, err := s.cmd("capture-pane", "-p").Output()
+	if err != nil {
+		s.t.Fatalf("tmux capture-pane: %v", err)
+	}
+	return string(out)
+}
+
+// waitFor polls the pane until it shows want, for at most 20 seconds, and
+// returns that screen.
+func (s *e2eTmux) waitFor(want string) string {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		screen := s.capture()
+		if strings.Contains(screen, want) {
+			return screen
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the screen never showed %q; it shows:\n%s", want, screen)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// e2eRowAfter returns the line after the first line containing header.
+func e2eRowAfter(screen, header string) string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, header) && i+1 < len(lines) {
+			return lines[i+1]
+		}
+	}
+	return ""
+}
+
+// e2eQuote quotes s for sh.
+func e2eQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

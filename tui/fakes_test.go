@@ -1,0 +1,333 @@
+package tui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ulc/actions"
+	"ulc/audit"
+	"ulc/config"
+)
+
+// testNow pins the clock so frames are stable.
+var testNow = time.Date(2026, 11, 21, 14, 30, 0, 0, time.UTC)
+
+var cast = []Person{
+	{User: actions.User{ID: "00u1trinity000000a", Login: "trinity@whiterabbit.fake", Email: "trinity@whiterabbit.fake", Status: "ACTIVE"},
+		FirstName: "Trinity", LastName: "Moss", Department: "Security", Title: "Incident lead", City: "Chicago", Country: "US",
+		LastLogin: testNow.Add(-20 * time.Minute), StatusChanged: testNow.AddDate(0, -3, 0)},
+	{User: actions.User{ID: "00u1neo00000000000b", Login: "neo@whiterabbit.fake", Email: "neo@whiterabbit.fake", Status: "ACTIVE"},
+		FirstName: "Thomas", LastName: "Anderson", Department: "Engineering", Title: "Programmer",
+		LastLogin: testNow.Add(-5 * time.Hour)},
+	{User: actions.User{ID: "00u1smith0000000000c", Login: "smith@whiterabbit.fake", Email: "smith@whiterabbit.fake", Status: "SUSPENDED"},
+		FirstName: "Agent", LastName: "Smith", Department: "Operations", LastLogin: testNow.AddDate(0, 0, -9)},
+}
+
+// fakeDir is a directory over the cast.
+type fakeDir struct {
+	mu      sync.Mutex
+	queries []string
+	err     error
+	// gate holds back the answer to a query until the channel is closed,
+	// like a slow server that does not notice the request was abandoned.
+	gate map[string]chan struct{}
+	// people replaces the cast when set; activity replaces the events.
+	people   []Person
+	activity []Activity
+	actErr   error // the System Log's answer, when set
+	// pageSize, when set, cuts answers into pages of that many people.
+	pageSize int
+}
+
+func (d *fakeDir) Search(_ context.Context, q string, limit int, cursor string) (Page, error) {
+	d.mu.Lock()
+	d.queries = append(d.queries, q)
+	err, gate, people, size := d.err, d.gate[q], d.people, d.pageSize
+	d.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	if err != nil {
+		return Page{}, err
+	}
+	if people == nil {
+		people = cast
+	}
+	var out []Person
+	for _, p := range people {
+		if strings.HasPrefix(strings.ToLower(p.FirstName), strings.ToLower(q)) ||
+			strings.HasPrefix(strings.ToLower(p.LastName), strings.ToLower(q)) ||
+			strings.HasPrefix(p.Email, strings.ToLower(q)) {
+			out = append(out, p)
+		}
+	}
+	total := len(out)
+	if size > 0 {
+		from := 0
+		fmt.Sscan(cursor, &from)
+		out = out[min(from, len(out)):min(from+size, len(out))]
+		if from+size < total {
+			return Page{People: out, Total: total, Next: fmt.Sprint(from + size)}, nil
+		}
+	}
+	return Page{People: out, Total: total}, nil
+}
+
+// searched reports whether the directory was asked q.
+func (d *fakeDir) searched(q string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, x := range d.queries {
+		if x == q {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *fakeDir) Get(_ context.Context, ref string) (Person, error) {
+	d.mu.Lock()
+	people := d.people
+	d.mu.Unlock()
+	if people == nil {
+		people = cast
+	}
+	for _, p := range people {
+		if p.ID == ref || p.Login == ref {
+			return p, nil
+		}
+	}
+	return Person{}, errors.New("not found")
+}
+
+func (d *fakeDir) Activity(context.Context, string, time.Time, int) ([]Activity, error) {
+	d.mu.Lock()
+	acts, err := d.activity, d.actErr
+	d.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if acts != nil {
+		return acts, nil
+	}
+	return []Activity{
+		{Time: testNow.Add(-20 * time.Minute), EventType: "user.session.start", Message: "User login to Okta", Outcome: "SUCCESS",
+			IP: "185.220.101.7", City: "Novosibirsk", Country: "RU", Client: "FIREFOX on Linux"},
+		{Time: testNow.Add(-25 * time.Minute), EventType: "user.mfa.factor.activate", Message: "Enroll factor", Outcome: "SUCCESS",
+			IP: "185.220.101.7", City: "Novosibirsk", Country: "RU", Client: "FIREFOX on Linux"},
+		{Time: testNow.Add(-26 * time.Hour), EventType: "user.session.start", Message: "User login to Okta", Outcome: "SUCCESS",
+			IP: "203.0.113.9", City: "Chicago", Country: "US", Client: "CHROME on Mac OS X"},
+	}, nil
+}
+
+func (d *fakeDir) Factors(context.Context, string) ([]Factor, error) {
+	return []Factor{{Type: "push", Provider: "OKTA", Status: "ACTIVE"}, {Type: "token:software:totp", Provider: "GOOGLE", Status: "ACTIVE"}}, nil
+}
+
+// fakeRunner plans one step per user × target and answers from script.
+type fakeRunner struct {
+	mu     sync.Mutex
+	script map[string]actions.Outcome // target → outcome
+	block  chan struct{}              // when set, Execute waits on it (or ctx)
+	// drain, when set, holds Execute after a cancellation until it is
+	// closed: the engine recording what was answered.
+	drain  chan struct{}
+	errors map[string]string // target → error text, replacing the scripted one
+	// sawCancel is set once Execute has seen its context cancelled.
+	sawCancel atomic.Bool
+	planned   []RunRequest
+	runs      int
+	planErr   error // when set, Plan fails with it (and records nothing)
+}
+
+func (r *fakeRunner) Plan(_ context.Context, rr RunRequest) (*actions.Plan, error) {
+	r.mu.Lock()
+	if r.planErr != nil {
+		r.mu.Unlock()
+		return nil, r.planErr
+	}
+	r.planned = append(r.planned, rr)
+	r.mu.Unlock()
+	p := &actions.Plan{RunID: "20261121-143000-abc123", Created: testNow, Info: actions.RunInfo{
+		Reason: rr.Reason, Ticket: rr.Ticket, Operator: "analyst", DryRun: rr.DryRun, Users: rr.Users, Targets: rr.Targets, ResumeOf: rr.ResumeOf,
+	}}
+	for _, u := range rr.Users {
+		for _, a := range rr.OktaSteps {
+			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: u, Action: a, Target: actions.OktaTarget})
+		}
+		for _, t := range rr.Targets {
+			if rr.Skip != nil && rr.Skip(u, actions.ActionGTR, t) {
+				continue
+			}
+			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: u, Action: actions.ActionGTR, Target: t,
+				Detail: actions.StepDetail{Method: "POST", URL: "https://" + t + ".example/gtr", SubjectFormat: "email", Auth: "bearer"}})
+		}
+	}
+	return p, nil
+}
+
+func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(actions.Event)) (*actions.RunState, error) {
+	r.mu.Lock()
+	r.runs++
+	r.mu.Unlock()
+	st := actions.NewRunState(p.RunID)
+	emit := func(ev actions.Event) {
+		ev.RunID, ev.Time = p.RunID, testNow
+		st.Apply(ev)
+		observe(ev)
+	}
+	for _, ev := range p.Events() {
+		emit(ev)
+	}
+	for _, s := range p.Steps {
+		if p.Info.DryRun {
+			break // a dry run sends nothing
+		}
+		emit(actions.Event{Kind: actions.KindAttempt, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: 1})
+	}
+	r.mu.Lock()
+	block := r.block
+	r.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+		}
+	}
+	if ctx.Err() != nil {
+		r.sawCancel.Store(true)
+		if r.drain != nil {
+			<-r.drain
+		}
+	}
+	for _, s := range p.Steps {
+		o := r.script[s.Target]
+		switch {
+		case ctx.Err() != nil:
+			o = actions.Cancelled
+		case p.Info.DryRun:
+			o = actions.Planned
+		case s.Action != actions.ActionGTR:
+			o = actions.Done
+		case o == "":
+			o = actions.Revoked
+		}
+		ev := actions.Event{Kind: actions.KindResult, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: 1, Outcome: o, LatencyMS: 42}
+		if o == actions.Planned {
+			ev.Attempt, ev.LatencyMS = 0, 0
+		}
+		switch o {
+		case actions.Revoked:
+			ev.HTTPStatus = 204
+		case actions.Rejected:
+			ev.HTTPStatus, ev.Error = 401, "credential rejected (401): the token: check token_env CHAT_TOKEN"
+		case actions.Failed:
+			ev.Attempt, ev.Error = 3, "connection refused: is the app up at this address? (after 3 attempts)"
+		case actions.NotFound:
+			ev.HTTPStatus, ev.Error = 404, "the app has no such user"
+		}
+		if e, ok := r.errors[s.Target]; ok {
+			ev.Error = e
+		}
+		emit(ev)
+	}
+	counts, _ := json.Marshal(st.Counts())
+	emit(actions.Event{Kind: actions.KindRunFinished, Detail: counts})
+	return st, nil
+}
+
+// plannedRequests returns a copy of what was planned so far.
+func (r *fakeRunner) plannedRequests() []RunRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RunRequest(nil), r.planned...)
+}
+
+// executed returns how many runs were executed.
+func (r *fakeRunner) executed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.runs
+}
+
+// fakeProber answers every check with res and counts the checks.
+type fakeProber struct {
+	mu     sync.Mutex
+	res    ProbeResult
+	probed []string
+}
+
+func (p *fakeProber) Probe(_ context.Context, t config.Target) ProbeResult {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.probed = append(p.probed, t.Name)
+	return p.res
+}
+
+func (p *fakeProber) checked() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.probed...)
+}
+
+// fakeHistory serves fixed runs.
+type fakeHistory struct {
+	runs     []audit.RunSummary
+	verified int
+}
+
+func (h *fakeHistory) Runs(context.Context, audit.RunFilter) ([]audit.RunSummary, error) {
+	return h.runs, nil
+}
+func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []actions.Event, error) {
+	st := actions.NewRunState(id)
+	info, _ := json.Marshal(actions.RunInfo{Reason: "phished", Ticket: "INC-7", Operator: "analyst",
+		Users: []actions.User{cast[0].User}, Targets: []string{"chat", "wiki"}})
+	evs := []actions.Event{
+		{Seq: 1, RunID: id, Time: testNow, Kind: actions.KindRunStarted, Detail: info},
+		{Seq: 2, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR},
+		{Seq: 3, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR},
+		{Seq: 4, RunID: id, Time: testNow, Kind: actions.KindAttempt, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 1},
+		{Seq: 5, RunID: id, Time: testNow, Kind: actions.KindResult, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 1, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 31},
+		{Seq: 6, RunID: id, Time: testNow, Kind: actions.KindAttempt, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR, Attempt: 1},
+	}
+	for _, ev := range evs {
+		st.Apply(ev)
+	}
+	st.Settle()
+	return st, evs, nil
+}
+func (h *fakeHistory) Verify(context.Context, string) (audit.VerifyResult, error) {
+	h.verified++
+	return audit.VerifyResult{OK: true, Events: 6, HeadSeq: 6, Head: strings.Repeat("ab", 32)}, nil
+}
+func (h *fakeHistory) TargetStats(context.Context, int) (map[string][]actions.StepState, error) {
+	return map[string][]actions.StepState{
+		"chat": {{Outcome: actions.Revoked, HTTPStatus: 204, LatencyMS: 30}, {Outcome: actions.NotFound, HTTPStatus: 404, LatencyMS: 50}},
+		"wiki": {{Outcome: actions.Failed}, {Outcome: actions.Revoked, HTTPStatus: 204, LatencyMS: 80}},
+	}, nil
+}
+
+var testTargets = []config.Target{
+	{Name: "chat", URL: "https://chat.example/gtr", Subject: "email", BodyKey: "sub_id", Auth: "bearer", Enabled: true},
+	{Name: "wiki", URL: "https://wiki.example/gtr", Subject: "opaque", BodyKey: "sub_id", Auth: "jwt", Enabled: true},
+	{Name: "legacy", URL: "https://legacy.example/gtr", Subject: "email", BodyKey: "subject", Auth: "bearer", Enabled: false},
+}
+
+func testDeps() (Deps, *fakeDir, *fakeRunner, *fakeHistory) {
+	dir := &fakeDir{}
+	run := &fakeRunner{script: map[string]actions.Outcome{"wiki": actions.Failed}}
+	hist := &fakeHistory{runs: []audit.RunSummary{{
+		RunID: "20261121-120000-def456", Started: testNow.Add(-2 * time.Hour),
+		Info:   actions.RunInfo{Reason: "phished", Ticket: "INC-7", Operator: "analyst", Users: []actions.User{cast[0].User}},
+		Counts: map[actions.Outcome]int{actions.Revoked: 1, actions.Unknown: 1}, Steps: 2, Interrupted: true,
+	}}}
+	return Deps{Directory: dir, Runner: run, History: hist, Targets: testTargets,
+		OrgURL: "https://whiterabbit.okta.com", AuditPath: "/var/lib/ulc/audit.db", Now: func() time.Time { return testNow }}, dir, run, hist
+}

@@ -1,0 +1,74 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+
+	"ulc/actions"
+)
+
+func TestTargetsShowTheRecentRecord(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	deps.Prober = &fakeProber{}
+	d := newDriver(t, deps, 100, 30)
+	d.key("tab")
+	d.key("tab")
+	d.sees("3 targets registered", "c check")
+	rows := rowsBelow(d.frame(), "TARGET")
+	if len(rows) < 3 {
+		t.Fatalf("rows:\n%s", d.frame())
+	}
+	for i, want := range [][]string{
+		{"chat", "on", "email", "bearer", "✓∅", "100%", "50ms", "https://chat.example/gtr"},
+		{"wiki", "on", "opaque", "jwt", "✗✓", "50%", "80ms"},
+		{"legacy", "off", "-"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(rows[i], w) {
+				t.Errorf("row %d %q lacks %q", i, rows[i], w)
+			}
+		}
+	}
+}
+
+func TestTargetsCheckCallsTheProber(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	prober := &fakeProber{res: ProbeResult{Outcome: actions.NotFound, HTTPStatus: 404, LatencyMS: 12,
+		Verdict: "reachable, credential accepted (404 for a user that cannot exist, 12 ms)"}}
+	deps.Prober = prober
+	d := newDriver(t, deps, 120, 30)
+	d.key("tab")
+	d.key("tab")
+	d.key("down")
+	d.key("c")
+	if got := prober.checked(); len(got) != 1 || got[0] != "wiki" {
+		t.Fatalf("checked %v, want the selected target wiki", got)
+	}
+	d.sees("wiki: reachable, credential accepted (404 for a user that cannot exist, 12 ms)")
+	rows := rowsBelow(d.frame(), "TARGET")
+	if !strings.Contains(rows[1], "∅ reachable, credential accepted") {
+		t.Fatalf("wiki's row does not show the verdict: %q", rows[1])
+	}
+	if strings.Contains(rows[0], "reachable") {
+		t.Fatalf("chat's row shows a verdict it never got: %q", rows[0])
+	}
+
+	prober.res = ProbeResult{Outcome: actions.Rejected, HTTPStatus: 401, Verdict: "credential rejected (401): the token"}
+	d.key("up")
+	d.key("c")
+	d.sees("chat: credential rejected (401): the token")
+	if !strings.Contains(rowsBelow(d.frame(), "TARGET")[0], "✗ credential rejected") {
+		t.Fatalf("chat's row: %q", rowsBelow(d.frame(), "TARGET")[0])
+	}
+}
+
+func TestTargetsWithoutAProberOfferNoCheck(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	deps.Prober = nil
+	d := newDriver(t, deps, 100, 30)
+	d.key("shift+tab")
+	d.sees("3 targets registered")
+	d.notSees("c check")
+	d.key("c")
+	d.notSees("checking")
+}
