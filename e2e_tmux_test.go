@@ -95,6 +95,16 @@ func TestTMuxDemo(t *testing.T) {
 			}
 		}
 	}
+	// The board ends with the audit head hash, the one verify prints.
+	boardHead := ""
+	for _, l := range strings.Split(board, "\n") {
+		if h, ok := strings.CutPrefix(strings.TrimSpace(l), "audit head "); ok {
+			boardHead = h
+		}
+	}
+	if len(boardHead) != 64 {
+		t.Errorf("the finished board shows no audit head hash:\n%s", board)
+	}
 	// The failure sorts to the top of the board.
 	if first := e2eRowAfter(board, "OUTCOME"); !strings.Contains(first, "build-farm") {
 		t.Errorf("the first row is %q, want build-farm's failure", first)
@@ -120,8 +130,8 @@ func TestTMuxDemo(t *testing.T) {
 	}
 	// The run is in the audit log, and the log's chain is intact.
 	out, err := exec.Command(bin, "audit", "verify", "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "intact:") {
-		t.Fatalf("ulc audit verify: %v\n%s", err, out)
+	if err != nil || !strings.HasPrefix(string(out), "intact:") || !strings.Contains(string(out), boardHead) {
+		t.Fatalf("ulc audit verify (the board showed head %s): %v\n%s", boardHead, err, out)
 	}
 	if !strings.Contains(string(errText), "head") {
 		t.Errorf("the console did not print the audit head on exit:\n%s", errText)

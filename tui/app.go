@@ -64,10 +64,8 @@ func New(deps Deps) Model {
 	c := &common{deps: deps, width: 80, height: 24, st: newStyles(), keys: newKeyMap()}
 	m := Model{c: c, help: help.New()}
 	m.tabs = []screen{newSearch(c), newHistory(c), newTargets(c)}
-	m.status = "type a name or email to search the directory"
-	if deps.ReadOnly {
-		m.status = "read-only: searching and reviewing only"
-	}
+	// The status line starts empty: the search box says what to do, and
+	// the header says READ-ONLY when it is.
 	return m
 }
 

@@ -125,7 +125,7 @@ func TestReadOnlyHidesEveryChange(t *testing.T) {
 	deps.Prober = prober
 	deps.ReadOnly = true
 	d := newDriver(t, deps, 100, 30)
-	d.sees("READ-ONLY", "read-only: searching and reviewing only")
+	d.sees("READ-ONLY")
 
 	d.search("tri")
 	d.key("enter")

@@ -32,6 +32,7 @@ type boardScreen struct {
 	started    bool
 	cancelling bool
 	err        error
+	head       string
 	cancelAsk  bool
 	retrying   bool // a retry is being planned
 
@@ -52,6 +53,7 @@ type boardDoneMsg struct {
 	b     *boardScreen
 	state *actions.RunState
 	err   error
+	head  string // the audit log's head hash once the run was recorded
 }
 
 func newBoard(c *common, p *actions.Plan) *boardScreen {
@@ -99,11 +101,17 @@ func (b *boardScreen) start() tea.Cmd {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.cancel = cancel
 	b.events = make(chan actions.Event, 8192)
-	runner, plan, events := b.c.deps.Runner, b.plan, b.events
+	runner, hist, plan, events := b.c.deps.Runner, b.c.deps.History, b.plan, b.events
 	run := func() tea.Msg {
 		st, err := runner.Execute(ctx, plan, func(ev actions.Event) { events <- ev })
 		close(events)
-		return boardDoneMsg{b: b, state: st, err: err}
+		done := boardDoneMsg{b: b, state: st, err: err}
+		if hist != nil {
+			hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer hcancel()
+			_, done.head, _ = hist.Head(hctx)
+		}
+		return done
 	}
 	return tea.Batch(run, b.wait(), b.spin.Tick)
 }
@@ -165,7 +173,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 		if msg.b != b {
 			return nil
 		}
-		b.running, b.err, b.cancelAsk = false, msg.err, false
+		b.running, b.err, b.cancelAsk, b.head = false, msg.err, false, msg.head
 		if msg.state != nil {
 			b.state = msg.state
 		}
@@ -466,7 +474,7 @@ func (b *boardScreen) view() string {
 	cols = append(cols, column{"HTTP", 4}, column{"TRY", 3}, column{"TIME", 7}, column{"REASON", 0})
 	h := b.rows()
 	if !b.running && b.started {
-		h -= 2
+		h -= 3
 	}
 	b.cursor = min(b.cursor, max(len(rows)-1, 0))
 	b.offset = scroll(b.cursor, b.offset, h, len(rows))
@@ -484,12 +492,15 @@ func (b *boardScreen) endLine() string {
 	if b.err != nil {
 		return c.st.err.Render(clean(b.err.Error(), 300))
 	}
-	line := "audit log: " + c.deps.AuditPath
-	if b.plan.Info.DryRun {
-		line = "dry run: the plan is recorded, nothing was sent · " + line
+	line := "every step succeeded · recorded in " + c.deps.AuditPath
+	switch n := b.failedCount(); {
+	case b.plan.Info.DryRun:
+		line = "dry run: the plan is recorded, nothing was sent · " + c.deps.AuditPath
+	case n > 0:
+		line = fmt.Sprintf("%s did not succeed: R retries as a new run · %s", plural(n, "step"), c.deps.AuditPath)
 	}
-	if n := b.failedCount(); n > 0 && !b.plan.Info.DryRun {
-		line = fmt.Sprintf("%s did not succeed: R retries as a new run · %s", plural(n, "step"), line)
+	if b.head != "" {
+		line += "\naudit head " + b.head
 	}
 	return line
 }

@@ -303,6 +303,10 @@ func (s *confirmScreen) view() string {
 		who = fmt.Sprintf("%s (%s, %s)", clean(p.Login, 60), clean(p.FirstName+" "+p.LastName, 40), statusText(p.Status))
 	}
 	b.WriteString(c.st.title.Render("Log out "+who) + "\n")
+	if len(s.people) == 1 && s.people[0].ID != "" {
+		// The id is what Okta acts on: a look-alike login cannot hide here.
+		b.WriteString(c.st.dim.Render("Okta id "+clean(s.people[0].ID, 40)) + "\n")
+	}
 	if len(s.people) > 1 {
 		var names []string
 		for _, p := range s.people {

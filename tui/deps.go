@@ -66,6 +66,9 @@ type History interface {
 	Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error)
 	Verify(ctx context.Context, knownHead string) (audit.VerifyResult, error)
 	TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error)
+	// Head is the log's last event and hash: what a finished run shows,
+	// for the operator to paste into the ticket.
+	Head(ctx context.Context) (seq int64, hash string, err error)
 }
 
 // ProbeResult is what a target check found.

@@ -303,6 +303,10 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 	st.Settle()
 	return st, evs, nil
 }
+func (h *fakeHistory) Head(context.Context) (int64, string, error) {
+	return 42, strings.Repeat("c0ffee", 10) + "beef", nil
+}
+
 func (h *fakeHistory) Verify(context.Context, string) (audit.VerifyResult, error) {
 	h.verified++
 	return audit.VerifyResult{OK: true, Events: 6, HeadSeq: 6, Head: strings.Repeat("ab", 32)}, nil
