@@ -433,9 +433,17 @@ func (b *boardScreen) view() string {
 
 	bulk := len(b.plan.Info.Users) > 1
 	order := b.rowOrder()
+	h := b.rows()
+	if !b.running && b.started {
+		h -= 3
+	}
+	b.cursor = min(b.cursor, max(len(order)-1, 0))
+	b.offset = scroll(b.cursor, b.offset, h, len(order))
+	// Only the visible rows are formatted: a board of a thousand targets
+	// costs a screenful per frame.
 	rows := make([][]string, len(order))
-	for i, ix := range order {
-		s := b.state.Steps[ix]
+	for i := b.offset; i < len(order) && i < b.offset+h; i++ {
+		s := b.state.Steps[order[i]]
 		mark := c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome))
 		if s.Outcome == "" {
 			switch {
@@ -472,12 +480,6 @@ func (b *boardScreen) view() string {
 		cols = append(cols, column{"USER", 22})
 	}
 	cols = append(cols, column{"HTTP", 4}, column{"TRY", 3}, column{"TIME", 7}, column{"REASON", 0})
-	h := b.rows()
-	if !b.running && b.started {
-		h -= 3
-	}
-	b.cursor = min(b.cursor, max(len(rows)-1, 0))
-	b.offset = scroll(b.cursor, b.offset, h, len(rows))
 	out.WriteString(c.table(cols, rows, b.cursor, b.offset, h) + "\n")
 
 	if !b.running && b.started {

@@ -1,0 +1,73 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"ulc/actions"
+)
+
+// bigBoard is a board of n GTR steps for one user, every request in flight.
+func bigBoard(n int) *boardScreen {
+	deps, _, _, _ := testDeps()
+	c := &common{deps: deps, width: 120, height: 40, st: newStyles(), keys: newKeyMap()}
+	p := &actions.Plan{RunID: "20261121-143000-abc123", Created: testNow,
+		Info: actions.RunInfo{Reason: "bench", Users: []actions.User{cast[0].User}}}
+	for i := range n {
+		p.Steps = append(p.Steps, actions.Step{N: i + 1, User: cast[0].User, Action: actions.ActionGTR,
+			Target: fmt.Sprintf("app-%04d", i)})
+	}
+	b := newBoard(c, p)
+	b.started, b.running = true, true
+	var evs []actions.Event
+	for i := range n {
+		evs = append(evs, actions.Event{RunID: p.RunID, Kind: actions.KindAttempt, Step: i + 1,
+			User: cast[0].Login, Target: fmt.Sprintf("app-%04d", i), Action: actions.ActionGTR, Attempt: 1})
+	}
+	b.update(boardEventsMsg{b: b, evs: evs})
+	return b
+}
+
+// BenchmarkBoard1000Frame is one frame of a 1,000-target board: fold a
+// frame's worth of answers (100) and render the screen. A frame at 60 fps
+// has 16 ms.
+func BenchmarkBoard1000Frame(b *testing.B) {
+	board := bigBoard(1000)
+	next := 0
+	b.ResetTimer()
+	for range b.N {
+		var evs []actions.Event
+		for range 100 {
+			i := next % 1000
+			next++
+			o := actions.Revoked
+			if i%17 == 0 {
+				o = actions.Failed
+			}
+			evs = append(evs, actions.Event{RunID: board.plan.RunID, Time: testNow, Kind: actions.KindResult, Step: i + 1,
+				User: cast[0].Login, Target: fmt.Sprintf("app-%04d", i), Action: actions.ActionGTR, Attempt: 1,
+				Outcome: o, HTTPStatus: 204, LatencyMS: 50})
+		}
+		board.update(boardEventsMsg{b: board, evs: evs})
+		_ = board.view()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/frame")
+}
+
+// TestBoard1000StaysResponsive checks the property the benchmark measures,
+// without timing: a frame of a 1,000-target board renders one screenful,
+// and a key press still moves the selection.
+func TestBoard1000StaysResponsive(t *testing.T) {
+	board := bigBoard(1000)
+	frame := board.view()
+	if lines := strings.Count(frame, "\n") + 1; lines > board.c.height {
+		t.Fatalf("the frame has %d lines for a %d-line terminal", lines, board.c.height)
+	}
+	board.update(tea.KeyPressMsg{Code: tea.KeyDown})
+	if board.cursor != 1 {
+		t.Fatalf("cursor %d after ↓", board.cursor)
+	}
+}
