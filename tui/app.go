@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -8,6 +9,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"ulc/actions"
+	"ulc/actions/okta"
 )
 
 // screen is one page of the console. Screens are pointers, changed only from
@@ -243,6 +247,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	return m, top.update(msg)
 }
 
+// rateLimited is a directory that knows Okta's rate-limit budget.
+type rateLimited interface{ RateLimit() okta.RateStatus }
+
 // ShutdownMsg asks the console to stop, as on SIGTERM: a run in flight is
 // cancelled and its answers recorded before the console quits.
 type ShutdownMsg struct{}
@@ -259,7 +266,21 @@ func (m Model) View() tea.View {
 	if org == "" {
 		org = "no Okta org"
 	}
-	hdr := c.st.app.Render("ulc") + " " + c.st.dim.Render("org "+org+" · audit "+c.deps.AuditPath)
+	hdr := c.st.app.Render("ulc") + " " + c.st.dim.Render("org "+org)
+	if rl, ok := c.deps.Directory.(rateLimited); ok {
+		// The Okta client's last rate-limit headers: a bulk run shows how
+		// close it is to the limit (the client paces itself before it).
+		if rs := rl.RateLimit(); rs.Limit > 0 {
+			budget := fmt.Sprintf("okta %d/%d", rs.Remaining, rs.Limit)
+			if rs.Remaining*10 < rs.Limit {
+				budget = c.st.outcome[actions.Cancelled].Render(budget + " until " + rs.Reset.Format("15:04:05"))
+			} else {
+				budget = c.st.dim.Render(budget)
+			}
+			hdr += c.st.dim.Render(" · ") + budget
+		}
+	}
+	hdr += c.st.dim.Render(" · audit " + c.deps.AuditPath)
 	if c.deps.ReadOnly {
 		hdr += " " + c.st.err.Render("READ-ONLY")
 	}

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"ulc/actions"
+	"ulc/actions/okta"
 )
 
 // activeTab is the tab bar's highlighted tab, read from the model (the
@@ -311,4 +313,23 @@ func TestUserShowsWhatCouldNotBeRead(t *testing.T) {
 	d.openUser("tri")
 	d.sees("System Log unavailable: okta: 403 the token lacks okta.logs.read", "push (active)")
 	d.notSees("no events")
+}
+
+// rateDir is a directory that reports Okta's rate-limit budget.
+type rateDir struct {
+	*fakeDir
+	rs okta.RateStatus
+}
+
+func (r rateDir) RateLimit() okta.RateStatus { return r.rs }
+
+func TestHeaderShowsOktaRateBudget(t *testing.T) {
+	deps, dir, _, _ := testDeps()
+	deps.Directory = rateDir{dir, okta.RateStatus{Limit: 600, Remaining: 598, Reset: testNow.Add(time.Minute)}}
+	d := newDriver(t, deps, 120, 30)
+	d.sees("okta 598/600")
+
+	deps.Directory = rateDir{dir, okta.RateStatus{Limit: 600, Remaining: 12, Reset: testNow.Add(time.Minute)}}
+	d = newDriver(t, deps, 120, 30)
+	d.sees("okta 12/600 until " + testNow.Add(time.Minute).Format("15:04:05"))
 }
