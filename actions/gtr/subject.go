@@ -11,6 +11,8 @@ import (
 	"net/mail"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The RFC 9493 subject identifier formats ulc sends.
@@ -50,8 +52,15 @@ func (s Subject) Validate() error {
 		return fmt.Errorf("unsupported subject format %q (want email, opaque or iss_sub)", f)
 	}
 	for _, m := range req {
-		if strings.TrimSpace(s[m]) == "" {
+		v := s[m]
+		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("subject format %s needs a non-empty %q", f, m)
+		}
+		// JSON would silently replace invalid UTF-8, so the app would be
+		// asked about someone else; control characters have no place in
+		// an identifier either.
+		if !utf8.ValidString(v) || strings.IndexFunc(v, unicode.IsControl) >= 0 {
+			return fmt.Errorf("subject member %q is not valid text (invalid UTF-8 or control characters)", m)
 		}
 	}
 	if len(s) != len(req)+1 {
