@@ -201,7 +201,7 @@ func (c *Client) listUsers(ctx context.Context, opts []query.ParamOptions, curso
 		out.People = append(out.People, personFrom(u))
 	}
 	last := len(users)
-	for n := 1; n < maxPagesPerCall && len(out.People) < limit && last > 0 && resp != nil && resp.HasNextPage(); n++ {
+	for n := 1; n < maxPagesPerCall && len(out.People) < limit && last > 0 && hasNext(resp); n++ {
 		var more []*sdk.User
 		next := resp
 		resp, err = next.Next(tctx, &more)
@@ -215,7 +215,7 @@ func (c *Client) listUsers(ctx context.Context, opts []query.ParamOptions, curso
 	}
 	// A page that came back empty ends the search even when Okta offers a
 	// next link, so a caller looping on Next always stops.
-	if last > 0 && resp != nil && resp.HasNextPage() && checkCursor(resp.NextPage) == nil {
+	if last > 0 && hasNext(resp) && checkCursor(resp.NextPage) == nil {
 		out.Next = resp.NextPage
 	}
 	if cursor == "" && out.Next == "" {
@@ -411,7 +411,7 @@ func (c *Client) Activity(ctx context.Context, userID string, since time.Time, l
 	}
 	add(events)
 	last := len(events)
-	for n := 1; n < maxPagesPerCall && len(out) < limit && last > 0 && resp != nil && resp.HasNextPage(); n++ {
+	for n := 1; n < maxPagesPerCall && len(out) < limit && last > 0 && hasNext(resp); n++ {
 		var more []*sdk.LogEvent
 		next := resp
 		resp, err = next.Next(tctx, &more)
@@ -493,4 +493,42 @@ func (c *Client) Factors(ctx context.Context, userID string) ([]Factor, error) {
 // was being done and what Okta (or the network) answered.
 func (c *Client) callError(err error, resp *sdk.Response, tr *trace, doing string) error {
 	return fmt.Errorf("%s: %s", doing, c.sentence(err, resp, tr.get(), "Okta refused"))
+}
+
+// linkValue is one <url>; params entry of a Link header.
+var linkValue = regexp.MustCompile(`<([^>]*)>([^<]*)`)
+
+// hasNext reports whether resp links a next page, and points the SDK's
+// NextPage at it. Okta sends one Link line per relation, but an
+// intermediary may join them into one line; the SDK then takes the joined
+// line's first link (self) for the next page and would read the first page
+// forever. This reads every link of every line, as the SDK would have.
+func hasNext(resp *sdk.Response) bool {
+	if resp == nil || resp.Response == nil {
+		return false
+	}
+	for _, line := range resp.Header.Values("Link") {
+		for _, m := range linkValue.FindAllStringSubmatch(line, -1) {
+			if !strings.Contains(m[2], `rel="next"`) {
+				continue
+			}
+			u, err := url.Parse(m[1])
+			if err != nil {
+				return false
+			}
+			// As the SDK does: the org URL is prefixed again, and the
+			// request's own parameters carry over unless the link sets them.
+			u.Scheme, u.Host = "", ""
+			if resp.Request != nil {
+				q := resp.Request.URL.Query()
+				for k, v := range u.Query() {
+					q.Set(k, v[0])
+				}
+				u.RawQuery = q.Encode()
+			}
+			resp.NextPage = u.String()
+			return resp.NextPage != resp.Self
+		}
+	}
+	return false
 }

@@ -822,3 +822,47 @@ func wantQuery(t *testing.T, lines []string, part string) {
 	}
 	t.Fatalf("no request with %q in %q", part, lines)
 }
+
+// TestPagingThroughJoinedLinkLines: when an intermediary joins Okta's Link
+// lines into one, paging still follows rel="next" to the end, instead of
+// reading the first page forever.
+func TestPagingThroughJoinedLinkLines(t *testing.T) {
+	cleanEnv(t)
+	fake := oktafake.New(oktafake.Options{People: 300})
+	fake.AddToken(testToken)
+	joiner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, r)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		if links := rec.Header().Values("Link"); len(links) > 1 {
+			w.Header().Set("Link", strings.Join(links, ", "))
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+	srv := httptest.NewServer(joiner)
+	defer srv.Close()
+	c, err := Connect(context.Background(), Settings{OrgURL: srv.URL, Token: testToken, RequestTimeout: 10 * time.Second, MaxBackoff: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; pages < 20; pages++ {
+		page, err := c.Search(context.Background(), `status eq "ACTIVE"`, 100, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range page.People {
+			seen[p.ID] = true
+		}
+		if cursor = page.Next; cursor == "" {
+			break
+		}
+	}
+	if cursor != "" || len(seen) < 300 {
+		t.Fatalf("paged to %d people, cursor %q: the walk did not finish", len(seen), cursor)
+	}
+}
