@@ -75,7 +75,7 @@ func status(code int) func(http.ResponseWriter, *http.Request, int) {
 func setup(t *testing.T, blocks ...string) *config.File {
 	t.Helper()
 	dir := t.TempDir()
-	src := "[defaults]\ntimeout = \"300ms\"\nretries = 2\nmax_retry_wait = \"2s\"\n\n" + strings.Join(blocks, "\n")
+	src := "[defaults]\ntimeout = \"3s\"\nretries = 2\nmax_retry_wait = \"2s\"\n\n" + strings.Join(blocks, "\n")
 	path := filepath.Join(dir, "targets.toml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
@@ -140,6 +140,7 @@ func TestAnswersAndFaults(t *testing.T) {
 		name     string
 		handler  func(http.ResponseWriter, *http.Request, int)
 		url      string // instead of a receiver
+		extra    string // more keys of the target
 		outcome  actions.Outcome
 		status   int
 		attempts int
@@ -181,7 +182,7 @@ func TestAnswersAndFaults(t *testing.T) {
 			case <-hang:
 			case <-r.Context().Done():
 			}
-		}, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
+		}, extra: `timeout = "300ms"`, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
 		{name: "reset mid-response", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			conn, buf, err := w.(http.Hijacker).Hijack()
 			if err != nil {
@@ -218,7 +219,7 @@ func TestAnswersAndFaults(t *testing.T) {
 					return
 				}
 			}
-		}, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
+		}, extra: `timeout = "300ms"`, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
 		{name: "trickle a 200 body, a byte a second", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
 			w.Header().Set("Content-Length", "100")
 			w.WriteHeader(200)
@@ -257,7 +258,7 @@ func TestAnswersAndFaults(t *testing.T) {
 				rc = newReceiver(t, tc.handler)
 				url = rc.URL + "/gtr"
 			}
-			f := setup(t, bearerTarget("app", url))
+			f := setup(t, bearerTarget("app", url, tc.extra))
 			st, log, err := runOnce(t, context.Background(), f, nil)
 			if err != nil {
 				t.Fatalf("execute: %v", err)
