@@ -271,22 +271,7 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 		if ev.Kind == actions.KindPlanned {
 			continue
 		}
-		line := fmt.Sprintf("  %s  #%-5d %-12s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, ev.Kind)
-		if ev.Step != 0 {
-			line += fmt.Sprintf(" step %-3d %s", ev.Step, ev.Target)
-		}
-		if ev.Attempt != 0 {
-			line += fmt.Sprintf(" attempt %d", ev.Attempt)
-		}
-		if ev.HTTPStatus != 0 {
-			line += fmt.Sprintf(" → %d", ev.HTTPStatus)
-		}
-		if ev.Outcome != "" {
-			line += " " + string(ev.Outcome)
-		}
-		if ev.Error != "" {
-			line += ": " + safetext.Line(ev.Error, 100)
-		}
+		line := fmt.Sprintf("  %s  #%-5d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, ev.Describe())
 		fmt.Fprintln(w, line)
 	}
 }

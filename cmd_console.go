@@ -171,11 +171,8 @@ func openSession(ctx context.Context, e *env, configPath, auditPath string, need
 			return nil, err
 		}
 	}
-	if auditPath == "" {
-		auditPath = defaultAuditPath(e.getenv)
-	}
-	if s.log, err = audit.Open(auditPath); err != nil {
-		return nil, &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
+	if s.log, err = openAudit(e, auditPath); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -34,13 +34,9 @@ Exit status as for ulc revoke.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			auditPath := o.auditPath
-			if auditPath == "" {
-				auditPath = defaultAuditPath(e.getenv)
-			}
-			log, err := audit.Open(auditPath)
+			log, err := openAudit(e, o.auditPath)
 			if err != nil {
-				return &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
+				return err
 			}
 			defer log.Close()
 			st, _, err := log.Run(ctx, args[0])

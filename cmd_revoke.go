@@ -142,16 +142,25 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 		}
 	}
 
-	auditPath := o.auditPath
-	if auditPath == "" {
-		auditPath = defaultAuditPath(e.getenv)
-	}
-	log, err := audit.Open(auditPath)
+	log, err := openAudit(e, o.auditPath)
 	if err != nil {
-		return &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
+		return err
 	}
 	defer log.Close()
 	return executePlan(ctx, e, plan, log, oktaClient, o.json)
+}
+
+// openAudit opens the audit log at path (default: defaultAuditPath); a
+// failure is exit status 3, before anything was sent.
+func openAudit(e *env, path string) (*audit.Log, error) {
+	if path == "" {
+		path = defaultAuditPath(e.getenv)
+	}
+	log, err := audit.Open(path)
+	if err != nil {
+		return nil, &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
+	}
+	return log, nil
 }
 
 // executePlan runs plan, printing its events, then the summary with the

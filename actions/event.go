@@ -6,7 +6,10 @@ package actions
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"ulc/internal/safetext"
 )
 
 // Outcome is the one vocabulary every step's answer is classified into.
@@ -194,4 +197,26 @@ func (u User) Key() string {
 		return u.Email
 	}
 	return u.ID
+}
+
+// Describe is one line about the event for people, as timelines show it:
+// kind, step and target, attempt, status, outcome and the sanitised error.
+func (ev Event) Describe() string {
+	line := string(ev.Kind)
+	if ev.Step != 0 {
+		line += fmt.Sprintf(" step %d %s", ev.Step, ev.Target)
+	}
+	if ev.Attempt != 0 {
+		line += fmt.Sprintf(" attempt %d", ev.Attempt)
+	}
+	if ev.HTTPStatus != 0 {
+		line += fmt.Sprintf(" → %d", ev.HTTPStatus)
+	}
+	if ev.Outcome != "" {
+		line += " " + string(ev.Outcome)
+	}
+	if ev.Error != "" {
+		line += ": " + safetext.Line(ev.Error, 120)
+	}
+	return line
 }

@@ -485,22 +485,7 @@ func (r *runDetailScreen) view() string {
 		if ev.Kind == actions.KindPlanned {
 			continue
 		}
-		l := fmt.Sprintf("%s #%d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, ev.Kind)
-		if ev.Step != 0 {
-			l += fmt.Sprintf(" step %d %s", ev.Step, ev.Target)
-		}
-		if ev.Attempt != 0 {
-			l += fmt.Sprintf(" attempt %d", ev.Attempt)
-		}
-		if ev.HTTPStatus != 0 {
-			l += fmt.Sprintf(" → %d", ev.HTTPStatus)
-		}
-		if ev.Outcome != "" {
-			l += " " + string(ev.Outcome)
-		}
-		if ev.Error != "" {
-			l += ": " + clean(ev.Error, 120)
-		}
+		l := fmt.Sprintf("%s #%d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, ev.Describe())
 		lines = append(lines, l)
 	}
 	h := c.bodyHeight()
