@@ -271,5 +271,6 @@ func newSandboxCmd(e *env) *cobra.Command {
 	c.Flags().StringVar(&o.Dir, "dir", "", "where to write targets.toml and credentials (default: a new temporary directory)")
 	c.Flags().IntVar(&o.People, "people", 0, "generated people besides the cast (e.g. 100000 for scale tests)")
 	c.Flags().StringVar(&o.OktaAddr, "okta-addr", "", "the Okta fake's address (default 127.0.0.1 on a free port)")
+	c.Flags().IntVar(&o.RateLimit, "rate-limit", 0, "the Okta fake's budget of requests per minute per endpoint (default 600), to drill rate limiting")
 	return c
 }

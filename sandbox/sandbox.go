@@ -29,6 +29,9 @@ type Options struct {
 	OktaAddr string
 	// Specs are the demo apps (nil: apps.DefaultSpecs()).
 	Specs []apps.Spec
+	// RateLimit, when set, is the Okta fake's budget of requests per
+	// minute per endpoint, for drilling how ulc paces itself.
+	RateLimit int
 }
 
 // Sandbox is a running Okta fake and its demo apps.
@@ -65,6 +68,9 @@ func Start(o Options) (*Sandbox, error) {
 	okta := oktafake.New(oktafake.Options{People: o.People})
 	token := randomToken()
 	okta.AddToken(token)
+	if o.RateLimit > 0 {
+		okta.SetRateLimit(o.RateLimit, time.Minute)
+	}
 	s := &Sandbox{
 		Okta: okta, OktaURL: "http://" + ln.Addr().String(),
 		srv: &http.Server{Handler: okta, ReadHeaderTimeout: 10 * time.Second},
