@@ -136,6 +136,18 @@ func TestTMuxDemo(t *testing.T) {
 	if !strings.Contains(string(errText), "head") {
 		t.Errorf("the console did not print the audit head on exit:\n%s", errText)
 	}
+	// No credential of the demo (its Okta token, the apps' tokens, the
+	// signing keys) ever reached the screen or the audit file.
+	secrets := secretsOf(t, kept)
+	db, _ := os.ReadFile(filepath.Join(kept, "audit.db"))
+	for _, sec := range secrets {
+		if strings.Contains(tm.seen.String(), sec) || strings.Contains(string(errText), sec) {
+			t.Errorf("a credential appeared on the console: %.6s…", sec)
+		}
+		if strings.Contains(string(db), sec) {
+			t.Errorf("a credential is in the audit file: %.6s…", sec)
+		}
+	}
 }
 
 // e2eTmux is one tmux server on a private socket.
@@ -143,6 +155,7 @@ type e2eTmux struct {
 	t      *testing.T
 	tmux   string
 	socket string
+	seen   strings.Builder // every screen captured, for the secrets check
 }
 
 func (s *e2eTmux) cmd(args ...string) *exec.Cmd {
@@ -174,6 +187,7 @@ func (s *e2eTmux) capture() string {
 	if err != nil {
 		s.t.Fatalf("tmux capture-pane: %v", err)
 	}
+	s.seen.Write(out)
 	return string(out)
 }
 
