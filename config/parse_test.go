@@ -66,6 +66,9 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key instead of the credential key: no second message", lines(
 			`[[target]]`, `name = "a"`, `url = "https://a.example.com/"`, `token_envv = "A"`),
 			`targets.toml:4: target "a": unknown key "token_envv"; did you mean "token_env"?`},
+		// There is no way to turn TLS verification off.
+		{"no switch turns TLS verification off", with(todo, `insecure_skip_verify = true`),
+			`targets.toml:5: target "todo": unknown key "insecure_skip_verify"`},
 		{"quoted unknown key", with(todo, `"tokn_env" = "X"`),
 			`targets.toml:5: target "todo": unknown key "tokn_env"; did you mean "token_env"?`},
 
