@@ -161,9 +161,9 @@ func runConsole(ctx context.Context, e *env, s *session, readOnly bool) error {
 }
 
 func openSession(ctx context.Context, e *env, configPath, auditPath string, needOkta bool) (*session, error) {
-	cfg, err := config.Load(configPath)
+	cfg, err := loadConfig(configPath)
 	if err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+		return nil, err
 	}
 	s := &session{cfg: cfg, getenv: e.getenv}
 	if needOkta {

@@ -9,7 +9,6 @@ import (
 	"ulc/actions"
 	"ulc/actions/okta"
 	"ulc/audit"
-	"ulc/config"
 )
 
 func newResumeCmd(e *env) *cobra.Command {
@@ -30,9 +29,9 @@ Exit status as for ulc revoke.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			cfg, err := config.Load(o.configPath)
+			cfg, err := loadConfig(o.configPath)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			log, err := openAudit(e, o.auditPath)
 			if err != nil {

@@ -18,7 +18,6 @@ import (
 	"ulc/actions"
 	"ulc/actions/okta"
 	"ulc/audit"
-	"ulc/config"
 	"ulc/internal/safetext"
 )
 
@@ -90,9 +89,9 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 	if strings.TrimSpace(o.reason) == "" {
 		return usageErr("--reason is required: say why, it is recorded in the audit log")
 	}
-	cfg, err := config.Load(o.configPath)
+	cfg, err := loadConfig(o.configPath)
 	if err != nil {
-		return &exitError{code: exitUsage, err: err}
+		return err
 	}
 	targets, err := cfg.Select(o.targets)
 	if err != nil {

@@ -6,8 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-
-	"ulc/config"
 )
 
 func newTargetsCmd(e *env) *cobra.Command {
@@ -23,9 +21,9 @@ func newTargetsCmd(e *env) *cobra.Command {
 		Short: "List the registered targets",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, err := config.Load(configPath)
+			f, err := loadConfig(configPath)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tENABLED\tSUBJECT\tBODY KEY\tAUTH\tURL\tTAGS")
@@ -45,9 +43,9 @@ key parses), without sending anything. Exit status 0 when all is well, 2
 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			f, err := config.Load(configPath)
+			f, err := loadConfig(configPath)
 			if err != nil {
-				return &exitError{code: exitUsage, err: err}
+				return err
 			}
 			targets, err := f.Select(nil)
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"os/user"
@@ -20,6 +21,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"ulc/config"
 )
 
 // Exit statuses of ulc. Scripts and SOAR playbooks rely on them.
@@ -153,4 +156,17 @@ func hostname() string {
 		return "unknown"
 	}
 	return h
+}
+
+// loadConfig loads targets.toml; a missing file gets a sentence that says
+// what to do instead of a bare "no such file".
+func loadConfig(path string) (*config.File, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, usageErr("%s does not exist: write one (the ulc repository's targets.toml is a commented example), pass --config, or try 'ulc demo'", path)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		return nil, &exitError{code: exitUsage, err: err}
+	}
+	return f, nil
 }

@@ -352,3 +352,17 @@ func TestResumeSendsOnlyWhatDidNotSucceed(t *testing.T) {
 		t.Fatalf("second resume exit %d, flaky saw %d: %s", code, flakyHits.Load(), out)
 	}
 }
+
+func TestMissingConfigSaysWhatToDo(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "targets.toml")
+	for _, args := range [][]string{
+		{"--config", missing},
+		{"revoke", "--config", missing, "--user", "a@b.example", "--reason", "x", "--yes"},
+		{"targets", "check", "--config", missing},
+	} {
+		code, _, errOut := ulc(t, "", args...)
+		if code != exitUsage || !strings.Contains(errOut, "does not exist") || !strings.Contains(errOut, "ulc demo") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+	}
+}
