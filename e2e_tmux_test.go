@@ -66,7 +66,7 @@ func TestTMuxDemo(t *testing.T) {
 	tm.sendKeys("Enter")
 
 	board := tm.waitFor("13/13 finished")
-	for _, want := range []string{"10 revoked", "1 done", "1 not found", "1 failed", "did not succeed: R retries"} {
+	for _, want := range []string{"finished in ", "10 revoked", "1 done", "1 not found", "1 failed", "did not succeed: R retries"} {
 		if !strings.Contains(board, want) {
 			t.Errorf("the finished board lacks %q:\n%s", want, board)
 		}

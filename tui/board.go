@@ -409,6 +409,9 @@ func (b *boardScreen) view() string {
 		state = "cancelling"
 	case !b.running && b.started:
 		state = "finished"
+		if !b.state.Finished.IsZero() && !b.state.Started.IsZero() {
+			state += " in " + b.state.Finished.Sub(b.state.Started).Round(100*time.Millisecond).String()
+		}
 	}
 	fmt.Fprintf(&out, "%s %d/%d %s", b.bar.ViewAs(pct), finished, total, state)
 	if b.running {

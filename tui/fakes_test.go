@@ -179,6 +179,9 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 	st := actions.NewRunState(p.RunID)
 	emit := func(ev actions.Event) {
 		ev.RunID, ev.Time = p.RunID, testNow
+		if ev.Kind == actions.KindRunFinished {
+			ev.Time = testNow.Add(2100 * time.Millisecond) // a run takes a while
+		}
 		st.Apply(ev)
 		observe(ev)
 	}
