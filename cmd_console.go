@@ -194,13 +194,14 @@ func newDemoCmd(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Open the console against a local sandbox: an Okta stand-in and a dozen demo apps",
-		Long: `Starts an Okta-compatible directory and twelve demo target apps on
-127.0.0.1 (one slow, one that fails twice before succeeding, one that is down,
-one on the old 'subject' body key, two that verify signed JWTs), writes a
-targets.toml for them and opens the console with a fresh audit log.
+		Long: `Starts an Okta-compatible directory and thirteen demo target apps on
+127.0.0.1 (one slow, one that never answers in time, one that fails twice
+before succeeding, one that is down, one on the old 'subject' body key, two
+that verify signed JWTs), writes a targets.toml for them and opens the
+console with a fresh audit log.
 
-Try: type "trin", press enter, r, fill in a reason, type the login to
-confirm, and watch the board. Then 2 for History.`,
+Try: type "trin", press enter twice, r, fill in a reason, tab to Confirm,
+type the login, enter, and watch the board. Then 2 for History.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			dir, err := os.MkdirTemp("", "ulc-demo-")

@@ -65,8 +65,8 @@ func TestTMuxDemo(t *testing.T) {
 	tm.waitFor("Confirm › trinity@whiterabbit.fake")
 	tm.sendKeys("Enter")
 
-	board := tm.waitFor("13/13 finished")
-	for _, want := range []string{"finished in ", "10 revoked", "1 done", "1 not found", "1 failed", "did not succeed: R retries"} {
+	board := tm.waitFor("14/14 finished")
+	for _, want := range []string{"finished in ", "10 revoked", "1 done", "1 not found", "2 failed", "did not succeed: R retries"} {
 		if !strings.Contains(board, want) {
 			t.Errorf("the finished board lacks %q:\n%s", want, board)
 		}
@@ -74,7 +74,7 @@ func TestTMuxDemo(t *testing.T) {
 	rows := map[string]string{}
 	for _, l := range strings.Split(board, "\n") {
 		if f := strings.Fields(l); len(f) > 2 {
-			for _, name := range []string{"build-farm", "crm", "analytics", "mail-archive", "chat"} {
+			for _, name := range []string{"build-farm", "reports", "crm", "analytics", "mail-archive", "chat"} {
 				if strings.Contains(l, " "+name+" ") {
 					rows[name] = l
 				}
@@ -83,6 +83,7 @@ func TestTMuxDemo(t *testing.T) {
 	}
 	expect := map[string][]string{
 		"build-farm":   {"✗ failed", "connection refused"},
+		"reports":      {"✗ failed", "no answer within 1s"},
 		"crm":          {"∅ not found", "404", "no such user"},
 		"analytics":    {"✓ revoked", "204"},
 		"mail-archive": {"✓ revoked", " 3 "}, // two 503s, then success on the third try
@@ -105,9 +106,9 @@ func TestTMuxDemo(t *testing.T) {
 	if len(boardHead) != 64 {
 		t.Errorf("the finished board shows no audit head hash:\n%s", board)
 	}
-	// The failure sorts to the top of the board.
-	if first := e2eRowAfter(board, "OUTCOME"); !strings.Contains(first, "build-farm") {
-		t.Errorf("the first row is %q, want build-farm's failure", first)
+	// The failures sort to the top of the board.
+	if first := e2eRowAfter(board, "OUTCOME"); !strings.Contains(first, "✗ failed") {
+		t.Errorf("the first row is %q, want a failure", first)
 	}
 
 	tm.sendText("2")

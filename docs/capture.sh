@@ -53,8 +53,9 @@ cat >"$out.tmp" <<'EOF'
 # The console, screen by screen
 
 A short screen recording in text form: one incident handled in `ulc demo`
-(a local Okta stand-in and twelve demo apps: one answers after about two
-seconds, one fails twice with 503 and then succeeds, one is down, and
+(a local Okta stand-in and thirteen demo apps: one answers after about two
+seconds, one never answers within its timeout, one fails twice with 503 and
+then succeeds, one is down, and
 trinity has no account at crm), captured from a 100x30 tmux pane. Colours
 are gone; every status is also spelled out in words, so nothing is lost.
 
@@ -90,9 +91,9 @@ wait_for "running" "revoked"
 snap "Board, running" \
 	"The operator watches the apps answer, failures and retries on top, and waits for the slow one (x would cancel whatever has not answered yet)."
 
-wait_for "13/13 finished"
+wait_for "14/14 finished"
 snap "Board, finished" \
-	"With build-farm down, crm without an account for Trinity and mail-archive through on its third try, the operator presses 2 to see the run in History (R would retry build-farm as a new run)."
+	"With build-farm down, reports never answering in time, crm without an account for Trinity and mail-archive through on its third try, the operator presses 2 to see the run in History (R would retry the two failures as a new run)."
 
 tmux send-keys 2
 wait_for "1 run in"
@@ -105,8 +106,8 @@ snap "Run detail" \
 	"After reading who sent what, why, and each event of the timeline (↓ scrolls), the operator presses 3 for the Targets screen."
 
 tmux send-keys 3
-wait_for "12 targets registered"
-for _ in $(seq 11); do tmux send-keys Down; done
+wait_for "13 targets registered"
+for _ in $(seq 12); do tmux send-keys Down; done
 tmux send-keys c
 wait_for "build-farm: "
 snap "Targets" \

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"ulc/config"
 )
@@ -22,6 +23,11 @@ func TestStartWritesAUsableConfig(t *testing.T) {
 	}
 	if f.Okta.OrgURL != sb.OktaURL || len(f.Targets) != len(sb.Fleet.Apps) {
 		t.Fatalf("config names org %q and %d targets; sandbox runs %q and %d apps", f.Okta.OrgURL, len(f.Targets), sb.OktaURL, len(sb.Fleet.Apps))
+	}
+	for _, tg := range f.Targets {
+		if tg.Name == "reports" && tg.Timeout != time.Second {
+			t.Errorf("the hanging app's target has timeout %s, want its own 1s", tg.Timeout)
+		}
 	}
 	token, err := f.Okta.LoadToken(nil)
 	if err != nil || token == "" {

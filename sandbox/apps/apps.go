@@ -127,6 +127,10 @@ type Spec struct {
 	Behaviour Behaviour
 	// Delay is how long a Slow app takes; 0 means DefaultDelay.
 	Delay time.Duration
+	// Timeout is the target's per-attempt timeout in the written
+	// targets.toml; 0 leaves the file's default. A Slow app with a Delay
+	// past its Timeout is one that never answers in time.
+	Timeout time.Duration
 	// Knows reports which users have an account, and sessions, here; nil
 	// means everyone.
 	Knows func(User) bool

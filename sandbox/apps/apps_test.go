@@ -314,9 +314,16 @@ func TestSlow(t *testing.T) {
 	if d := h.app("analytics").Spec().Delay; d != delay {
 		t.Errorf("Spec().Delay = %s", d)
 	}
-	// The default slow app waits about 2 s, within the written 3 s timeout.
+	// The default slow app waits about 2 s, within the written 3 s
+	// timeout; the hanging one waits far past its own timeout.
 	for _, s := range DefaultSpecs() {
-		if s.Behaviour == Slow && (s.Delay < time.Second || s.Delay > 2500*time.Millisecond) {
+		switch {
+		case s.Behaviour != Slow:
+		case s.Timeout > 0:
+			if s.Delay < 10*s.Timeout {
+				t.Errorf("%s: delay %s is not far past its timeout %s", s.Name, s.Delay, s.Timeout)
+			}
+		case s.Delay < time.Second || s.Delay > 2500*time.Millisecond:
 			t.Errorf("%s: delay %s", s.Name, s.Delay)
 		}
 	}

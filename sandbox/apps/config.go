@@ -58,6 +58,9 @@ max_retry_wait = "5s"
 		if s.Behaviour == Legacy {
 			b.WriteString("body_key = \"subject\"\n")
 		}
+		if s.Timeout > 0 {
+			fmt.Fprintf(&b, "timeout = %s\n", tomlString(s.Timeout.String()))
+		}
 		switch s.Auth {
 		case AuthBearer:
 			b.WriteString("auth = \"bearer\"\n")
@@ -82,6 +85,9 @@ func describe(s Spec) string {
 	switch s.Behaviour {
 	case Slow:
 		what = fmt.Sprintf("slow: answers after about %s", humanDuration(s.Delay))
+		if s.Timeout > 0 && s.Delay > s.Timeout {
+			what = fmt.Sprintf("hangs: answers only after %s, past its %s timeout", humanDuration(s.Delay), humanDuration(s.Timeout))
+		}
 	case Flaky:
 		what = "flaky: answers 503 twice per user, then 204"
 	case Down:

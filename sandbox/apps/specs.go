@@ -32,7 +32,7 @@ func accounts(app string, oneIn uint32) func(User) bool {
 	}
 }
 
-// DefaultSpecs returns the twelve demo apps: a mix of subject formats, auth
+// DefaultSpecs returns the thirteen demo apps: a mix of subject formats, auth
 // methods and behaviours, so one revocation shows a slow app, one that fails
 // and then succeeds on retry, one that is down, and a few users unknown
 // here and there.
@@ -50,6 +50,7 @@ func DefaultSpecs() []Spec {
 		{Name: "vpn", Subject: SubjectEmail, Auth: AuthJWT, Alg: "ES256", Behaviour: Normal},
 		{Name: "ledger", Subject: SubjectIssSub, Auth: AuthJWT, Alg: "RS256", Behaviour: Normal, Knows: accounts("ledger", 2)},
 		{Name: "analytics", Subject: SubjectEmail, Auth: AuthBearer, Behaviour: Slow, Delay: 2 * time.Second, Knows: accounts("analytics", 4)},
+		{Name: "reports", Subject: SubjectEmail, Auth: AuthBearer, Behaviour: Slow, Delay: time.Minute, Timeout: time.Second},
 		{Name: "mail-archive", Subject: SubjectEmail, Auth: AuthBearer, Behaviour: Flaky},
 		{Name: "legacy-hr", Subject: SubjectEmail, Auth: AuthBearer, Behaviour: Legacy},
 		{Name: "build-farm", Subject: SubjectOpaque, Auth: AuthBearer, Behaviour: Down, Knows: accounts("build-farm", 2)},

@@ -7,8 +7,8 @@ import (
 
 func TestDefaultSpecs(t *testing.T) {
 	specs := DefaultSpecs()
-	if len(specs) != 12 {
-		t.Fatalf("%d default apps, want 12", len(specs))
+	if len(specs) != 13 {
+		t.Fatalf("%d default apps, want 13", len(specs))
 	}
 	if err := checkSpecs(specs, testIssuer); err != nil {
 		t.Fatal(err)
@@ -21,10 +21,24 @@ func TestDefaultSpecs(t *testing.T) {
 		auth[s.Auth+" "+s.Alg]++
 		subjects[s.Subject]++
 	}
-	for _, b := range []Behaviour{Slow, Flaky, Down, Legacy, OK200} {
+	for _, b := range []Behaviour{Flaky, Down, Legacy, OK200} {
 		if count[b] != 1 {
 			t.Errorf("%d apps are %s, want 1", count[b], b)
 		}
+	}
+	// Two slow apps: one answers late but in time, one never in time.
+	var late, never int
+	for _, s := range specs {
+		switch {
+		case s.Behaviour != Slow:
+		case s.Timeout > 0 && s.Delay > s.Timeout:
+			never++
+		default:
+			late++
+		}
+	}
+	if late != 1 || never != 1 {
+		t.Errorf("slow apps: %d answer late, %d never in time; want 1 and 1", late, never)
 	}
 	if auth["jwt ES256"] != 1 || auth["jwt RS256"] != 1 {
 		t.Errorf("jwt apps: %v", auth)
