@@ -227,7 +227,11 @@ events cut off the end. Exit status 0 when intact, 1 when not.`,
 func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 	i := st.Info
 	state := "finished"
-	if !st.Done {
+	switch {
+	case !st.Done && st.Pending() > 0:
+		// An unfinished run is settled unless its process still runs.
+		state = fmt.Sprintf("in progress: pid %d on %s", i.PID, safetext.Line(i.Host, 40))
+	case !st.Done:
 		state = "INTERRUPTED (the process ended before the run finished)"
 	}
 	fmt.Fprintf(w, "run       %s (%s)\n", st.RunID, state)
@@ -294,8 +298,11 @@ func countsCell(r audit.RunSummary) string {
 		}
 	}
 	s := strings.Join(parts, ", ")
-	if r.Interrupted {
+	switch {
+	case r.Interrupted:
 		s = "INTERRUPTED: " + s
+	case r.InProgress:
+		s = "in progress: " + s
 	}
 	return s
 }

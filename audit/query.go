@@ -3,9 +3,12 @@ package audit
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"ulc/actions"
@@ -43,10 +46,13 @@ type RunSummary struct {
 	// Done is true when the run_finished event was recorded. (It is named
 	// after actions.RunState.Done: a bool cannot share the name Finished.)
 	Done bool `json:"done"`
-	// Interrupted is true when there is no run_finished event. The log
-	// cannot tell a run still in progress in some process from one whose
-	// process died; callers that know a run is live treat it so.
+	// Interrupted is true when there is no run_finished event and the
+	// process that ran it is gone.
 	Interrupted bool `json:"interrupted"`
+	// InProgress is true when there is no run_finished event yet but the
+	// process that runs it is still alive on this host: another ulc, or
+	// this one. Its steps without an answer are still pending.
+	InProgress bool `json:"in_progress,omitempty"`
 }
 
 // Runs lists runs newest first (by their first event's position in the
@@ -103,7 +109,8 @@ func summarize(st *actions.RunState, evs []actions.Event) RunSummary {
 		Counts:      st.Counts(),
 		Steps:       len(st.Steps),
 		Done:        st.Done,
-		Interrupted: !st.Done,
+		Interrupted: !st.Done && !running(st.Info),
+		InProgress:  !st.Done && running(st.Info),
 	}
 	if s.Started.IsZero() && len(evs) > 0 {
 		s.Started = evs[0].Time
@@ -207,10 +214,26 @@ func (l *Log) fold(ctx context.Context, id string) (*actions.RunState, []actions
 	if err != nil {
 		return nil, nil, err
 	}
-	if !st.Done {
+	if !st.Done && !running(st.Info) {
 		st.Settle()
 	}
 	return st, evs, nil
+}
+
+// running reports whether the process that recorded a run is alive: it
+// ran on this host and its pid still exists. A run without run_finished is
+// either in progress there or was interrupted; only a dead process makes
+// its unanswered steps unknown or not sent. (A reused pid can make a dead
+// run look alive until that process ends; never the other way round.)
+func running(info actions.RunInfo) bool {
+	if info.PID <= 0 || info.Host == "" {
+		return false
+	}
+	if h, err := os.Hostname(); err != nil || h != info.Host {
+		return false
+	}
+	err := syscall.Kill(info.PID, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // Events calls fn with every event of run runID ("" for all runs) in seq

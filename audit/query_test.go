@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"context"
 	"errors"
 	"maps"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -232,5 +235,54 @@ func TestEventsStreamsInOrder(t *testing.T) {
 	err := l.Events(t.Context(), "", func(actions.Event) error { n++; return stop })
 	if err != stop || n != 1 {
 		t.Errorf("Events returned %v after %d calls; want the callback's error after 1", err, n)
+	}
+}
+
+// TestUnfinishedRunOfALiveProcessIsInProgress: a run without run_finished
+// whose process still runs on this host is in progress, its unanswered
+// steps pending; once that process is gone, the same run is interrupted.
+func TestUnfinishedRunOfALiveProcessIsInProgress(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skip("no host name")
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	l := openLog(t, newPath(t))
+	ctx := context.Background()
+	for _, c := range []struct {
+		id  string
+		pid int
+	}{{"20261121-100000-aaaaaa", os.Getpid()}, {"20261121-100000-bbbbbb", dead.Process.Pid}} {
+		info := actions.RunInfo{Reason: "x", Operator: "o", Host: host, PID: c.pid,
+			Users: []actions.User{{Login: "neo@example.com"}}, Targets: []string{"chat"}}
+		evs := []actions.Event{
+			{RunID: c.id, Kind: actions.KindRunStarted, Detail: mustJSON(t, info)},
+			{RunID: c.id, Kind: actions.KindPlanned, Step: 1, User: "neo@example.com", Target: "chat", Action: actions.ActionGTR, Detail: mustJSON(t, actions.StepDetail{Method: "POST"})},
+			{RunID: c.id, Kind: actions.KindAttempt, Step: 1, User: "neo@example.com", Target: "chat", Action: actions.ActionGTR, Attempt: 1},
+		}
+		if err := l.Record(ctx, true, evs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := l.Runs(ctx, RunFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]RunSummary{}
+	for _, r := range runs {
+		got[r.RunID] = r
+	}
+	if r := got["20261121-100000-aaaaaa"]; !r.InProgress || r.Interrupted || r.Counts[""] != 1 {
+		t.Errorf("the live run: in progress %v, interrupted %v, counts %v", r.InProgress, r.Interrupted, r.Counts)
+	}
+	if r := got["20261121-100000-bbbbbb"]; r.InProgress || !r.Interrupted || r.Counts[actions.Unknown] != 1 {
+		t.Errorf("the dead run: in progress %v, interrupted %v, counts %v", r.InProgress, r.Interrupted, r.Counts)
+	}
+	st, _, err := l.Run(ctx, "20261121-100000-aaaaaa")
+	if err != nil || st.Pending() != 1 {
+		t.Fatalf("the live run's step was settled: %v %v", st.Steps[0].Outcome, err)
 	}
 }

@@ -274,6 +274,8 @@ func countsText(r audit.RunSummary) string {
 	switch {
 	case r.Interrupted:
 		s = "INTERRUPTED " + s
+	case r.InProgress:
+		s = "in progress " + s
 	case r.Info.DryRun:
 		s = "dry run " + s
 	}
@@ -313,6 +315,8 @@ func (h *historyScreen) view() string {
 		switch {
 		case r.Interrupted:
 			state = c.st.outcome[actions.Unknown].Render("INTERRUPTED")
+		case r.InProgress:
+			state = "in progress"
 		case r.Info.DryRun:
 			state = "dry run"
 		case r.Counts[actions.Failed]+r.Counts[actions.Rejected]+r.Counts[actions.Cancelled] > 0:
@@ -451,7 +455,10 @@ func (r *runDetailScreen) view() string {
 		}
 	}
 	state := "finished"
-	if !r.st.Done {
+	switch {
+	case !r.st.Done && r.st.Pending() > 0:
+		state = fmt.Sprintf("in progress (pid %d on %s)", r.st.Info.PID, clean(r.st.Info.Host, 40))
+	case !r.st.Done:
 		state = c.st.outcome[actions.Unknown].Render("INTERRUPTED: the process ended before the run finished")
 	}
 	add("State", state)
