@@ -42,6 +42,9 @@ Exit status as for ulc revoke.`,
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
+			if !st.Done && st.Pending() > 0 {
+				return usageErr("run %s is still in progress (pid %d on %s): resume it once it has ended", st.RunID, st.Info.PID, st.Info.Host)
+			}
 			if st.Info.DryRun {
 				return usageErr("run %s was a dry run: there is nothing to resume (run ulc revoke without --dry-run)", st.RunID)
 			}

@@ -115,6 +115,9 @@ func (h *historyScreen) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			return status("resume: "+msg.err.Error(), true)
 		}
+		if !msg.st.Done && msg.st.Pending() > 0 {
+			return status(fmt.Sprintf("run %s is still in progress (pid %d): resume it once it has ended", msg.st.RunID, msg.st.Info.PID), true)
+		}
 		n := 0
 		for _, s := range msg.st.Steps {
 			if s.Outcome.Retryable() {
