@@ -179,31 +179,36 @@ func (r *run) perform() {
 		}()
 	}
 
+	// A few users at a time go through their Okta steps (a bulk run must
+	// not flood Okta); each then hands its GTR steps to the fan-out.
 	n := r.x.OktaConcurrency
 	if n <= 0 {
 		n = 5
 	}
-	oktaSem := make(chan struct{}, n)
+	next := make(chan []Step)
 	var users sync.WaitGroup
-	for _, k := range order {
-		steps := byUser[k]
+	for range min(n, len(order)) {
 		users.Add(1)
 		go func() {
 			defer users.Done()
-			oktaSem <- struct{}{}
-			for _, s := range steps {
-				if s.Action != ActionGTR {
-					r.oktaStep(s)
+			for steps := range next {
+				for _, s := range steps {
+					if s.Action != ActionGTR {
+						r.oktaStep(s)
+					}
 				}
-			}
-			<-oktaSem
-			for _, s := range steps {
-				if s.Action == ActionGTR {
-					work <- s
+				for _, s := range steps {
+					if s.Action == ActionGTR {
+						work <- s
+					}
 				}
 			}
 		}()
 	}
+	for _, k := range order {
+		next <- byUser[k]
+	}
+	close(next)
 	users.Wait()
 	close(work)
 	workers.Wait()

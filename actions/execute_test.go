@@ -585,3 +585,61 @@ func TestAuditFailureMidRunStopsSending(t *testing.T) {
 		t.Fatalf("counts %v: the steps after the failure must end cancelled", c)
 	}
 }
+
+// countingOkta answers every Okta step after a moment, counting how many
+// are in flight at once.
+type countingOkta struct {
+	inFlight, peak, calls atomic.Int32
+}
+
+func (o *countingOkta) Do(ctx context.Context, a actions.Action, u actions.User, _ bool) actions.OktaAnswer {
+	o.calls.Add(1)
+	cur := o.inFlight.Add(1)
+	defer o.inFlight.Add(-1)
+	for p := o.peak.Load(); cur > p && !o.peak.CompareAndSwap(p, cur); p = o.peak.Load() {
+	}
+	time.Sleep(time.Millisecond)
+	return actions.OktaAnswer{HTTPStatus: 204}
+}
+
+// idDirectory resolves any value to a user with an Okta id.
+type idDirectory struct{}
+
+func (idDirectory) Resolve(_ context.Context, ref string) (actions.User, error) {
+	return actions.User{ID: "00u" + strings.Repeat("0", 8) + ref, Login: ref + "@example.com", Email: ref + "@example.com"}, nil
+}
+
+// TestBulkRunPacesOkta offboards 300 people: Okta sees at most five users
+// at a time, every step is done, and every app answer is in.
+func TestBulkRunPacesOkta(t *testing.T) {
+	rc := newReceiver(t, status(204))
+	f := setup(t, bearerTarget("a", rc.URL+"/gtr"), bearerTarget("b", rc.URL+"/gtr"))
+	users := make([]string, 300)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%04d", i)
+	}
+	p, err := actions.BuildPlan(context.Background(), actions.Request{
+		Users: users, Reason: "offboarding", Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+		OktaSteps: []actions.Action{actions.ActionClearSessions, actions.ActionSuspend},
+	}, idDirectory{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	okta := &countingOkta{}
+	st, err := (&actions.Executor{Journal: nopJournal{}, Okta: okta}).Execute(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := st.Counts()
+	if c[actions.Done] != 600 || c[actions.Revoked] != 600 || okta.calls.Load() != 600 || rc.hits.Load() != 600 {
+		t.Fatalf("counts %v, okta calls %d, app requests %d", c, okta.calls.Load(), rc.hits.Load())
+	}
+	if p := okta.peak.Load(); p > 5 {
+		t.Fatalf("%d Okta calls at once; a bulk run must pace itself to 5 users", p)
+	}
+}
+
+// nopJournal records nothing.
+type nopJournal struct{}
+
+func (nopJournal) Record(context.Context, bool, ...actions.Event) error { return nil }
