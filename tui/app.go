@@ -120,7 +120,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, tea.Quit
 		}
 		m.quiting, m.stopping = false, true
-		m.status = "stopping: cancelling the run and recording what was answered…"
+		m.status = "stopping: cancelling the run and recording what was answered… (ctrl+c leaves at once)"
 		m.cancelRuns()
 		return m, nil
 	case tea.KeyPressMsg:
@@ -197,13 +197,19 @@ func contains(ss []screen, s screen) bool {
 func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	k := m.c.keys
 	if m.stopping {
-		return m, nil // quitting as soon as the run has ended
+		// Quitting as soon as the run has ended; a second ctrl+c leaves
+		// now (what had no answer yet stays unknown in the audit log).
+		if key.Matches(msg, k.ForceQuit) {
+			m.done = true
+			return m, tea.Quit
+		}
+		return m, nil
 	}
 	if m.quiting {
 		switch {
 		case key.Matches(msg, k.Yes), key.Matches(msg, k.ForceQuit):
 			m.quiting, m.stopping = false, true
-			m.status, m.isErr = "cancelling the run; recording what was answered…", false
+			m.status, m.isErr = "cancelling the run; recording what was answered… (ctrl+c again leaves at once)", false
 			m.cancelRuns()
 			return m, nil
 		case key.Matches(msg, k.No):

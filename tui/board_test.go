@@ -417,3 +417,25 @@ func TestBoardRetryThatCannotBePlannedSaysWhy(t *testing.T) {
 		t.Fatalf("%d plans after fixing the problem, want 2", n)
 	}
 }
+
+// TestSecondCtrlCLeavesAtOnce: while a cancelled run is still recording,
+// a second ctrl+c leaves without waiting (its unanswered steps stay
+// unknown in the audit log), but any other key does not.
+func TestSecondCtrlCLeavesAtOnce(t *testing.T) {
+	deps, _, run, _ := testDeps()
+	run.block = make(chan struct{})
+	run.drain = make(chan struct{})
+	defer close(run.drain)
+	d := newDriver(t, deps, 80, 24)
+	d.startRun()
+	d.waitFor("sending")
+	d.press("ctrl+c")
+	d.press("y")
+	d.sees("ctrl+c again leaves at once")
+	d.press("q")
+	if d.quit {
+		t.Fatal("q left while the run was still being recorded")
+	}
+	d.press("ctrl+c")
+	d.until("a second ctrl+c to leave", func() bool { return d.quit })
+}
