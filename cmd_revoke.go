@@ -23,21 +23,22 @@ import (
 
 // revokeOpts are the flags of ulc revoke.
 type revokeOpts struct {
-	users         []string
-	usersFile     string
-	reason        string
-	ticket        string
-	targets       []string
-	noOkta        bool
-	dryRun        bool
-	yes           bool
-	configPath    string
-	auditPath     string
-	json          bool
-	forgetDevices bool
-	suspend       bool
-	deactivate    bool
-	revokeGrants  bool
+	users           []string
+	usersFile       string
+	reason          string
+	ticket          string
+	targets         []string
+	noOkta          bool
+	dryRun          bool
+	yes             bool
+	configPath      string
+	auditPath       string
+	json            bool
+	forgetDevices   bool
+	suspend         bool
+	deactivate      bool
+	revokeGrants    bool
+	universalLogout bool
 }
 
 func newRevokeCmd(e *env) *cobra.Command {
@@ -78,6 +79,7 @@ error; 3 when the audit log cannot be written (nothing was sent).`,
 	f.BoolVar(&o.suspend, "suspend", false, "suspend the user in Okta first (no new sign-ins)")
 	f.BoolVar(&o.deactivate, "deactivate", false, "deactivate the user in Okta after clearing sessions")
 	f.BoolVar(&o.revokeGrants, "revoke-grants", false, "also revoke the user's OAuth consent grants in Okta")
+	f.BoolVar(&o.universalLogout, "universal-logout", false, "also ask Okta's own Universal Logout to log the user out of every app that trusts Okta (needs Identity Threat Protection)")
 	return c
 }
 
@@ -103,8 +105,8 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 	var steps []actions.Action
 	issuer, org := cfg.Okta.Issuer, cfg.Okta.OrgURL
 	if o.noOkta {
-		if o.suspend || o.deactivate || o.revokeGrants || o.forgetDevices {
-			return usageErr("--suspend, --deactivate, --revoke-grants and --forget-devices act in Okta: drop --no-okta")
+		if o.suspend || o.deactivate || o.revokeGrants || o.forgetDevices || o.universalLogout {
+			return usageErr("--suspend, --deactivate, --revoke-grants, --universal-logout and --forget-devices act in Okta: drop --no-okta")
 		}
 	} else {
 		oktaClient, err = connectOkta(ctx, e, cfg)
@@ -118,6 +120,9 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 		}
 		if o.revokeGrants {
 			steps = append(steps, actions.ActionRevokeGrants)
+		}
+		if o.universalLogout {
+			steps = append(steps, actions.ActionUniversalLogout)
 		}
 		if o.deactivate {
 			steps = append(steps, actions.ActionDeactivate)
@@ -291,7 +296,7 @@ func (p *eventPrinter) event(ev actions.Event) {
 	case actions.KindRunStarted:
 		fmt.Fprintf(p.w, "run %s\n", ev.RunID)
 	case actions.KindRetry:
-		fmt.Fprintf(p.w, "  %-9s %-20s %-28s %s\n", "retry", ev.Target, safetext.Line(ev.User, 28), ev.Error)
+		fmt.Fprintf(p.w, "  %-9s %-22s %-28s %s\n", "retry", ev.Target, safetext.Line(ev.User, 28), ev.Error)
 	case actions.KindResult:
 		status := "-"
 		if ev.HTTPStatus != 0 {
@@ -301,7 +306,7 @@ func (p *eventPrinter) event(ev actions.Event) {
 		if ev.Action != actions.ActionGTR {
 			name = string(ev.Action)
 		}
-		fmt.Fprintf(p.w, "  %-9s %-20s %-28s %3s %5dms  %s\n", ev.Outcome, name, safetext.Line(ev.User, 28), status, ev.LatencyMS, ev.Error)
+		fmt.Fprintf(p.w, "  %-9s %-22s %-28s %3s %5dms  %s\n", ev.Outcome, name, safetext.Line(ev.User, 28), status, ev.LatencyMS, ev.Error)
 	}
 }
 

@@ -87,14 +87,19 @@ const (
 	ActionSuspend       Action = "okta.suspend"
 	ActionClearSessions Action = "okta.clear_sessions"
 	ActionRevokeGrants  Action = "okta.revoke_grants"
-	ActionDeactivate    Action = "okta.deactivate"
-	ActionGTR           Action = "gtr"
+	// ActionUniversalLogout asks Okta's own GTR receiver to revoke all the
+	// user's tokens and sessions and to log them out of every app that
+	// trusts Okta's Universal Logout (needs Identity Threat Protection):
+	// the only way to reach apps that verify with Okta's keys, not ours.
+	ActionUniversalLogout Action = "okta.universal_logout"
+	ActionDeactivate      Action = "okta.deactivate"
+	ActionGTR             Action = "gtr"
 )
 
 // OktaActions lists the Okta steps in the order a run performs them:
 // suspend first so no new sign-in slips in while sessions are cleared, and
 // deactivate last because Okta refuses most changes to a deactivated user.
-var OktaActions = []Action{ActionSuspend, ActionClearSessions, ActionRevokeGrants, ActionDeactivate}
+var OktaActions = []Action{ActionSuspend, ActionClearSessions, ActionRevokeGrants, ActionUniversalLogout, ActionDeactivate}
 
 // OktaTarget is the target name Okta steps carry.
 const OktaTarget = "okta"

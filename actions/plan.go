@@ -276,6 +276,8 @@ func OktaRequest(a Action, id string, forgetDevices bool) (method, path string) 
 		return http.MethodDelete, fmt.Sprintf("%s/sessions?oauthTokens=true&forgetDevices=%t", base, forgetDevices)
 	case ActionRevokeGrants:
 		return http.MethodDelete, base + "/grants"
+	case ActionUniversalLogout:
+		return http.MethodPost, "/oauth2/v1/global-token-revocation"
 	}
 	return "", ""
 }

@@ -555,6 +555,8 @@ func stepName(s *actions.StepState) string {
 		return "okta sessions"
 	case actions.ActionRevokeGrants:
 		return "okta grants"
+	case actions.ActionUniversalLogout:
+		return "okta logout (UL)"
 	}
 	return "okta " + strings.TrimPrefix(string(s.Action), "okta.")
 }

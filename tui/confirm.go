@@ -73,6 +73,7 @@ func newConfirm(c *common, people []Person) *confirmScreen {
 			{label: "revoke grants", action: actions.ActionRevokeGrants},
 			{label: "suspend", action: actions.ActionSuspend},
 			{label: "deactivate", action: actions.ActionDeactivate},
+			{label: "Okta Universal Logout (apps that trust Okta; needs ITP)", action: actions.ActionUniversalLogout},
 		},
 	}
 	s.confirm = mk("Confirm › ", "type "+s.expected())

@@ -101,11 +101,14 @@ func TestConfirmSendsWhatWasChosen(t *testing.T) {
 	d.key("down")
 	d.key("down")
 	d.key("space") // suspend
-	d.sees("[x] clear Okta sessions and tokens", "[x] forget devices", "[x] suspend")
+	d.key("down")
+	d.key("down")
+	d.key("space") // Okta Universal Logout
+	d.sees("[x] clear Okta sessions and tokens", "[x] forget devices", "[x] suspend", "[x] Okta Universal Logout")
 	d.key("tab") // Targets
 	d.key("down")
 	d.key("space") // wiki off
-	d.sees("Targets: 1 of 2", "(3 requests)")
+	d.sees("Targets: 1 of 2", "(4 requests)")
 	d.key("tab")
 	d.typeText(trinity)
 	d.key("enter")
@@ -116,7 +119,7 @@ func TestConfirmSendsWhatWasChosen(t *testing.T) {
 		t.Fatalf("%d plans", len(p))
 	}
 	r := p[0]
-	if !slices.Equal(r.OktaSteps, []actions.Action{actions.ActionClearSessions, actions.ActionSuspend}) || !r.ForgetDevices {
+	if !slices.Equal(r.OktaSteps, []actions.Action{actions.ActionClearSessions, actions.ActionSuspend, actions.ActionUniversalLogout}) || !r.ForgetDevices {
 		t.Errorf("Okta steps %v, forget devices %v", r.OktaSteps, r.ForgetDevices)
 	}
 	if !slices.Equal(r.Targets, []string{"chat"}) {

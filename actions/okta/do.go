@@ -52,6 +52,8 @@ func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forge
 	case actions.ActionClearSessions:
 		method, path := actions.OktaRequest(a, u.ID, forgetDevices)
 		resp, err = c.raw(tctx, method, path, nil)
+	case actions.ActionUniversalLogout:
+		return c.RevokeViaOkta(ctx, u)
 	default:
 		return actions.OktaAnswer{Err: fmt.Errorf("unknown Okta action %q", safetext.Line(string(a), 60))}
 	}

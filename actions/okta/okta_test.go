@@ -568,6 +568,32 @@ func TestRevokeViaOkta(t *testing.T) {
 	if lines := fx.requests(); len(lines) != 1 || lines[0] != "POST /oauth2/v1/global-token-revocation" {
 		t.Fatalf("requests %q", lines)
 	}
+	if n := fx.fake.Sessions(trinity.ID); n != 0 {
+		t.Fatalf("%d sessions left after Universal Logout", n)
+	}
+}
+
+// TestUniversalLogoutStep: the run's Okta step goes to Okta's own GTR
+// receiver, and an org without Identity Threat Protection (a credential
+// without okta.universalLogout.manage) is refused with a sentence.
+func TestUniversalLogoutStep(t *testing.T) {
+	fx := newFixture(t, oktafake.Options{})
+	c := fx.connect(t)
+	neo := fx.byLogin(t, "neo@whiterabbit.fake")
+	if ans := c.Do(context.Background(), actions.ActionUniversalLogout, actions.User{ID: neo.ID}, false); ans.Err != nil || ans.HTTPStatus != 204 {
+		t.Fatalf("answer %+v", ans)
+	}
+	if lines := fx.requests(); len(lines) != 1 || lines[0] != "POST /oauth2/v1/global-token-revocation" {
+		t.Fatalf("requests %q", lines)
+	}
+
+	narrow := newFixture(t, oktafake.Options{})
+	c = narrow.connect(t, oktafake.PermRead, oktafake.PermManage)
+	ans := c.Do(context.Background(), actions.ActionUniversalLogout, actions.User{ID: neo.ID}, false)
+	if ans.Err == nil || ans.HTTPStatus != 403 {
+		t.Fatalf("without the universal logout permission: %+v", ans)
+	}
+	noSecret(t, ans.Err.Error())
 }
 
 func TestActivity(t *testing.T) {
