@@ -365,6 +365,11 @@ func (s *confirmScreen) view() string {
 	}
 	s.tgtOff = scroll(s.tgtCur, s.tgtOff, h, len(rows))
 	b.WriteString(c.table([]column{{"", 3}, {"TARGET", 14}, {"URL", 0}, {"SUBJECT", 8}, {"AUTH", 10}}, rows, cur, s.tgtOff, h) + "\n")
+	if hidden := len(rows) - h; hidden > 0 {
+		// The plan is more than fits: say so, rather than let a target
+		// go unseen.
+		b.WriteString(c.st.dim.Render(fmt.Sprintf("    … %d more targets: tab to the list, ↓ to scroll", hidden)) + "\n")
+	}
 
 	b.WriteString(s.reason.View() + "\n")
 	b.WriteString(s.ticket.View() + "\n")

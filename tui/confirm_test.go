@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"ulc/actions"
+	"ulc/config"
 )
 
 func TestConfirmShowsThePlanBeforeAnythingIsSent(t *testing.T) {
@@ -190,5 +193,24 @@ func TestConfirmEscGoesBackWithoutSending(t *testing.T) {
 	d.notSees("Confirm")
 	if len(run.plannedRequests()) != 0 {
 		t.Fatal("esc planned a run")
+	}
+}
+
+// TestConfirmSaysWhenTargetsDoNotFit: with more targets than fit, the plan
+// says how many are out of sight instead of hiding them silently.
+func TestConfirmSaysWhenTargetsDoNotFit(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	deps.Targets = nil
+	for i := range 40 {
+		deps.Targets = append(deps.Targets, config.Target{Name: fmt.Sprintf("app-%02d", i), URL: "https://x.example/gtr",
+			Subject: "email", BodyKey: "sub_id", Auth: "bearer", Enabled: true})
+	}
+	d := newDriver(t, deps, 80, 24)
+	d.openConfirm("tri")
+	d.sees("Targets: 40 of 40")
+	f := d.frame()
+	shown := strings.Count(f, "[x] app-")
+	if shown == 0 || shown == 40 || !strings.Contains(f, fmt.Sprintf("… %d more targets", 40-shown)) {
+		t.Fatalf("%d targets shown, and the rest not counted:\n%s", shown, f)
 	}
 }
