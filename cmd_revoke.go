@@ -344,13 +344,7 @@ func (p *eventPrinter) summary(st *actions.RunState, head, auditPath string, err
 		return
 	}
 	tw := tabwriter.NewWriter(p.w, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "\nrun %s:", st.RunID)
-	for _, o := range actions.Outcomes {
-		if n := counts[string(o)]; n > 0 {
-			fmt.Fprintf(tw, " %d %s", n, o)
-		}
-	}
-	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "\nrun %s: %s\n", st.RunID, actions.Tally(st.Counts(), nil))
 	fmt.Fprintf(tw, "audit log %s, head %s\n", auditPath, head)
 	tw.Flush()
 }

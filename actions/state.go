@@ -2,7 +2,9 @@ package actions
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -146,4 +148,21 @@ func (s *RunState) AllSucceeded() bool {
 		}
 	}
 	return true
+}
+
+// Tally is counts as people read them, in the order of Outcomes:
+// "10 revoked, 1 not_found, 1 failed". word names an outcome (nil: its
+// code); outcomes with no step are left out.
+func Tally(counts map[Outcome]int, word func(Outcome) string) string {
+	var parts []string
+	for _, o := range Outcomes {
+		if n := counts[o]; n > 0 {
+			w := string(o)
+			if word != nil {
+				w = word(o)
+			}
+			parts = append(parts, fmt.Sprintf("%d %s", n, w))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -378,14 +378,7 @@ func (b *boardScreen) follow() {
 func (b *boardScreen) rows() int { return max(b.c.bodyHeight()-4, 1) }
 
 func (b *boardScreen) summary() string {
-	counts := b.state.Counts()
-	var parts []string
-	for _, o := range actions.Outcomes {
-		if n := counts[o]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, outcomeWord(o)))
-		}
-	}
-	s := "run " + b.plan.RunID + " finished: " + strings.Join(parts, ", ")
+	s := "run " + b.plan.RunID + " finished: " + actions.Tally(b.state.Counts(), outcomeWord)
 	if b.err != nil {
 		s = "run " + b.plan.RunID + ": " + b.err.Error()
 	}

@@ -267,13 +267,7 @@ func usersText(us []actions.User) string {
 }
 
 func countsText(r audit.RunSummary) string {
-	var parts []string
-	for _, o := range actions.Outcomes {
-		if n := r.Counts[o]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, o))
-		}
-	}
-	s := strings.Join(parts, ", ")
+	s := actions.Tally(r.Counts, nil)
 	switch {
 	case r.Interrupted:
 		s = "INTERRUPTED " + s
