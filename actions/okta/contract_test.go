@@ -755,3 +755,42 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 		t.Errorf("clear sessions rate-limited: %+v", ans)
 	}
 }
+
+// TestContractUniversalLogoutAgainstOktasReceiverSpec sends the Universal
+// Logout step to a Prism mock of Okta's own GTR receiver spec
+// (okta-gtr-receiver.yaml), with --errors: the request we build for it
+// must be valid under that contract. The rest of the org is the
+// management spec's mock, behind one address as in a real org.
+func TestContractUniversalLogoutAgainstOktasReceiverSpec(t *testing.T) {
+	prism, spec := prismTools(t)
+	gtrSpec := filepath.Join(filepath.Dir(spec), "okta-gtr-receiver.yaml")
+	if _, err := os.Stat(gtrSpec); err != nil {
+		missing(t, "Okta's GTR receiver spec is not at %s", gtrSpec)
+	}
+	cleanEnv(t)
+	procs := startPrisms(t, prism,
+		[]string{"mock", spec, "--errors"},
+		[]string{"mock", gtrSpec, "--errors"})
+	mgmt, receiver := newRecorder(t, procs[0].url), newRecorder(t, procs[1].url)
+	org := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		to := mgmt.url
+		if r.URL.Path == "/oauth2/v1/global-token-revocation" {
+			to = receiver.url
+		}
+		u, _ := url.Parse(to)
+		httputil.NewSingleHostReverseProxy(u).ServeHTTP(w, r)
+	}))
+	t.Cleanup(org.Close)
+
+	ctx := context.Background()
+	c, err := Connect(ctx, contractSettings(org.URL))
+	mgmt.contract(t, "Connect", err)
+	if err != nil {
+		t.FailNow()
+	}
+	ans := c.Do(ctx, actions.ActionUniversalLogout, actions.User{ID: exampleUserID}, false)
+	xs := receiver.contract(t, "Do universal logout", ans.Err, http.StatusNoContent)
+	if ans.Err != nil || ans.HTTPStatus != http.StatusNoContent || len(xs) != 1 {
+		t.Fatalf("Universal Logout against Okta's receiver spec: %+v\n%s", ans, exchanges(xs))
+	}
+}
