@@ -95,6 +95,7 @@ func (r *engineRunner) Plan(ctx context.Context, rr tui.RunRequest) (*actions.Pl
 		ConfigPath: r.s.cfg.Path, ConfigDigest: r.s.cfg.Digest, Version: buildVersion(), Getenv: r.s.getenv,
 	}
 	var dir actions.Directory = actions.StaticDirectory{}
+	req.Issuer, req.OktaOrg = r.s.cfg.Okta.Issuer, r.s.cfg.Okta.OrgURL
 	if r.s.okta != nil {
 		dir = r.s.okta
 		req.Issuer, req.OktaOrg = r.s.okta.Issuer(), r.s.okta.OrgURL()

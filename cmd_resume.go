@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"ulc/actions"
-	"ulc/actions/okta"
 	"ulc/audit"
+	"ulc/tui"
 )
 
 func newResumeCmd(e *env) *cobra.Command {
@@ -57,32 +57,21 @@ Exit status as for ulc revoke.`,
 				fmt.Fprintf(e.stdout, "run %s: every step succeeded, here or in a resumed run; nothing to resume\n", st.RunID)
 				return nil
 			}
-			targets, err := cfg.Select(r.Targets)
-			if err != nil {
+			if _, err := cfg.Select(r.Targets); err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("the run's targets are no longer all in %s: %w", cfg.Path, err)}
 			}
-			var dir actions.Directory = actions.StaticDirectory{}
-			var client *okta.Client
-			issuer, org := cfg.Okta.Issuer, cfg.Okta.OrgURL
+			// The resumed run is planned exactly as the console plans one.
+			sess := &session{cfg: cfg, log: log, getenv: e.getenv}
 			if len(r.OktaSteps) > 0 || st.Info.OktaOrg != "" {
-				if client, err = connectOkta(ctx, e, cfg); err != nil {
+				if sess.okta, err = connectOkta(ctx, e, cfg); err != nil {
 					return err
 				}
-				dir, issuer, org = client, client.Issuer(), client.OrgURL()
 			}
-			refs := make([]string, len(r.Users))
-			for i, u := range r.Users {
-				refs[i] = u.ID
-				if refs[i] == "" {
-					refs[i] = u.Key()
-				}
-			}
-			plan, err := actions.BuildPlan(ctx, actions.Request{
-				Users: refs, Reason: st.Info.Reason, Ticket: st.Info.Ticket, Operator: operator(), Host: hostname(),
-				OktaSteps: r.OktaSteps, ForgetDevices: st.Info.ForgetDevices, Targets: targets, Defaults: cfg.Defaults,
-				Issuer: issuer, OktaOrg: org, DryRun: o.dryRun, ResumeOf: st.RunID, Skip: r.Skip,
-				ConfigPath: cfg.Path, ConfigDigest: cfg.Digest, Version: buildVersion(), Getenv: e.getenv,
-			}, dir)
+			plan, err := (&engineRunner{sess}).Plan(ctx, tui.RunRequest{
+				Users: r.Users, Reason: st.Info.Reason, Ticket: st.Info.Ticket,
+				OktaSteps: r.OktaSteps, ForgetDevices: st.Info.ForgetDevices, Targets: r.Targets,
+				DryRun: o.dryRun, ResumeOf: st.RunID, Skip: r.Skip,
+			})
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -91,7 +80,7 @@ Exit status as for ulc revoke.`,
 					return err
 				}
 			}
-			return executePlan(ctx, e, plan, log, client, o.json)
+			return executePlan(ctx, e, plan, log, sess.okta, o.json)
 		},
 	}
 	c.Flags().StringVarP(&o.configPath, "config", "c", "targets.toml", "target registry")

@@ -278,39 +278,15 @@ type retryPlannedMsg struct {
 	err error
 }
 
-// resumeRequest asks again for what did not end in success in st: the same
-// users, reason and ticket, skipping every step that succeeded.
+// resumeRequest asks again for what did not end in success in st (see
+// actions.ResumeOf): the same reason and ticket, a new run linked to st.
 func resumeRequest(st *actions.RunState) RunRequest {
-	done := map[string]bool{}
-	var targets []string
-	steps := map[actions.Action]bool{}
-	for _, s := range st.Steps {
-		k := s.User + "\x00" + string(s.Action) + "\x00" + s.Target
-		if s.Outcome.Success() {
-			done[k] = true
-			continue
-		}
-		if s.Action == actions.ActionGTR {
-			if !slices.Contains(targets, s.Target) {
-				targets = append(targets, s.Target)
-			}
-		} else {
-			steps[s.Action] = true
-		}
+	r := actions.ResumeOf(st)
+	return RunRequest{
+		Users: r.Users, Reason: st.Info.Reason, Ticket: st.Info.Ticket,
+		OktaSteps: r.OktaSteps, ForgetDevices: st.Info.ForgetDevices, Targets: r.Targets,
+		ResumeOf: st.RunID, Skip: r.Skip,
 	}
-	r := RunRequest{
-		Users: st.Info.Users, Reason: st.Info.Reason, Ticket: st.Info.Ticket,
-		ForgetDevices: st.Info.ForgetDevices, Targets: targets, ResumeOf: st.RunID,
-		Skip: func(u actions.User, a actions.Action, target string) bool {
-			return done[u.Key()+"\x00"+string(a)+"\x00"+target]
-		},
-	}
-	for _, a := range actions.OktaActions {
-		if steps[a] {
-			r.OktaSteps = append(r.OktaSteps, a)
-		}
-	}
-	return r
 }
 
 func (b *boardScreen) failedCount() int {
