@@ -12,48 +12,18 @@ import (
 	"time"
 
 	"ulc/actions"
+	"ulc/history"
 )
 
-// RunFilter selects runs for Runs. Zero fields select everything.
-type RunFilter struct {
-	// User keeps runs acting on this user: any user's key, login, email or
-	// Okta id, compared case-insensitively.
-	User string
-	// Since keeps runs started at or after this time.
-	Since time.Time
-	// Outcome keeps runs with at least one step of this outcome (after
-	// unfinished steps of interrupted runs are settled).
-	Outcome actions.Outcome
-	// Limit is the maximum number of runs returned; 0 means no limit.
-	Limit int
-}
-
-// RunSummary is one run as the history list shows it, derived from its
-// events alone.
-type RunSummary struct {
-	RunID string `json:"run_id"`
-	// Started is the run_started event's time (else the first event's);
-	// Finished is the run_finished event's time, zero if there is none.
-	Started  time.Time       `json:"started"`
-	Finished time.Time       `json:"finished"`
-	Info     actions.RunInfo `json:"info"`
-	// Counts is how many steps ended in each outcome; steps of an
-	// interrupted run are settled first (Unknown if a request had left,
-	// NotSent if not).
-	Counts map[actions.Outcome]int `json:"counts"`
-	// Steps is the number of steps.
-	Steps int `json:"steps"`
-	// Done is true when the run_finished event was recorded. (It is named
-	// after actions.RunState.Done: a bool cannot share the name Finished.)
-	Done bool `json:"done"`
-	// Interrupted is true when there is no run_finished event and the
-	// process that ran it is gone.
-	Interrupted bool `json:"interrupted"`
-	// InProgress is true when there is no run_finished event yet but the
-	// process that runs it is still alive on this host: another ulc, or
-	// this one. Its steps without an answer are still pending.
-	InProgress bool `json:"in_progress,omitempty"`
-}
+// The history's plain types, shared with the console.
+type (
+	// RunFilter selects runs for Runs.
+	RunFilter = history.RunFilter
+	// RunSummary is one run as the history list shows it.
+	RunSummary = history.RunSummary
+	// VerifyResult is what Verify found.
+	VerifyResult = history.VerifyResult
+)
 
 // Runs lists runs newest first (by their first event's position in the
 // log), keeping those that match f.
@@ -92,7 +62,7 @@ func (l *Log) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
 			return nil, err
 		}
 		s := summarize(st, evs)
-		if s.matches(f, st) {
+		if matches(&s, f, st) {
 			out = append(out, s)
 		}
 	}
@@ -119,7 +89,7 @@ func summarize(st *actions.RunState, evs []actions.Event) RunSummary {
 }
 
 // matches reports whether the run passes f.
-func (s *RunSummary) matches(f RunFilter, st *actions.RunState) bool {
+func matches(s *RunSummary, f RunFilter, st *actions.RunState) bool {
 	if !f.Since.IsZero() && s.Started.Before(f.Since) {
 		return false
 	}

@@ -8,25 +8,6 @@ import (
 	"strings"
 )
 
-// VerifyResult is what Verify found.
-type VerifyResult struct {
-	// OK is true when every event follows from the one before it and, if a
-	// known head was given, that head is in the chain.
-	OK bool `json:"ok"`
-	// Events is the number of events in the log.
-	Events int64 `json:"events"`
-	// HeadSeq and Head are the last event's seq and stored hash: the value
-	// to paste into a ticket. Only meaningful when OK.
-	HeadSeq int64  `json:"head_seq"`
-	Head    string `json:"head"`
-	// BrokenSeq is the first seq at which the chain breaks, 0 when OK. When
-	// only the known head is missing, it is HeadSeq+1: the log now ends
-	// before the point the known head was taken.
-	BrokenSeq int64 `json:"broken_seq,omitempty"`
-	// Problem is one sentence saying what is wrong, "" when OK.
-	Problem string `json:"problem,omitempty"`
-}
-
 // Verify re-computes the hash chain over the whole log and reports the first
 // event that was changed, removed or moved. knownHead, if not "", is a head
 // hash printed earlier (by verify, or pasted into a ticket): it must still

@@ -11,7 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
-	"ulc/actions/okta"
+	"ulc/directory"
 )
 
 // screen is one page of the console. Screens are pointers, changed only from
@@ -254,7 +254,7 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 // rateLimited is a directory that knows Okta's rate-limit budget.
-type rateLimited interface{ RateLimit() okta.RateStatus }
+type rateLimited interface{ RateLimit() directory.RateStatus }
 
 // ShutdownMsg asks the console to stop, as on SIGTERM: a run in flight is
 // cancelled and its answers recorded before the console quits.

@@ -9,7 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"ulc/actions"
-	"ulc/actions/okta"
+	"ulc/directory"
 )
 
 // activeTab is the tab bar's highlighted tab, read from the model (the
@@ -318,18 +318,18 @@ func TestUserShowsWhatCouldNotBeRead(t *testing.T) {
 // rateDir is a directory that reports Okta's rate-limit budget.
 type rateDir struct {
 	*fakeDir
-	rs okta.RateStatus
+	rs directory.RateStatus
 }
 
-func (r rateDir) RateLimit() okta.RateStatus { return r.rs }
+func (r rateDir) RateLimit() directory.RateStatus { return r.rs }
 
 func TestHeaderShowsOktaRateBudget(t *testing.T) {
 	deps, dir, _, _ := testDeps()
-	deps.Directory = rateDir{dir, okta.RateStatus{Limit: 600, Remaining: 598, Reset: testNow.Add(time.Minute)}}
+	deps.Directory = rateDir{dir, directory.RateStatus{Limit: 600, Remaining: 598, Reset: testNow.Add(time.Minute)}}
 	d := newDriver(t, deps, 120, 30)
 	d.sees("okta 598/600")
 
-	deps.Directory = rateDir{dir, okta.RateStatus{Limit: 600, Remaining: 12, Reset: testNow.Add(time.Minute)}}
+	deps.Directory = rateDir{dir, directory.RateStatus{Limit: 600, Remaining: 12, Reset: testNow.Add(time.Minute)}}
 	d = newDriver(t, deps, 120, 30)
 	d.sees("okta 12/600 until " + testNow.Add(time.Minute).Format("15:04:05"))
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"ulc/actions"
-	"ulc/actions/okta"
-	"ulc/audit"
+	"ulc/directory"
+	"ulc/history"
 	"ulc/config"
 )
 
@@ -18,13 +18,13 @@ import (
 // already sanitised there.
 type (
 	// Person is a directory entry.
-	Person = okta.Person
+	Person = directory.Person
 	// Page is one page of search results; Next is an opaque cursor.
-	Page = okta.Page
+	Page = directory.Page
 	// Activity is one System Log event about a user.
-	Activity = okta.Activity
+	Activity = directory.Activity
 	// Factor is one enrolled MFA factor.
-	Factor = okta.Factor
+	Factor = directory.Factor
 )
 
 // Directory is what the console needs of the identity provider.
@@ -62,9 +62,9 @@ type Runner interface {
 
 // History is the audit log as the console reads it.
 type History interface {
-	Runs(ctx context.Context, f audit.RunFilter) ([]audit.RunSummary, error)
+	Runs(ctx context.Context, f history.RunFilter) ([]history.RunSummary, error)
 	Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error)
-	Verify(ctx context.Context, knownHead string) (audit.VerifyResult, error)
+	Verify(ctx context.Context, knownHead string) (history.VerifyResult, error)
 	TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error)
 	// Head is the log's last event and hash: what a finished run shows,
 	// for the operator to paste into the ticket.

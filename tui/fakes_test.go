@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"ulc/actions"
-	"ulc/audit"
+	"ulc/history"
 	"ulc/config"
 )
 
@@ -281,11 +281,11 @@ func (p *fakeProber) checked() []string {
 
 // fakeHistory serves fixed runs.
 type fakeHistory struct {
-	runs     []audit.RunSummary
+	runs     []history.RunSummary
 	verified int
 }
 
-func (h *fakeHistory) Runs(context.Context, audit.RunFilter) ([]audit.RunSummary, error) {
+func (h *fakeHistory) Runs(context.Context, history.RunFilter) ([]history.RunSummary, error) {
 	return h.runs, nil
 }
 func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []actions.Event, error) {
@@ -310,9 +310,9 @@ func (h *fakeHistory) Head(context.Context) (int64, string, error) {
 	return 42, strings.Repeat("c0ffee", 10) + "beef", nil
 }
 
-func (h *fakeHistory) Verify(context.Context, string) (audit.VerifyResult, error) {
+func (h *fakeHistory) Verify(context.Context, string) (history.VerifyResult, error) {
 	h.verified++
-	return audit.VerifyResult{OK: true, Events: 6, HeadSeq: 6, Head: strings.Repeat("ab", 32)}, nil
+	return history.VerifyResult{OK: true, Events: 6, HeadSeq: 6, Head: strings.Repeat("ab", 32)}, nil
 }
 func (h *fakeHistory) TargetStats(context.Context, int) (map[string][]actions.StepState, error) {
 	return map[string][]actions.StepState{
@@ -330,7 +330,7 @@ var testTargets = []config.Target{
 func testDeps() (Deps, *fakeDir, *fakeRunner, *fakeHistory) {
 	dir := &fakeDir{}
 	run := &fakeRunner{script: map[string]actions.Outcome{"wiki": actions.Failed}}
-	hist := &fakeHistory{runs: []audit.RunSummary{{
+	hist := &fakeHistory{runs: []history.RunSummary{{
 		RunID: "20261121-120000-def456", Started: testNow.Add(-2 * time.Hour),
 		Info:   actions.RunInfo{Reason: "phished", Ticket: "INC-7", Operator: "analyst", Users: []actions.User{cast[0].User}},
 		Counts: map[actions.Outcome]int{actions.Revoked: 1, actions.Unknown: 1}, Steps: 2, Interrupted: true,

@@ -12,14 +12,14 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
-	"ulc/audit"
+	"ulc/history"
 )
 
 // historyScreen lists past runs from the audit log: filter, open, resume,
 // verify the chain.
 type historyScreen struct {
 	c       *common
-	runs    []audit.RunSummary
+	runs    []history.RunSummary
 	shown   []int // indexes of runs that pass the filter
 	filter  textinput.Model
 	editing bool
@@ -32,11 +32,11 @@ type historyScreen struct {
 }
 
 type historyLoadedMsg struct {
-	runs []audit.RunSummary
+	runs []history.RunSummary
 	err  error
 }
 type verifiedMsg struct {
-	res audit.VerifyResult
+	res history.VerifyResult
 	err error
 }
 type resumeLoadedMsg struct {
@@ -81,7 +81,7 @@ func (h *historyScreen) load() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		runs, err := hist.Runs(ctx, audit.RunFilter{Limit: 500})
+		runs, err := hist.Runs(ctx, history.RunFilter{Limit: 500})
 		return historyLoadedMsg{runs, err}
 	}
 }
@@ -230,7 +230,7 @@ func (h *historyScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (h *historyScreen) selected() *audit.RunSummary {
+func (h *historyScreen) selected() *history.RunSummary {
 	if h.cursor < 0 || h.cursor >= len(h.shown) {
 		return nil
 	}
@@ -266,7 +266,7 @@ func usersText(us []actions.User) string {
 	return strings.Join(s, " ")
 }
 
-func countsText(r audit.RunSummary) string {
+func countsText(r history.RunSummary) string {
 	s := actions.Tally(r.Counts, nil)
 	switch {
 	case r.Interrupted:

@@ -5,16 +5,16 @@ import (
 	"time"
 
 	"ulc/actions"
-	"ulc/audit"
+	"ulc/history"
 )
 
 func TestHistoryFilterNarrowsRuns(t *testing.T) {
 	deps, _, _, hist := testDeps()
 	hist.runs = append(hist.runs,
-		audit.RunSummary{RunID: "20261121-100000-aaa111", Started: testNow.Add(-4 * time.Hour),
+		history.RunSummary{RunID: "20261121-100000-aaa111", Started: testNow.Add(-4 * time.Hour),
 			Info:   actions.RunInfo{Reason: "lost laptop", Ticket: "INC-9", Operator: "bob", Users: []actions.User{cast[1].User}},
 			Counts: map[actions.Outcome]int{actions.Revoked: 12}, Steps: 12},
-		audit.RunSummary{RunID: "20261120-090000-bbb222", Started: testNow.Add(-29 * time.Hour),
+		history.RunSummary{RunID: "20261120-090000-bbb222", Started: testNow.Add(-29 * time.Hour),
 			Info:   actions.RunInfo{Reason: "offboarding", Operator: "carol", DryRun: true, Users: []actions.User{cast[2].User, cast[1].User}},
 			Counts: map[actions.Outcome]int{actions.Planned: 4}, Steps: 4},
 	)

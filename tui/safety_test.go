@@ -8,7 +8,7 @@ import (
 	"unicode"
 
 	"ulc/actions"
-	"ulc/audit"
+	"ulc/history"
 )
 
 // sgr matches the styling the console itself writes: Select Graphic
@@ -54,7 +54,7 @@ func TestOutsideTextCannotReachTheTerminal(t *testing.T) {
 	dir.people = []Person{hostile}
 	dir.activity = hostileActivity
 	run.errors = map[string]string{"wiki": hostileError}
-	hist.runs = append(hist.runs, audit.RunSummary{RunID: "20261121-110000-ccc333", Started: testNow.Add(-3 * time1h),
+	hist.runs = append(hist.runs, history.RunSummary{RunID: "20261121-110000-ccc333", Started: testNow.Add(-3 * time1h),
 		Info: actions.RunInfo{Reason: "\x1b[31mred\x1b[0m reason\u202e", Ticket: "INC\x07-1", Operator: "op\x1b]0;x\x07",
 			Users: []actions.User{hostile.User}},
 		Counts: map[actions.Outcome]int{actions.Revoked: 1}, Steps: 1})

@@ -220,16 +220,6 @@ func (c *Client) OrgURL() string { return c.orgURL }
 // set, else the org URL.
 func (c *Client) Issuer() string { return c.issuer }
 
-// RateStatus is Okta's rate-limit budget as last reported.
-type RateStatus struct {
-	// Limit is the ceiling of the last answered request's bucket
-	// (X-Rate-Limit-Limit); Remaining is what is left of it
-	// (X-Rate-Limit-Remaining). Both are 0 before the first answer.
-	Limit, Remaining int
-	// Reset is when the bucket's window resets, on the local clock.
-	Reset time.Time
-}
-
 // RateLimit returns the rate-limit headers of the last answer Okta gave.
 func (c *Client) RateLimit() RateStatus { return c.rt.status() }
 

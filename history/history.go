@@ -1,0 +1,71 @@
+// Package history holds the plain types of the audit log as its readers see
+// it: the filter of a run listing, a run's summary and what verification
+// found. It needs neither cgo nor SQLite, so the console can depend on it
+// alone.
+package history
+
+import (
+	"time"
+
+	"ulc/actions"
+)
+
+// RunFilter selects runs for Runs. Zero fields select everything.
+type RunFilter struct {
+	// User keeps runs acting on this user: any user's key, login, email or
+	// Okta id, compared case-insensitively.
+	User string
+	// Since keeps runs started at or after this time.
+	Since time.Time
+	// Outcome keeps runs with at least one step of this outcome (after
+	// unfinished steps of interrupted runs are settled).
+	Outcome actions.Outcome
+	// Limit is the maximum number of runs returned; 0 means no limit.
+	Limit int
+}
+
+// RunSummary is one run as the history list shows it, derived from its
+// events alone.
+type RunSummary struct {
+	RunID string `json:"run_id"`
+	// Started is the run_started event's time (else the first event's);
+	// Finished is the run_finished event's time, zero if there is none.
+	Started  time.Time       `json:"started"`
+	Finished time.Time       `json:"finished"`
+	Info     actions.RunInfo `json:"info"`
+	// Counts is how many steps ended in each outcome; steps of an
+	// interrupted run are settled first (Unknown if a request had left,
+	// NotSent if not).
+	Counts map[actions.Outcome]int `json:"counts"`
+	// Steps is the number of steps.
+	Steps int `json:"steps"`
+	// Done is true when the run_finished event was recorded. (It is named
+	// after actions.RunState.Done: a bool cannot share the name Finished.)
+	Done bool `json:"done"`
+	// Interrupted is true when there is no run_finished event and the
+	// process that ran it is gone.
+	Interrupted bool `json:"interrupted"`
+	// InProgress is true when there is no run_finished event yet but the
+	// process that runs it is still alive on this host: another ulc, or
+	// this one. Its steps without an answer are still pending.
+	InProgress bool `json:"in_progress,omitempty"`
+}
+
+// VerifyResult is what Verify found.
+type VerifyResult struct {
+	// OK is true when every event follows from the one before it and, if a
+	// known head was given, that head is in the chain.
+	OK bool `json:"ok"`
+	// Events is the number of events in the log.
+	Events int64 `json:"events"`
+	// HeadSeq and Head are the last event's seq and stored hash: the value
+	// to paste into a ticket. Only meaningful when OK.
+	HeadSeq int64  `json:"head_seq"`
+	Head    string `json:"head"`
+	// BrokenSeq is the first seq at which the chain breaks, 0 when OK. When
+	// only the known head is missing, it is HeadSeq+1: the log now ends
+	// before the point the known head was taken.
+	BrokenSeq int64 `json:"broken_seq,omitempty"`
+	// Problem is one sentence saying what is wrong, "" when OK.
+	Problem string `json:"problem,omitempty"`
+}
