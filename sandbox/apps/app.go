@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -217,7 +216,7 @@ func (a *App) authenticate(r *http.Request, rec *Received) (msg string, missing 
 		return "", false
 	case AuthJWT:
 		now := time.Now()
-		c, err := gtr.VerifyJWT(tok, a.pub, a.url, now, JWTSkew)
+		c, kid, err := verifyJWT(tok, a.pub, a.url, now, JWTSkew)
 		rec.JTI = clip(c.ID)
 		switch {
 		case err != nil:
@@ -227,7 +226,7 @@ func (a *App) authenticate(r *http.Request, rec *Received) (msg string, missing 
 		case c.Subject != a.spec.Name+"-client":
 			return "JWT sub is not " + a.spec.Name + "-client", false
 		}
-		if kid := jwtKeyID(tok); kid != "" && kid != a.keyID {
+		if kid != "" && kid != a.keyID {
 			return "JWT kid is not " + a.keyID, false
 		}
 		a.mu.Lock()
@@ -244,21 +243,6 @@ func (a *App) authenticate(r *http.Request, rec *Received) (msg string, missing 
 		return "", false
 	}
 	return "no credential configured", false
-}
-
-// jwtKeyID returns the kid header of a JWT whose signature has already been
-// verified, or "".
-func jwtKeyID(tok string) string {
-	head, _, _ := strings.Cut(tok, ".")
-	b, err := base64.RawURLEncoding.DecodeString(head)
-	if err != nil {
-		return ""
-	}
-	var h struct {
-		Kid string `json:"kid"`
-	}
-	_ = json.Unmarshal(b, &h)
-	return h.Kid
 }
 
 // lookup finds the user a subject names, among those with an account here:

@@ -1,6 +1,8 @@
 package apps
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -148,6 +150,19 @@ func TestAuthFailures(t *testing.T) {
 	// The RS256 key is valid for ledger, but vpn trusts only the ES256 key.
 	otherKey, _, _ := h.signer("ledger").Sign(vpn.URL, now)
 	chatToken := strings.TrimPrefix(h.auth("chat"), "Bearer ")
+	// Algorithm confusion: an unsigned token, and an HS256 token keyed with
+	// the app's own public key (which an attacker can know).
+	valid := gtr.Claims{
+		Issuer: vs.Iss, Subject: "ledger-client", Audience: ledger.URL, ID: gtr.NewJTI(),
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expires: now.Add(time.Minute).Unix(),
+	}
+	ledgerDER, err := x509.MarshalPKIXPublicKey(h.app("ledger").pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledgerPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: ledgerDER})
+	algNone := handJWT(t, map[string]string{"alg": "none", "typ": gtr.JWTType}, valid, nil)
+	hs256 := handJWT(t, map[string]string{"alg": "HS256", "typ": gtr.JWTType}, valid, ledgerPEM)
 
 	cases := []struct {
 		name, app, authz string
@@ -162,6 +177,8 @@ func TestAuthFailures(t *testing.T) {
 		{"JWT for another client", "vpn", "Bearer " + badSub},
 		{"JWT signed with another key", "vpn", "Bearer " + otherKey},
 		{"bearer token at a jwt app", "vpn", "Bearer " + chatToken},
+		{"unsigned JWT (alg none)", "ledger", "Bearer " + algNone},
+		{"HS256 JWT keyed with the public key", "ledger", "Bearer " + hs256},
 	}
 	for _, c := range cases {
 		status, hdr, body := send(t, "POST", h.target(c.app).URL, "application/json", c.authz, h.body(c.app, trinity))
@@ -199,7 +216,7 @@ func TestAuthFailures(t *testing.T) {
 	}
 
 	// No request record holds a credential, in any field or format.
-	secrets := []string{chatToken, otherAud, expired, badIss, badSub, otherKey, tok}
+	secrets := []string{chatToken, otherAud, expired, badIss, badSub, otherKey, tok, hs256}
 	for _, a := range h.fleet.Apps {
 		dump := fmt.Sprintf("%+v %#v", a.Received(), a.Received())
 		for _, s := range secrets {
