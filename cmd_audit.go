@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,37 +14,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"ulc/actions"
-	"ulc/audit"
+	"ulc/backend"
 	"ulc/internal/safetext"
 )
 
 func newAuditCmd(e *env) *cobra.Command {
-	var auditPath string
 	c := &cobra.Command{
 		Use:   "audit",
 		Short: "Review, verify and export the audit log",
 		Long: `The audit log is append-only and hash-chained: every event carries the hash
 of the one before it, so 'ulc audit verify' can prove that nothing was
 changed, removed or reordered, and prints the head hash to paste into the
-ticket.`,
+ticket. Every audit command only reads: it opens the log read-only, so a
+read-only copy handed to an auditor works.`,
 	}
-	c.PersistentFlags().StringVar(&auditPath, "audit-db", "", "audit log file (env ULC_AUDIT_DB; default $XDG_DATA_HOME/ulc/audit.db)")
-	open := func() (*audit.Log, error) {
-		p := auditPath
-		if p == "" {
-			p = defaultAuditPath(e.getenv)
-		}
-		if _, err := os.Stat(p); err != nil {
-			return nil, &exitError{code: exitUsage, err: fmt.Errorf("audit log %s: %v", p, err)}
-		}
-		l, err := audit.Open(p)
-		if err != nil {
-			return nil, &exitError{code: exitAudit, err: err}
-		}
-		return l, nil
-	}
+	e.flags.audit(c.PersistentFlags())
+	c.AddCommand(newAuditListCmd(e), newAuditShowCmd(e), newAuditVerifyCmd(e), newAuditExportCmd(e))
+	return c
+}
 
-	// list
+// openLog opens the audit log read-only for a command that only reads.
+func (e *env) openLog(ctx context.Context) (*backend.Backend, error) {
+	return e.open(ctx, backend.Options{Audit: backend.AuditRead})
+}
+
+func newAuditListCmd(e *env) *cobra.Command {
 	var lf struct {
 		user, since, outcome string
 		limit                int
@@ -56,7 +51,10 @@ ticket.`,
   ulc audit list --user neo@example.com --outcome failed --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f := audit.RunFilter{User: lf.user, Outcome: actions.Outcome(lf.outcome), Limit: lf.limit}
+			f := backend.RunFilter{User: lf.user, Outcome: actions.Outcome(lf.outcome), Limit: lf.limit}
+			if err := backend.CheckText(lf.user); err != nil {
+				return usageErr("--user: %v", err)
+			}
 			if lf.since != "" {
 				t, err := parseSince(lf.since, time.Now())
 				if err != nil {
@@ -65,35 +63,25 @@ ticket.`,
 				f.Since = t
 			}
 			if lf.outcome != "" && !validOutcome(lf.outcome) {
-				return usageErr("--outcome %q: want one of %s", lf.outcome, outcomeNames())
+				return usageErr("--outcome %q: want one of %s", safetext.Line(lf.outcome, 40), outcomeNames())
 			}
-			l, err := open()
+			b, err := e.openLog(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			runs, err := l.Runs(cmd.Context(), f)
+			defer b.Close()
+			runs, err := b.Runs(cmd.Context(), f)
 			if err != nil {
 				return &exitError{code: exitAudit, err: err}
 			}
 			if lf.json {
 				if runs == nil {
-					runs = []audit.RunSummary{}
+					runs = []backend.RunSummary{}
 				}
 				return writeJSON(e.stdout, runs)
 			}
-			if len(runs) == 0 {
-				fmt.Fprintln(e.stdout, "no runs")
-				return nil
-			}
-			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTARTED\tOPERATOR\tUSERS\tREASON\tTICKET\tRESULT")
-			for _, r := range runs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Started.Local().Format("2006-01-02 15:04"),
-					safetext.Line(r.Info.Operator, 20), usersCell(r.Info.Users), safetext.Line(r.Info.Reason, 40),
-					safetext.Line(r.Info.Ticket, 16), countsCell(r))
-			}
-			return tw.Flush()
+			printRuns(e.stdout, runs)
+			return nil
 		},
 	}
 	list.Flags().StringVar(&lf.user, "user", "", "only runs that acted on this user (login, email or id)")
@@ -101,20 +89,41 @@ ticket.`,
 	list.Flags().StringVar(&lf.outcome, "outcome", "", "only runs with at least one step of this outcome")
 	list.Flags().IntVar(&lf.limit, "limit", 50, "at most this many runs")
 	list.Flags().BoolVar(&lf.json, "json", false, "print JSON")
+	return list
+}
 
-	// show
+// printRuns writes the run list for a person.
+func printRuns(w io.Writer, runs []backend.RunSummary) {
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "no runs")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTARTED\tOPERATOR\tUSERS\tREASON\tTICKET\tRESULT")
+	for _, r := range runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safetext.Line(r.RunID, 40), r.Started.Local().Format("2006-01-02 15:04"),
+			safetext.Line(r.Info.Operator, 20), usersCell(r.Info.Users), safetext.Line(r.Info.Reason, 40),
+			safetext.Line(r.Info.Ticket, 16), countsCell(r))
+	}
+	tw.Flush()
+}
+
+func newAuditShowCmd(e *env) *cobra.Command {
 	var showJSON bool
 	show := &cobra.Command{
 		Use:   "show RUN",
 		Short: "Show one run: its plan, every step's outcome and its event timeline",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := open()
+			if err := backend.CheckText(args[0]); err != nil {
+				return usageErr("%v", err)
+			}
+			b, err := e.openLog(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			st, events, err := l.Run(cmd.Context(), args[0])
+			defer b.Close()
+			st, events, err := b.Run(cmd.Context(), args[0])
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
@@ -132,8 +141,10 @@ ticket.`,
 		},
 	}
 	show.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+	return show
+}
 
-	// verify
+func newAuditVerifyCmd(e *env) *cobra.Command {
 	var vf struct {
 		head string
 		json bool
@@ -145,15 +156,17 @@ ticket.`,
 chain is intact (paste it into the ticket), or the sequence number of the
 first event that was changed, removed or reordered. With --head, also checks
 that a head hash printed earlier is still part of the chain, which detects
-events cut off the end. Exit status 0 when intact, 1 when not.`,
+events cut off the end. The log is opened read-only: a read-only copy, in a
+folder the auditor cannot write, verifies. Exit status 0 when intact, 1 when
+not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := open()
+			b, err := e.openLog(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer l.Close()
-			res, err := l.Verify(cmd.Context(), vf.head)
+			defer b.Close()
+			res, err := b.Verify(cmd.Context(), vf.head)
 			if err != nil {
 				return &exitError{code: exitAudit, err: err}
 			}
@@ -164,7 +177,7 @@ events cut off the end. Exit status 0 when intact, 1 when not.`,
 			} else if res.OK {
 				fmt.Fprintf(e.stdout, "intact: %d events, head %d %s\n", res.Events, res.HeadSeq, res.Head)
 			} else {
-				fmt.Fprintf(e.stdout, "BROKEN at event %d: %s\n", res.BrokenSeq, res.Problem)
+				fmt.Fprintf(e.stdout, "BROKEN at event %d: %s\n", res.BrokenSeq, safetext.Line(res.Problem, 0))
 			}
 			if !res.OK {
 				return &exitError{code: exitFailures}
@@ -174,8 +187,10 @@ events cut off the end. Exit status 0 when intact, 1 when not.`,
 	}
 	verify.Flags().StringVar(&vf.head, "head", "", "a head hash printed earlier that must still be in the chain")
 	verify.Flags().BoolVar(&vf.json, "json", false, "print JSON")
+	return verify
+}
 
-	// export
+func newAuditExportCmd(e *env) *cobra.Command {
 	var xf struct{ format, run, out string }
 	export := &cobra.Command{
 		Use:   "export",
@@ -185,16 +200,19 @@ events cut off the end. Exit status 0 when intact, 1 when not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if xf.format != "jsonl" && xf.format != "csv" {
-				return usageErr("--format %q: want jsonl or csv", xf.format)
+				return usageErr("--format %q: want jsonl or csv", safetext.Line(xf.format, 40))
 			}
-			l, err := open()
+			if err := backend.CheckText(xf.run); err != nil {
+				return usageErr("--run: %v", err)
+			}
+			b, err := e.openLog(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer l.Close()
+			defer b.Close()
 			runID := ""
 			if xf.run != "" {
-				st, _, err := l.Run(cmd.Context(), xf.run)
+				st, _, err := b.Run(cmd.Context(), xf.run)
 				if err != nil {
 					return &exitError{code: exitUsage, err: err}
 				}
@@ -209,7 +227,7 @@ events cut off the end. Exit status 0 when intact, 1 when not.`,
 				defer f.Close()
 				w = f
 			}
-			if err := l.Export(cmd.Context(), w, xf.format, runID); err != nil {
+			if err := b.Export(cmd.Context(), w, xf.format, runID); err != nil {
 				return &exitError{code: exitAudit, err: err}
 			}
 			return nil
@@ -218,9 +236,7 @@ events cut off the end. Exit status 0 when intact, 1 when not.`,
 	export.Flags().StringVar(&xf.format, "format", "jsonl", "jsonl or csv")
 	export.Flags().StringVar(&xf.run, "run", "", "only this run (id or unique prefix)")
 	export.Flags().StringVarP(&xf.out, "output", "o", "", "write to this new file instead of stdout")
-
-	c.AddCommand(list, show, verify, export)
-	return c
+	return export
 }
 
 // printRun writes a run for a person: who, why, every step, the timeline.
@@ -234,7 +250,7 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 	case !st.Done:
 		state = "INTERRUPTED (the process ended before the run finished)"
 	}
-	fmt.Fprintf(w, "run       %s (%s)\n", st.RunID, state)
+	fmt.Fprintf(w, "run       %s (%s)\n", safetext.Line(st.RunID, 60), state)
 	fmt.Fprintf(w, "started   %s by %s on %s (ulc %s)\n", st.Started.Local().Format(time.RFC3339),
 		safetext.Line(i.Operator, 40), safetext.Line(i.Host, 40), safetext.Line(i.Version, 20))
 	fmt.Fprintf(w, "reason    %s\n", safetext.Line(i.Reason, 200))
@@ -242,13 +258,13 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 		fmt.Fprintf(w, "ticket    %s\n", safetext.Line(i.Ticket, 80))
 	}
 	if i.ResumeOf != "" {
-		fmt.Fprintf(w, "resumes   %s\n", i.ResumeOf)
+		fmt.Fprintf(w, "resumes   %s\n", safetext.Line(i.ResumeOf, 60))
 	}
 	if i.DryRun {
 		fmt.Fprintln(w, "dry run   nothing was sent")
 	}
 	fmt.Fprintf(w, "users     %s\n", usersCell(i.Users))
-	fmt.Fprintf(w, "config    %s %s\n\n", safetext.Line(i.ConfigPath, 80), i.ConfigDigest)
+	fmt.Fprintf(w, "config    %s %s\n\n", safetext.Line(i.ConfigPath, 80), safetext.Line(i.ConfigDigest, 80))
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "STEP\tUSER\tTARGET\tOUTCOME\tHTTP\tTRIES\tMS\tDETAIL")
@@ -263,10 +279,10 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 		}
 		detail := safetext.Line(s.Error, 80)
 		if s.ErrorCode != "" {
-			detail = strings.TrimSpace(detail + " [" + s.ErrorCode + " " + s.ErrorID + "]")
+			detail = strings.TrimSpace(detail + " [" + safetext.Line(s.ErrorCode+" "+s.ErrorID, 80) + "]")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Step, safetext.Line(s.User, 32), name,
-			s.Outcome, status, s.Attempts, s.LatencyMS, detail)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Step, safetext.Line(s.User, 32), safetext.Line(name, 40),
+			safetext.Line(string(s.Outcome), 20), status, s.Attempts, s.LatencyMS, detail)
 	}
 	tw.Flush()
 
@@ -275,7 +291,7 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 		if ev.Kind == actions.KindPlanned {
 			continue
 		}
-		line := fmt.Sprintf("  %s  #%-5d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, ev.Describe())
+		line := fmt.Sprintf("  %s  #%-5d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, safetext.Line(ev.Describe(), 0))
 		fmt.Fprintln(w, line)
 	}
 }
@@ -290,7 +306,7 @@ func usersCell(us []actions.User) string {
 	return fmt.Sprintf("%s +%d", safetext.Line(us[0].Key(), 32), len(us)-1)
 }
 
-func countsCell(r audit.RunSummary) string {
+func countsCell(r backend.RunSummary) string {
 	s := actions.Tally(r.Counts, nil)
 	switch {
 	case r.Interrupted:

@@ -4,20 +4,17 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
-	"text/tabwriter"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"ulc/actions"
-	"ulc/actions/okta"
-	"ulc/audit"
+	"ulc/backend"
 	"ulc/internal/safetext"
 )
 
@@ -31,8 +28,6 @@ type revokeOpts struct {
 	noOkta          bool
 	dryRun          bool
 	yes             bool
-	configPath      string
-	auditPath       string
 	json            bool
 	forgetDevices   bool
 	suspend         bool
@@ -72,8 +67,8 @@ error; 3 when the audit log cannot be written (nothing was sent).`,
 	f.BoolVar(&o.noOkta, "no-okta", false, "skip Okta: take each user's email or id from the command line")
 	f.BoolVar(&o.dryRun, "dry-run", false, "build and record the exact requests, send nothing")
 	f.BoolVarP(&o.yes, "yes", "y", false, "send without asking (required when stdin is not a terminal)")
-	f.StringVarP(&o.configPath, "config", "c", "targets.toml", "target registry")
-	f.StringVar(&o.auditPath, "audit-db", "", "audit log file (env ULC_AUDIT_DB; default $XDG_DATA_HOME/ulc/audit.db)")
+	e.flags.config(f)
+	e.flags.audit(f)
 	f.BoolVar(&o.json, "json", false, "print one JSON object per event, then a summary line")
 	f.BoolVar(&o.forgetDevices, "forget-devices", false, "when clearing Okta sessions, also forget remembered factors")
 	f.BoolVar(&o.suspend, "suspend", false, "suspend the user in Okta first (no new sign-ins)")
@@ -91,29 +86,19 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 	if strings.TrimSpace(o.reason) == "" {
 		return usageErr("--reason is required: say why, it is recorded in the audit log")
 	}
-	cfg, err := loadConfig(o.configPath)
-	if err != nil {
-		return err
+	for _, t := range o.targets {
+		if err := backend.CheckText(t); err != nil {
+			return usageErr("--targets: %v", err)
+		}
 	}
-	targets, err := cfg.Select(o.targets)
-	if err != nil {
-		return &exitError{code: exitUsage, err: err}
-	}
-
-	var dir actions.Directory = actions.StaticDirectory{}
-	var oktaClient *okta.Client
+	mode := backend.OktaRequired
 	var steps []actions.Action
-	issuer, org := cfg.Okta.Issuer, cfg.Okta.OrgURL
 	if o.noOkta {
 		if o.suspend || o.deactivate || o.revokeGrants || o.forgetDevices || o.universalLogout {
 			return usageErr("--suspend, --deactivate, --revoke-grants, --universal-logout and --forget-devices act in Okta: drop --no-okta")
 		}
+		mode = backend.OktaNone
 	} else {
-		oktaClient, err = connectOkta(ctx, e, cfg)
-		if err != nil {
-			return err
-		}
-		dir, issuer, org = oktaClient, oktaClient.Issuer(), oktaClient.OrgURL()
 		steps = append(steps, actions.ActionClearSessions)
 		if o.suspend {
 			steps = append(steps, actions.ActionSuspend)
@@ -128,65 +113,53 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 			steps = append(steps, actions.ActionDeactivate)
 		}
 	}
-	req := actions.Request{
-		Users: users, Reason: o.reason, Ticket: o.ticket,
-		Operator: operator(), Host: hostname(),
-		OktaSteps: steps, ForgetDevices: o.forgetDevices,
-		Targets: targets, Defaults: cfg.Defaults, Issuer: issuer, OktaOrg: org,
-		DryRun: o.dryRun, ConfigPath: o.configPath, ConfigDigest: cfg.Digest, Version: buildVersion(),
-		Getenv: e.getenv,
+	// The audit log is opened (and checked) before anything is planned or
+	// sent: a log that cannot be written, or is corrupt, stops the run
+	// before the first request.
+	b, err := e.open(ctx, backend.Options{ConfigPath: e.flags.configPath, Okta: mode, Audit: backend.AuditWrite})
+	if err != nil {
+		return err
 	}
-	plan, err := actions.BuildPlan(ctx, req, dir)
+	defer b.Close()
+	targets, err := b.Config().Select(o.targets)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
+	}
+	names := make([]string, len(targets))
+	for i, t := range targets {
+		names[i] = t.Name
+	}
+	plan, err := b.Plan(ctx, actions.RunRequest{
+		Refs: users, Reason: o.reason, Ticket: o.ticket, OktaSteps: steps,
+		ForgetDevices: o.forgetDevices, Targets: names, DryRun: o.dryRun,
+	})
+	if err != nil {
+		return err
 	}
 	if !o.dryRun && !o.yes {
 		if err := confirm(e, plan); err != nil {
 			return err
 		}
 	}
-
-	log, err := openAudit(e, o.auditPath)
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-	return executePlan(ctx, e, plan, log, oktaClient, o.json)
-}
-
-// openAudit opens the audit log at path (default: defaultAuditPath); a
-// failure is exit status 3, before anything was sent.
-func openAudit(e *env, path string) (*audit.Log, error) {
-	if path == "" {
-		path = defaultAuditPath(e.getenv)
-	}
-	log, err := audit.Open(path)
-	if err != nil {
-		return nil, &exitError{code: exitAudit, err: fmt.Errorf("%v; nothing was sent", err)}
-	}
-	return log, nil
+	return executePlan(ctx, e, b, plan, o.json)
 }
 
 // executePlan runs plan, printing its events, then the summary with the
 // audit head hash, and turns the result into ulc's exit status.
-func executePlan(ctx context.Context, e *env, plan *actions.Plan, log *audit.Log, oktaClient *okta.Client, asJSON bool) error {
+func executePlan(ctx context.Context, e *env, b *backend.Backend, plan *actions.Plan, asJSON bool) error {
 	out := newEventPrinter(e.stdout, asJSON)
-	x := &actions.Executor{Journal: log, Observe: out.event}
-	if oktaClient != nil {
-		x.Okta = oktaClient
+	state, execErr := b.Execute(ctx, plan, out.event)
+	_, head, headErr := b.Head(context.WithoutCancel(ctx))
+	if headErr != nil && execErr == nil {
+		execErr = &backend.Error{Class: backend.ClassAudit, Err: fmt.Errorf("%w: %v", actions.ErrAudit, headErr)}
 	}
-	state, execErr := x.Execute(ctx, plan)
-	flushErr := log.Flush(context.WithoutCancel(ctx))
-	_, head, headErr := log.Head(context.WithoutCancel(ctx))
-	if err := errors.Join(flushErr, headErr); err != nil && execErr == nil {
-		execErr = fmt.Errorf("%w: %v", actions.ErrAudit, err)
+	if state == nil {
+		state = actions.NewRunState(plan.RunID)
 	}
-	out.summary(state, head, log.Path(), execErr)
+	out.summary(backend.NewSummary(state, head, b.AuditPath(), execErr))
 	switch {
-	case errors.Is(execErr, actions.ErrAudit):
-		return &exitError{code: exitAudit, err: execErr}
 	case execErr != nil:
-		return &exitError{code: exitFailures, err: execErr}
+		return execErr
 	case !state.AllSucceeded():
 		return &exitError{code: exitFailures}
 	}
@@ -195,7 +168,17 @@ func executePlan(ctx context.Context, e *env, plan *actions.Plan, log *audit.Log
 
 // collectUsers gathers --user values and --users-file lines.
 func collectUsers(e *env, o revokeOpts) ([]string, error) {
-	users := append([]string(nil), o.users...)
+	var users []string
+	for _, u := range o.users {
+		u = strings.TrimSpace(u)
+		if u == "" {
+			return nil, usageErr("--user must not be empty")
+		}
+		if err := backend.CheckText(u); err != nil {
+			return nil, usageErr("--user: %v", err)
+		}
+		users = append(users, u)
+	}
 	if o.usersFile != "" {
 		var r io.Reader
 		if o.usersFile == "-" {
@@ -208,29 +191,11 @@ func collectUsers(e *env, o revokeOpts) ([]string, error) {
 			defer f.Close()
 			r = f
 		}
-		sc := bufio.NewScanner(r)
-		for line := 1; sc.Scan(); line++ {
-			s := strings.TrimSpace(sc.Text())
-			if i := strings.Index(s, "#"); i >= 0 {
-				s = strings.TrimSpace(s[:i])
-			}
-			if s == "" {
-				continue
-			}
-			if strings.ContainsAny(s, " \t") {
-				return nil, usageErr("--users-file %s:%d: one user per line, got %q", o.usersFile, line, safetext.Line(s, 80))
-			}
-			users = append(users, s)
+		more, err := backend.ReadUsers(r, o.usersFile)
+		if err != nil {
+			return nil, fmt.Errorf("--users-file %w", err)
 		}
-		if err := sc.Err(); err != nil {
-			return nil, usageErr("--users-file: %v", err)
-		}
-	}
-	for i, u := range users {
-		users[i] = strings.TrimSpace(u)
-		if users[i] == "" {
-			return nil, usageErr("--user must not be empty")
-		}
+		users = append(users, more...)
 	}
 	if len(users) == 0 {
 		return nil, usageErr("no user given: use --user (repeatable) or --users-file")
@@ -310,41 +275,13 @@ func (p *eventPrinter) event(ev actions.Event) {
 	}
 }
 
-// jsonSummary is the last line of --json output.
-type jsonSummary struct {
-	Type      string               `json:"type"`
-	RunID     string               `json:"run_id"`
-	DryRun    bool                 `json:"dry_run,omitempty"`
-	Counts    map[string]int       `json:"counts"`
-	Targets   []*actions.StepState `json:"targets"`
-	AuditDB   string               `json:"audit_db"`
-	AuditHead string               `json:"audit_head"`
-	Error     string               `json:"error,omitempty"`
-}
-
-func (p *eventPrinter) summary(st *actions.RunState, head, auditPath string, err error) {
+func (p *eventPrinter) summary(s backend.Summary) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	counts := map[string]int{}
-	for o, n := range st.Counts() {
-		if o != "" {
-			counts[string(o)] = n
-		}
-	}
 	if p.json {
-		s := jsonSummary{Type: "summary", RunID: st.RunID, DryRun: st.Info.DryRun, Counts: counts,
-			Targets: st.Steps, AuditDB: auditPath, AuditHead: head}
-		if s.Targets == nil {
-			s.Targets = []*actions.StepState{}
-		}
-		if err != nil {
-			s.Error = err.Error()
-		}
 		_ = p.enc.Encode(s)
 		return
 	}
-	tw := tabwriter.NewWriter(p.w, 0, 0, 1, ' ', 0)
-	fmt.Fprintf(tw, "\nrun %s: %s\n", st.RunID, actions.Tally(st.Counts(), nil))
-	fmt.Fprintf(tw, "audit log %s, head %s\n", auditPath, head)
-	tw.Flush()
+	fmt.Fprintf(p.w, "\nrun %s: %s\n", s.RunID, s.Result)
+	fmt.Fprintf(p.w, "audit log %s, head %s\n", s.AuditDB, s.AuditHead)
 }

@@ -6,29 +6,32 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"ulc/backend"
+	"ulc/internal/safetext"
 )
 
 func newTargetsCmd(e *env) *cobra.Command {
-	var configPath string
 	c := &cobra.Command{
 		Use:   "targets",
 		Short: "List and check the target registry (targets.toml)",
 	}
-	c.PersistentFlags().StringVarP(&configPath, "config", "c", "targets.toml", "target registry")
+	e.flags.config(c.PersistentFlags())
 
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the registered targets",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			f, err := loadConfig(configPath)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := backend.LoadConfig(cmd.Context(), e.flags.configPath)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tENABLED\tSUBJECT\tBODY KEY\tAUTH\tURL\tTAGS")
 			for _, t := range f.Targets {
-				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Enabled, t.Subject, t.BodyKey, t.Auth, t.URL, strings.Join(t.Tags, ","))
+				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\n", safetext.Line(t.Name, 40), t.Enabled, t.Subject, t.BodyKey, t.Auth,
+					safetext.Line(t.URL, 100), safetext.Line(strings.Join(t.Tags, ","), 60))
 			}
 			return tw.Flush()
 		},
@@ -42,8 +45,8 @@ target (the environment variable is set, the file exists and is private, the
 key parses), without sending anything. Exit status 0 when all is well, 2
 otherwise.`,
 		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			f, err := loadConfig(configPath)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := backend.LoadConfig(cmd.Context(), e.flags.configPath)
 			if err != nil {
 				return err
 			}
@@ -56,13 +59,13 @@ otherwise.`,
 				cred, err := t.LoadCredential(e.getenv)
 				if err != nil {
 					bad++
-					fmt.Fprintf(e.stdout, "FAIL  %s\n", err)
+					fmt.Fprintf(e.stdout, "FAIL  %s\n", sanitizeMessage(err.Error()))
 					continue
 				}
-				fmt.Fprintf(e.stdout, "ok    %-20s %s %s\n", t.Name, t.URL, cred)
+				fmt.Fprintf(e.stdout, "ok    %-20s %s %s\n", safetext.Line(t.Name, 40), safetext.Line(t.URL, 100), cred)
 			}
 			if len(targets) == 0 {
-				fmt.Fprintf(e.stdout, "%s registers no enabled target\n", configPath)
+				fmt.Fprintf(e.stdout, "%s registers no enabled target\n", safetext.Line(f.Path, 200))
 			}
 			if bad > 0 {
 				return &exitError{code: exitUsage, err: fmt.Errorf("%d of %d targets cannot be used", bad, len(targets))}

@@ -3,8 +3,9 @@
 // Token Revocation to every registered target application, shows each
 // answer, and keeps a tamper-evident audit log of all of it.
 //
-// This file wires the command line: flags, configuration, dependencies and
-// exit codes. The work happens in actions/, audit/ and tui/.
+// Package main is the entry point and the cobra wiring: flags, signals and
+// exit statuses. The work happens in backend/, which the console (tui/) and
+// every command call.
 package main
 
 import (
@@ -12,17 +13,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"log/slog"
 	"os"
 	"os/signal"
 	"os/user"
-	"path/filepath"
 	"runtime/debug"
+	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
-	"ulc/config"
+	"ulc/backend"
+	"ulc/internal/safetext"
 )
 
 // Exit statuses of ulc. Scripts and SOAR playbooks rely on them.
@@ -42,7 +45,12 @@ type exitError struct {
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(format string, a ...any) error {
@@ -58,31 +66,119 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// sig is the process's signal registration.
+	sig *signals
+	// log is the --debug log; it discards when --debug is not given.
+	log *slog.Logger
+	// flags are the flags several commands share.
+	flags sharedFlags
 }
 
 // run executes the command line and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	sig := notifySignals(context.Background())
+	defer sig.stop()
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, sig: sig,
+		log: slog.New(slog.DiscardHandler)}
 	root := newRoot(e)
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err := root.ExecuteContext(sig.ctx)
+	if e.flags.closeDebug != nil {
+		e.flags.closeDebug()
+	}
 	if err == nil {
 		return exitOK
 	}
+	code, msg := exitStatus(err)
+	if msg != "" {
+		fmt.Fprintln(stderr, "ulc: "+sanitizeMessage(msg))
+	}
+	return code
+}
+
+// exitStatus maps a command's error to ulc's exit status and the message
+// to print ("" for none).
+func exitStatus(err error) (int, string) {
 	var xe *exitError
 	if errors.As(err, &xe) {
-		if xe.err != nil && xe.err.Error() != "" {
-			fmt.Fprintln(stderr, "ulc:", xe.err)
-		}
-		return xe.code
+		return xe.code, err.Error()
 	}
-	fmt.Fprintln(stderr, "ulc:", err)
-	return exitUsage // cobra's own errors are about the command line
+	var be *backend.Error
+	if errors.As(err, &be) {
+		switch be.Class {
+		case backend.ClassUsage:
+			return exitUsage, err.Error()
+		case backend.ClassAudit:
+			return exitAudit, err.Error()
+		}
+		return exitFailures, err.Error()
+	}
+	return exitUsage, err.Error() // cobra's own errors are about the command line
+}
+
+// sanitizeMessage makes an error message safe for a terminal: errors echo
+// values from the command line, targets.toml and remote answers, any of
+// which may hold escape sequences or bidi controls. Lines are kept.
+func sanitizeMessage(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = safetext.Line(l, 0)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// signals is the process's one registration for SIGINT, SIGTERM and SIGHUP.
+type signals struct {
+	// ctx is cancelled by the first signal: a run stops and records what
+	// was answered; the console is asked to shut down.
+	ctx context.Context
+	// hard is cancelled by the second signal. When the console holds it
+	// (held), the console quits at once and restores the terminal; else
+	// the signal is raised again with its default action, so a headless
+	// command ends at once (every event recorded so far is durable).
+	hard context.Context
+	held atomic.Bool
+	stop func()
+}
+
+// notifySignals registers for the signals once for the whole process.
+func notifySignals(parent context.Context) *signals {
+	ctx, cancel := context.WithCancel(parent)
+	hard, cancelHard := context.WithCancel(parent)
+	s := &signals{ctx: ctx, hard: hard}
+	ch := make(chan os.Signal, 2)
+	sigs := []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+	signal.Notify(ch, sigs...)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case sig := <-ch:
+			cancelHard()
+			if !s.held.Load() {
+				signal.Reset(sigs...)
+				if p, err := os.FindProcess(os.Getpid()); err == nil {
+					_ = p.Signal(sig)
+				}
+			}
+		case <-done:
+		}
+	}()
+	s.stop = func() {
+		signal.Stop(ch)
+		close(done)
+		cancel()
+		cancelHard()
+	}
+	return s
 }
 
 func newRoot(e *env) *cobra.Command {
@@ -102,10 +198,14 @@ Run without a subcommand to open the console.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see '%s --help')", err, c.CommandPath())
 	})
-	var co consoleOpts
-	addConsoleFlags(root, &co)
+	e.flags.debug(root)
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return e.openDebug() }
+	var readOnly bool
+	e.flags.config(root.Flags())
+	e.flags.audit(root.Flags())
+	root.Flags().BoolVar(&readOnly, "readonly", false, "search and review only: hide every action that changes anything")
 	root.Args = cobra.NoArgs
-	root.RunE = newConsoleRun(e, &co)
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return runConsoleCmd(cmd.Context(), e, readOnly) }
 	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e))
 	return root
 }
@@ -120,23 +220,6 @@ func buildVersion() string {
 		return bi.Main.Version
 	}
 	return "dev"
-}
-
-// defaultAuditPath is $ULC_AUDIT_DB, else $XDG_DATA_HOME/ulc/audit.db, else
-// ~/.local/share/ulc/audit.db.
-func defaultAuditPath(getenv func(string) string) string {
-	if p := getenv("ULC_AUDIT_DB"); p != "" {
-		return p
-	}
-	dir := getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = "."
-		}
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(dir, "ulc", "audit.db")
 }
 
 // operator names who is running ulc: the OS user.
@@ -158,15 +241,24 @@ func hostname() string {
 	return h
 }
 
-// loadConfig loads targets.toml; a missing file gets a sentence that says
-// what to do instead of a bare "no such file".
-func loadConfig(path string) (*config.File, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, usageErr("%s does not exist: write one (the ulc repository's targets.toml is a commented example), pass --config, or try 'ulc demo'", path)
+// auditPath is --audit-db, else the default.
+func (e *env) auditPath() string {
+	if e.flags.auditPath != "" {
+		return e.flags.auditPath
 	}
-	f, err := config.Load(path)
-	if err != nil {
-		return nil, &exitError{code: exitUsage, err: err}
+	return backend.DefaultAuditPath(e.getenv)
+}
+
+// open opens a backend with the process's environment and the shared
+// flags.
+func (e *env) open(ctx context.Context, o backend.Options) (*backend.Backend, error) {
+	if o.AuditPath == "" {
+		o.AuditPath = e.flags.auditPath
 	}
-	return f, nil
+	o.Getenv = e.getenv
+	if home, err := os.UserHomeDir(); err == nil {
+		o.Home = home
+	}
+	o.Version, o.Operator, o.Host, o.Logger = buildVersion(), operator(), hostname(), e.log
+	return backend.Open(ctx, o)
 }

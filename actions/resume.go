@@ -1,6 +1,13 @@
 package actions
 
-import "slices"
+import (
+	"errors"
+	"slices"
+)
+
+// ErrNothingToResume is returned when every step of a run succeeded, there
+// or in a run that already resumed it.
+var ErrNothingToResume = errors.New("nothing to resume: every step succeeded, in that run or in a run that resumed it")
 
 // Resume is what a resumed run sends again: every step of the earlier run
 // that did not end in success (revoked, done or not_found), and nothing
@@ -60,4 +67,14 @@ func ResumeOf(st *RunState, later ...*RunState) Resume {
 	}
 	r.Skip = func(u User, a Action, target string) bool { return done[key(u.Key(), a, target)] }
 	return r
+}
+
+// Request returns the request that resumes st: the users, steps and targets
+// of r, with st's reason, ticket and device setting, linked to st.
+func (r Resume) Request(st *RunState) RunRequest {
+	return RunRequest{
+		Users: r.Users, Reason: st.Info.Reason, Ticket: st.Info.Ticket,
+		OktaSteps: r.OktaSteps, ForgetDevices: st.Info.ForgetDevices, Targets: r.Targets,
+		ResumeOf: st.RunID, Skip: r.Skip,
+	}
 }

@@ -262,12 +262,11 @@ func (b *boardScreen) retry() tea.Cmd {
 		return nil // one retry at a time: a second R would send twice
 	}
 	b.retrying = true
-	req := resumeRequest(b.state)
-	runner := b.c.deps.Runner
+	runner, id := b.c.deps.Runner, b.state.RunID
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		p, err := runner.Plan(ctx, req)
+		p, err := runner.Resume(ctx, id, false)
 		return retryPlannedMsg{b, p, err}
 	}
 }
@@ -276,17 +275,6 @@ type retryPlannedMsg struct {
 	b   *boardScreen
 	p   *actions.Plan
 	err error
-}
-
-// resumeRequest asks again for what did not end in success in st (see
-// actions.ResumeOf): the same reason and ticket, a new run linked to st.
-func resumeRequest(st *actions.RunState) RunRequest {
-	r := actions.ResumeOf(st)
-	return RunRequest{
-		Users: r.Users, Reason: st.Info.Reason, Ticket: st.Info.Ticket,
-		OktaSteps: r.OktaSteps, ForgetDevices: st.Info.ForgetDevices, Targets: r.Targets,
-		ResumeOf: st.RunID, Skip: r.Skip,
-	}
 }
 
 func (b *boardScreen) failedCount() int {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"ulc/actions"
+	"ulc/config"
 	"ulc/directory"
 	"ulc/history"
-	"ulc/config"
 )
 
 // The directory's types, as the Okta client returns them: every string is
@@ -36,25 +36,17 @@ type Directory interface {
 }
 
 // RunRequest is what the operator confirmed.
-type RunRequest struct {
-	Users         []actions.User
-	Reason        string
-	Ticket        string
-	OktaSteps     []actions.Action
-	ForgetDevices bool
-	// Targets names the targets to send to, in registry order.
-	Targets []string
-	DryRun  bool
-	// ResumeOf and Skip make a run that continues another: Skip reports
-	// the steps that already succeeded there.
-	ResumeOf string
-	Skip     func(user actions.User, a actions.Action, target string) bool
-}
+type RunRequest = actions.RunRequest
 
 // Runner plans and executes runs; it records them in the audit log.
 type Runner interface {
 	// Plan builds the exact requests; nothing is recorded or sent.
 	Plan(ctx context.Context, r RunRequest) (*actions.Plan, error)
+	// Resume plans a new run, linked to run id, of every step that has
+	// succeeded neither there nor in any run that already resumed it;
+	// nothing is recorded or sent. It fails with an error wrapping
+	// actions.ErrNothingToResume when nothing is left.
+	Resume(ctx context.Context, id string, dryRun bool) (*actions.Plan, error)
 	// Execute records the plan and performs it, calling observe for every
 	// event; it returns when the run is over (also when ctx is cancelled).
 	Execute(ctx context.Context, p *actions.Plan, observe func(actions.Event)) (*actions.RunState, error)
@@ -71,15 +63,10 @@ type History interface {
 	Head(ctx context.Context) (seq int64, hash string, err error)
 }
 
-// ProbeResult is what a target check found.
-type ProbeResult struct {
-	Outcome    actions.Outcome
-	HTTPStatus int
-	LatencyMS  int64
-	// Verdict is one sentence: "reachable, credential accepted (404 for a
-	// user that cannot exist)" or what is wrong.
-	Verdict string
-}
+// ProbeResult is what a target check found: the outcome, and one sentence,
+// the Verdict, saying whether the target is reachable and accepts ulc's
+// credential.
+type ProbeResult = actions.ProbeResult
 
 // Prober checks a target's reachability and credential with a request for
 // a user that cannot exist.

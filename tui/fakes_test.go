@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"ulc/actions"
-	"ulc/history"
 	"ulc/config"
+	"ulc/history"
 )
 
 // testNow pins the clock so frames are stable.
@@ -144,6 +144,33 @@ type fakeRunner struct {
 	planned   []RunRequest
 	runs      int
 	planErr   error // when set, Plan fails with it (and records nothing)
+	// states are the runs Execute finished, by id; hist serves the others
+	// to Resume.
+	states  map[string]*actions.RunState
+	hist    *fakeHistory
+	resumed []string // the run ids Resume was asked for
+}
+
+// Resume plans what is left of run id, as the backend does for a run that
+// was resumed by no other: the chain of resumes is the backend's to follow.
+func (r *fakeRunner) Resume(ctx context.Context, id string, dryRun bool) (*actions.Plan, error) {
+	r.mu.Lock()
+	r.resumed = append(r.resumed, id)
+	st := r.states[id]
+	r.mu.Unlock()
+	if st == nil {
+		var err error
+		if st, _, err = r.hist.Run(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	res := actions.ResumeOf(st)
+	if res.Steps == 0 {
+		return nil, fmt.Errorf("run %s: %w", id, actions.ErrNothingToResume)
+	}
+	req := res.Request(st)
+	req.DryRun = dryRun
+	return r.Plan(ctx, req)
 }
 
 func (r *fakeRunner) Plan(_ context.Context, rr RunRequest) (*actions.Plan, error) {
@@ -242,6 +269,12 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 	}
 	counts, _ := json.Marshal(st.Counts())
 	emit(actions.Event{Kind: actions.KindRunFinished, Detail: counts})
+	r.mu.Lock()
+	if r.states == nil {
+		r.states = map[string]*actions.RunState{}
+	}
+	r.states[p.RunID] = st
+	r.mu.Unlock()
 	return st, nil
 }
 
@@ -335,6 +368,7 @@ func testDeps() (Deps, *fakeDir, *fakeRunner, *fakeHistory) {
 		Info:   actions.RunInfo{Reason: "phished", Ticket: "INC-7", Operator: "analyst", Users: []actions.User{cast[0].User}},
 		Counts: map[actions.Outcome]int{actions.Revoked: 1, actions.Unknown: 1}, Steps: 2, Interrupted: true,
 	}}}
+	run.hist = hist
 	return Deps{Directory: dir, Runner: run, History: hist, Targets: testTargets,
 		OrgURL: "https://whiterabbit.okta.com", AuditPath: "/var/lib/ulc/audit.db", Now: func() time.Time { return testNow }}, dir, run, hist
 }

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ type historyScreen struct {
 	err     string
 	loaded  bool
 	verify  string
-	ask     *actions.RunState // resume asked for, awaiting y/n
+	ask     *actions.Plan // the planned resume, awaiting y/n
 }
 
 type historyLoadedMsg struct {
@@ -39,11 +40,8 @@ type verifiedMsg struct {
 	res history.VerifyResult
 	err error
 }
-type resumeLoadedMsg struct {
-	st  *actions.RunState
-	err error
-}
 type resumePlannedMsg struct {
+	id  string
 	p   *actions.Plan
 	err error
 }
@@ -111,29 +109,19 @@ func (h *historyScreen) update(msg tea.Msg) tea.Cmd {
 			h.verify = fmt.Sprintf("CHAIN BROKEN at event %d: %s", msg.res.BrokenSeq, msg.res.Problem)
 		}
 		return status(h.verify, msg.err != nil || !msg.res.OK)
-	case resumeLoadedMsg:
-		if msg.err != nil {
-			return status("resume: "+msg.err.Error(), true)
-		}
-		if !msg.st.Done && msg.st.Pending() > 0 {
-			return status(fmt.Sprintf("run %s is still in progress (pid %d): resume it once it has ended", msg.st.RunID, msg.st.Info.PID), true)
-		}
-		n := 0
-		for _, s := range msg.st.Steps {
-			if s.Outcome.Retryable() {
-				n++
-			}
-		}
-		if n == 0 {
-			return status("nothing to resume: every step of that run succeeded", false)
-		}
-		h.ask = msg.st
-		return status(fmt.Sprintf("Resume run %s: send its %d unfinished or failed steps again, as a new run? y/n", msg.st.RunID, n), false)
 	case resumePlannedMsg:
-		if msg.err != nil {
+		switch {
+		case errors.Is(msg.err, actions.ErrNothingToResume):
+			return status(msg.err.Error(), false)
+		case msg.err != nil:
 			return status("resume: "+msg.err.Error(), true)
 		}
-		return push(newBoard(h.c, msg.p))
+		h.ask = msg.p
+		what := fmt.Sprintf("its %d steps that have not succeeded", len(msg.p.Steps))
+		if len(msg.p.Steps) == 1 {
+			what = "its 1 step that has not succeeded"
+		}
+		return status(fmt.Sprintf("Resume run %s: send %s again, as a new run? y/n", msg.id, what), false)
 	case tea.KeyPressMsg:
 		return h.key(msg)
 	}
@@ -148,18 +136,11 @@ func (h *historyScreen) update(msg tea.Msg) tea.Cmd {
 func (h *historyScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := h.c.keys
 	if h.ask != nil {
-		st := h.ask
+		p := h.ask
 		switch {
 		case key.Matches(msg, k.Yes):
 			h.ask = nil
-			req := resumeRequest(st)
-			runner := h.c.deps.Runner
-			return tea.Sequence(status("planning the resumed run…", false), func() tea.Msg {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				p, err := runner.Plan(ctx, req)
-				return resumePlannedMsg{p, err}
-			})
+			return push(newBoard(h.c, p))
 		case key.Matches(msg, k.No):
 			h.ask = nil
 			return status("not resumed", false)
@@ -219,13 +200,15 @@ func (h *historyScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		if r == nil {
 			return nil
 		}
-		hist, id := h.c.deps.History, r.RunID
-		return func() tea.Msg {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		runner, id := h.c.deps.Runner, r.RunID
+		// The backend works out what is left, counting every later resume
+		// of the run: the question below names exactly what will be sent.
+		return tea.Sequence(status("planning the resumed run…", false), func() tea.Msg {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			st, _, err := hist.Run(ctx, id)
-			return resumeLoadedMsg{st, err}
-		}
+			p, err := runner.Resume(ctx, id, false)
+			return resumePlannedMsg{id, p, err}
+		})
 	}
 	return nil
 }

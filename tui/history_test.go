@@ -108,21 +108,24 @@ func TestHistoryResumesAnInterruptedRun(t *testing.T) {
 	d := newDriver(t, deps, 100, 30)
 	d.key("tab")
 	d.key("R")
-	d.sees("Resume run 20261121-120000-def456: send its 1 unfinished or failed steps again, as a new run? y/n",
+	d.sees("Resume run 20261121-120000-def456: send its 1 step that has not succeeded again, as a new run? y/n",
 		"y resume", "n don't")
 	d.key("n")
 	d.sees("not resumed")
-	if len(run.plannedRequests()) != 0 {
-		t.Fatal("n planned a run")
+	if n := run.executed(); n != 0 {
+		t.Fatalf("n ran %d runs", n)
+	}
+	if len(run.resumed) != 1 || run.resumed[0] != "20261121-120000-def456" {
+		t.Fatalf("the console asked the backend to resume %v", run.resumed)
 	}
 
 	d.key("R")
 	d.key("y")
 	p := run.plannedRequests()
-	if len(p) != 1 {
+	if len(p) != 2 {
 		t.Fatalf("%d plans", len(p))
 	}
-	r := p[0]
+	r := p[1]
 	if r.ResumeOf != "20261121-120000-def456" || r.Reason != "phished" || r.Ticket != "INC-7" {
 		t.Errorf("the resumed run is %+v", r)
 	}
