@@ -90,7 +90,10 @@ func Connect(ctx context.Context, s Settings) (*Client, error) {
 		retries = 10
 	}
 
-	rt := newRateTransport(backoff)
+	rt, err := newRateTransport(org, backoff)
+	if err != nil {
+		return nil, err
+	}
 	hc := &http.Client{
 		Transport: rt,
 		// The SDK bounds API calls with RequestTimeout through the context,
@@ -355,9 +358,12 @@ func (c *Client) tokenEndpointSentence(oe *sdk.Error) string {
 // prefixes Okta's own error answers ("Okta refused (400 E0000001): ...").
 func (c *Client) sentence(err error, resp *sdk.Response, td traceData, refused string) string {
 	var oe *sdk.Error
+	var ref *refusal
 	switch {
 	case err == nil:
 		return ""
+	case errors.As(err, &ref):
+		return ref.msg
 	case errors.As(err, &oe) && resp == nil && td.status == 0 && oe.ErrorMessage != "":
 		return c.tokenEndpointSentence(oe)
 	case errors.As(err, &oe):

@@ -166,7 +166,14 @@ func (c *Client) listUsers(ctx context.Context, opts []query.ParamOptions, curso
 		out.People = append(out.People, personFrom(u))
 	}
 	last := len(users)
-	for n := 1; n < maxPagesPerCall && len(out.People) < limit && last > 0 && hasNext(resp); n++ {
+	for n := 1; n < maxPagesPerCall && len(out.People) < limit && last > 0; n++ {
+		ok, err := c.nextPage(resp)
+		if err != nil {
+			return Page{}, fmt.Errorf("listing users: %w", err)
+		}
+		if !ok {
+			break
+		}
 		var more []*sdk.User
 		next := resp
 		resp, err = next.Next(tctx, &more)
@@ -180,8 +187,14 @@ func (c *Client) listUsers(ctx context.Context, opts []query.ParamOptions, curso
 	}
 	// A page that came back empty ends the search even when Okta offers a
 	// next link, so a caller looping on Next always stops.
-	if last > 0 && hasNext(resp) && checkCursor(resp.NextPage) == nil {
-		out.Next = resp.NextPage
+	if last > 0 {
+		ok, err := c.nextPage(resp)
+		if err != nil {
+			return Page{}, fmt.Errorf("listing users: %w", err)
+		}
+		if ok && checkCursor(resp.NextPage) == nil {
+			out.Next = resp.NextPage
+		}
 	}
 	if cursor == "" && out.Next == "" {
 		out.Total = len(out.People)
@@ -376,7 +389,14 @@ func (c *Client) Activity(ctx context.Context, userID string, since time.Time, l
 	}
 	add(events)
 	last := len(events)
-	for n := 1; n < maxPagesPerCall && len(out) < limit && last > 0 && hasNext(resp); n++ {
+	for n := 1; n < maxPagesPerCall && len(out) < limit && last > 0; n++ {
+		ok, err := c.nextPage(resp)
+		if err != nil {
+			return nil, fmt.Errorf("reading the System Log: %w", err)
+		}
+		if !ok {
+			break
+		}
 		var more []*sdk.LogEvent
 		next := resp
 		resp, err = next.Next(tctx, &more)
@@ -463,23 +483,34 @@ func (c *Client) callError(err error, resp *sdk.Response, tr *trace, doing strin
 // linkValue is one <url>; params entry of a Link header.
 var linkValue = regexp.MustCompile(`<([^>]*)>([^<]*)`)
 
-// hasNext reports whether resp links a next page, and points the SDK's
+// nextPage reports whether resp links a next page, and points the SDK's
 // NextPage at it. Okta sends one Link line per relation, but an
 // intermediary may join them into one line; the SDK then takes the joined
 // line's first link (self) for the next page and would read the first page
-// forever. This reads every link of every line, as the SDK would have.
-func hasNext(resp *sdk.Response) bool {
+// forever. This reads every link of every line.
+//
+// The SDK would prefix the org URL to whatever path the link has, so that
+// <@evil.example/x> becomes https://acme.okta.com@evil.example/x (the host
+// evil.example). A next link is followed only when it is a path on the
+// org: a relative link starting with "/" (not "//"), or an absolute URL
+// with the org's scheme, host and port. Any other next link is an error
+// (the transport would refuse it anyway; this says why, and stops before).
+func (c *Client) nextPage(resp *sdk.Response) (bool, error) {
 	if resp == nil || resp.Response == nil {
-		return false
+		return false, nil
 	}
 	for _, line := range resp.Header.Values("Link") {
 		for _, m := range linkValue.FindAllStringSubmatch(line, -1) {
 			if !strings.Contains(m[2], `rel="next"`) {
 				continue
 			}
-			u, err := url.Parse(m[1])
+			raw := strings.TrimSpace(m[1])
+			u, err := url.Parse(raw)
 			if err != nil {
-				return false
+				return false, errors.New("Okta's next-page link is not a URL; ulc stopped rather than guess the next page")
+			}
+			if !c.onOrgPath(raw, u) {
+				return false, c.offOrgLink(u)
 			}
 			// As the SDK does: the org URL is prefixed again, and the
 			// request's own parameters carry over unless the link sets them.
@@ -492,8 +523,30 @@ func hasNext(resp *sdk.Response) bool {
 				u.RawQuery = q.Encode()
 			}
 			resp.NextPage = u.String()
-			return resp.NextPage != resp.Self
+			return resp.NextPage != resp.Self, nil
 		}
 	}
-	return false
+	return false, nil
+}
+
+// onOrgPath reports whether the link raw (parsed as u) names a path on the
+// org, whose text can safely follow the org URL.
+func (c *Client) onOrgPath(raw string, u *url.URL) bool {
+	path := u.EscapedPath()
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || u.Opaque != "" {
+		return false
+	}
+	if u.Scheme == "" && u.Host == "" && u.User == nil {
+		return strings.HasPrefix(raw, "/") && !strings.HasPrefix(raw, "//")
+	}
+	return c.rt.onOrg(u)
+}
+
+// offOrgLink explains a next-page link that leads off the org.
+func (c *Client) offOrgLink(u *url.URL) error {
+	dest := "a path that is not on the org"
+	if u.Host != "" {
+		dest = safetext.Line(originOf(u).String(), 120)
+	}
+	return fmt.Errorf("Okta's next-page link leads to %s, not to %s; ulc does not follow it", dest, c.orgURL)
 }

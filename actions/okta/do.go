@@ -125,6 +125,11 @@ func (c *Client) answer(resp *sdk.Response, err error, tr *trace) actions.OktaAn
 	if err == nil {
 		return ans
 	}
+	var ref *refusal
+	if errors.As(err, &ref) && ans.HTTPStatus == 0 {
+		// A redirect the transport refused: Okta did answer, with a 3xx.
+		ans.HTTPStatus, ans.RequestID = ref.status, td.requestID
+	}
 	var oe *sdk.Error
 	if errors.As(err, &oe) {
 		ans.ErrorCode = safetext.Line(oe.ErrorCode, 40)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,14 +26,22 @@ const paceThreshold = 1
 // or 1000 log events is a few megabytes.
 const maxAnswer = 32 << 20
 
-// rateTransport wraps the HTTP transport to record Okta's rate-limit
-// headers and X-Okta-Request-Id of every answer, and to pace requests:
-// when a bucket is (nearly) spent, the next request to it waits for the
-// window to reset, bounded by the request's context and maxWait.
+// rateTransport is the only way out of the Okta client. It refuses any
+// request for a scheme, host or port other than the org's before it leaves
+// (every request the SDK builds carries the Okta credential: the SSWS
+// token, the Bearer access token, or the client assertion), and refuses
+// every redirect answer instead of following it. It records Okta's
+// rate-limit headers and X-Okta-Request-Id of every answer, and paces
+// requests: when a bucket is (nearly) spent, the next request to it waits
+// for the window to reset, bounded by the request's context and maxWait.
 type rateTransport struct {
 	base    http.RoundTripper
+	org     origin
 	maxWait time.Duration
-	now     func() time.Time
+	// now and sleep are the clock of pacing; tests replace them to see the
+	// waits asked for without waiting.
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
@@ -45,12 +54,92 @@ type bucket struct {
 	reset            time.Time // local clock
 }
 
-func newRateTransport(maxWait time.Duration) *rateTransport {
+// newRateTransport returns the transport for the org at orgURL, an
+// absolute URL already checked by checkOrgURL.
+func newRateTransport(orgURL string, maxWait time.Duration) (*rateTransport, error) {
+	u, err := url.Parse(orgURL)
+	if err != nil {
+		return nil, fmt.Errorf("the Okta org URL cannot be parsed")
+	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	base.MaxIdleConnsPerHost = 16
 	base.ResponseHeaderTimeout = 0
-	return &rateTransport{base: base, maxWait: maxWait, now: time.Now, buckets: map[string]*bucket{}}
+	return &rateTransport{base: base, org: originOf(u), maxWait: maxWait,
+		now: time.Now, sleep: sleepCtx, buckets: map[string]*bucket{}}, nil
+}
+
+// sleepCtx waits for d, or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// origin is a URL's scheme, host and port, as compared by sameOrigin.
+type origin struct{ scheme, host, port string }
+
+// originOf returns u's origin: lower-case scheme and host, and the port
+// with the scheme's default filled in.
+func originOf(u *url.URL) origin {
+	o := origin{scheme: strings.ToLower(u.Scheme), host: strings.ToLower(u.Hostname()), port: u.Port()}
+	if o.port == "" {
+		switch o.scheme {
+		case "https":
+			o.port = "443"
+		case "http":
+			o.port = "80"
+		}
+	}
+	return o
+}
+
+// String returns the origin as scheme://host[:port], for messages.
+func (o origin) String() string {
+	host := o.host
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if o.port != "" && !(o.scheme == "https" && o.port == "443" || o.scheme == "http" && o.port == "80") {
+		host += ":" + o.port
+	}
+	if o.scheme == "" {
+		return "//" + host
+	}
+	return o.scheme + "://" + host
+}
+
+// onOrg reports whether u is on the org: the same scheme, host and port,
+// and no user information (which would make a careless reader see another
+// host than the one the request goes to).
+func (t *rateTransport) onOrg(u *url.URL) bool {
+	return u != nil && u.User == nil && u.Opaque == "" && originOf(u) == t.org
+}
+
+// refusal is an error of the transport's own: a request it would not send,
+// or an answer it would not hand on. Its text is a whole sentence for the
+// operator; status is the HTTP status of a refused answer (0 when the
+// request never left).
+type refusal struct {
+	msg    string
+	status int
+}
+
+// Error implements error.
+func (r *refusal) Error() string { return r.msg }
+
+// offOrg explains a refused request for somewhere other than the org.
+func (t *rateTransport) offOrg(u *url.URL) *refusal {
+	dest := "an unreadable address"
+	if u != nil && u.Host != "" {
+		dest = safetext.Line(originOf(u).String(), 120)
+	}
+	return &refusal{msg: fmt.Sprintf("ulc refused to send an Okta request to %s: the Okta credential goes only to the org, %s", dest, t.org)}
 }
 
 // traceKey carries a *trace in a request's context.
@@ -84,12 +173,19 @@ func (tr *trace) get() traceData {
 	return tr.d
 }
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. A request for anywhere but the
+// org is refused before anything is sent; so is a redirect answer, and an
+// answer whose Link header the SDK could not read (it would crash on it).
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.onOrg(req.URL) {
+		closeBody(req)
+		return nil, t.offOrg(req.URL)
+	}
 	key := bucketKey(req.Method, req.URL.Path)
 	// A retry of the SDK's has waited for the reset already.
 	if req.Header.Get("X-Okta-Retry-Count") == "" {
 		if err := t.pace(req.Context(), key); err != nil {
+			closeBody(req)
 			return nil, err
 		}
 	}
@@ -98,8 +194,53 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	t.record(req.Context(), key, resp)
+	if err := t.refuseAnswer(resp); err != nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		return nil, err
+	}
 	resp.Body = &cappedBody{rc: resp.Body, left: maxAnswer}
 	return resp, nil
+}
+
+// closeBody closes the body of a request that is not sent, as a
+// RoundTripper must.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// refuseAnswer returns the refusal of an answer that must not reach the
+// SDK: a redirect (Okta's API never redirects; following one would carry
+// the credential elsewhere or turn a POST into a GET, and handing it on
+// would make the SDK take an empty page for success), or a Link header the
+// SDK cannot parse (its newResponse dereferences the nil URL and panics).
+func (t *rateTransport) refuseAnswer(resp *http.Response) error {
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		where := "elsewhere"
+		if loc, err := resp.Location(); err == nil && loc.Host != "" {
+			where = "to " + safetext.Line(originOf(loc).String(), 120)
+		} else if err == nil {
+			where = "to another page of the org"
+		}
+		return &refusal{status: resp.StatusCode, msg: fmt.Sprintf(
+			"Okta answered %d, a redirect %s; ulc does not follow redirects (Okta's API never redirects: check the org URL and any proxy in between)",
+			resp.StatusCode, where)}
+	}
+	for _, line := range resp.Header["Link"] {
+		// The SDK's reading: the text before the first ";", without <>.
+		parts := strings.Split(line, ";")
+		if len(parts) < 2 {
+			continue
+		}
+		raw := strings.TrimRight(strings.TrimLeft(parts[0], "<"), ">")
+		if _, err := url.Parse(raw); err != nil {
+			return &refusal{status: resp.StatusCode, msg: fmt.Sprintf(
+				"Okta answered %d with a Link header that is not a URL; ulc stopped rather than guess the next page", resp.StatusCode)}
+		}
+	}
+	return nil
 }
 
 // pace waits, when key's bucket is spent, until its window resets; it
@@ -130,15 +271,7 @@ func (t *rateTransport) pace(ctx context.Context, key string) error {
 		return nil
 	}
 	t.mu.Unlock()
-
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return t.sleep(ctx, wait)
 }
 
 // record reads the rate-limit headers and request id of an answer.
