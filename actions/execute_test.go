@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"ulc/actions"
-	"ulc/actions/gtr"
 	"ulc/audit"
 	"ulc/config"
+	"ulc/sandbox/apps"
 )
 
 const testToken = "tok-7f3a9c1e5b2d"
@@ -353,7 +353,7 @@ func TestSignedJWT(t *testing.T) {
 	var rc *receiver
 	rc = newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-		c, err := gtr.VerifyJWT(tok, &key.PublicKey, rc.URL+"/gtr", time.Now(), 30*time.Second)
+		c, err := apps.VerifyJWT(tok, &key.PublicKey, rc.URL+"/gtr", time.Now(), 30*time.Second)
 		mu.Lock()
 		dup := seen[c.ID]
 		seen[c.ID] = true
