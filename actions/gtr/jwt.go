@@ -3,17 +3,18 @@ package gtr
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
-	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v3"
+	"github.com/go-jose/go-jose/v3/cryptosigner"
+	"github.com/go-jose/go-jose/v3/jwt"
 )
 
 // JWTType is the "typ" header of a GTR authentication JWT, as Okta sends it.
@@ -22,7 +23,8 @@ const JWTType = "global-token-revocation+jwt"
 // MaxJWTLifetime is the longest lifetime draft -06 §3.5 recommends.
 const MaxJWTLifetime = 5 * time.Minute
 
-// Claims are the claims of a GTR authentication JWT (draft -06 §3.5).
+// Claims are the claims of a GTR authentication JWT (draft -06 §3.5). The
+// audience is a single string, as Okta sends it.
 type Claims struct {
 	Issuer    string `json:"iss"`
 	Subject   string `json:"sub"`
@@ -31,12 +33,6 @@ type Claims struct {
 	IssuedAt  int64  `json:"iat"`
 	NotBefore int64  `json:"nbf"`
 	Expires   int64  `json:"exp"`
-}
-
-type header struct {
-	Alg string `json:"alg"`
-	Typ string `json:"typ"`
-	Kid string `json:"kid,omitempty"`
 }
 
 // Audience returns the JWT audience for an endpoint: the exact endpoint URL
@@ -83,102 +79,44 @@ func (s *Signer) Sign(endpoint string, now time.Time) (token, jti string, err er
 	return token, jti, err
 }
 
-// SignJWT signs claims with key using alg (RS256 or ES256).
+// SignJWT signs claims with key using alg (RS256 or ES256) and returns the
+// compact JWT, with the headers typ (JWTType) and, when kid is not empty,
+// kid. ES256 signatures are in the JOSE form (r‖s, 64 bytes).
 func SignJWT(key crypto.Signer, alg, kid string, c Claims) (string, error) {
-	h, _ := json.Marshal(header{Alg: alg, Typ: JWTType, Kid: kid})
-	p, _ := json.Marshal(c)
-	input := b64(h) + "." + b64(p)
-	digest := sha256.Sum256([]byte(input))
-	var sig []byte
+	if key == nil {
+		return "", errors.New("no JWT signing key")
+	}
 	switch alg {
 	case "RS256":
 		if _, ok := key.Public().(*rsa.PublicKey); !ok {
 			return "", errors.New("RS256 needs an RSA key")
 		}
-		s, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
-		if err != nil {
-			return "", fmt.Errorf("signing the JWT: %w", err)
-		}
-		sig = s
 	case "ES256":
-		ek, ok := key.(*ecdsa.PrivateKey)
-		if !ok {
+		if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
 			return "", errors.New("ES256 needs a P-256 EC key")
 		}
-		r, s, err := ecdsa.Sign(rand.Reader, ek, digest[:])
-		if err != nil {
-			return "", fmt.Errorf("signing the JWT: %w", err)
-		}
-		sig = make([]byte, 64)
-		r.FillBytes(sig[:32])
-		s.FillBytes(sig[32:])
 	default:
 		return "", fmt.Errorf("unsupported JWT algorithm %q (want RS256 or ES256)", alg)
 	}
-	return input + "." + b64(sig), nil
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// VerifyJWT checks a GTR authentication JWT as a receiver must (draft -06
-// §3.5): the signature with pub, typ, aud equal to the endpoint URL, iat/nbf
-// not in the future and exp not passed (allowing skew), and a lifetime of at
-// most five minutes. Replay (jti reuse) is for the caller to check.
-func VerifyJWT(token string, pub crypto.PublicKey, endpoint string, now time.Time, skew time.Duration) (Claims, error) {
-	var c Claims
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return c, errors.New("not a compact JWT")
-	}
-	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
-	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
-	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
-	if err := errors.Join(err1, err2, err3); err != nil {
-		return c, errors.New("JWT is not base64url")
-	}
-	var h header
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return c, errors.New("JWT header is not JSON")
-	}
-	if h.Typ != JWTType {
-		return c, fmt.Errorf("JWT typ %q, want %s", h.Typ, JWTType)
-	}
-	digest := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	switch k := pub.(type) {
-	case *rsa.PublicKey:
-		if h.Alg != "RS256" {
-			return c, fmt.Errorf("JWT alg %q does not match an RSA key", h.Alg)
-		}
-		if rsa.VerifyPKCS1v15(k, crypto.SHA256, digest[:], sig) != nil {
-			return c, errors.New("JWT signature invalid")
-		}
-	case *ecdsa.PublicKey:
-		if h.Alg != "ES256" || len(sig) != 64 {
-			return c, fmt.Errorf("JWT alg %q does not match a P-256 key", h.Alg)
-		}
-		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
-		if !ecdsa.Verify(k, digest[:], r, s) {
-			return c, errors.New("JWT signature invalid")
-		}
+	// go-jose signs in-memory keys itself; any other crypto.Signer (a key
+	// held by an agent or a KMS) goes through its opaque-signer adapter.
+	var k any = key
+	switch key.(type) {
+	case *rsa.PrivateKey, *ecdsa.PrivateKey:
 	default:
-		return c, errors.New("unsupported verification key")
+		k = cryptosigner.Opaque(key)
 	}
-	if err := json.Unmarshal(pb, &c); err != nil {
-		return c, errors.New("JWT claims are not JSON of the expected types")
+	opts := (&jose.SignerOptions{}).WithType(JWTType)
+	if kid != "" {
+		opts = opts.WithHeader("kid", kid)
 	}
-	switch {
-	case c.Issuer == "" || c.Subject == "" || c.ID == "":
-		return c, errors.New("JWT lacks iss, sub or jti")
-	case c.Audience != Audience(endpoint):
-		return c, fmt.Errorf("JWT aud %q is not this endpoint", c.Audience)
-	case c.IssuedAt == 0 || c.Expires == 0 || c.NotBefore == 0:
-		return c, errors.New("JWT lacks iat, nbf or exp")
-	case time.Unix(c.Expires, 0).Add(skew).Before(now):
-		return c, errors.New("JWT expired")
-	case time.Unix(c.NotBefore, 0).Add(-skew).After(now), time.Unix(c.IssuedAt, 0).Add(-skew).After(now):
-		return c, errors.New("JWT not valid yet")
-	case time.Duration(c.Expires-c.IssuedAt)*time.Second > MaxJWTLifetime:
-		return c, errors.New("JWT lifetime exceeds five minutes")
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: k}, opts)
+	if err != nil {
+		return "", fmt.Errorf("preparing the JWT signer: %w", err)
 	}
-	return c, nil
+	tok, err := jwt.Signed(signer).Claims(c).CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("signing the JWT: %w", err)
+	}
+	return tok, nil
 }
