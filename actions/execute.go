@@ -84,7 +84,8 @@ type run struct {
 // non-nil (wrapping ErrAudit) only when the audit log failed; in that case
 // nothing more was sent after the failure, and nothing at all if the plan
 // could not be recorded. Cancelling ctx turns unanswered steps into
-// Cancelled.
+// Cancelled. A blocked step (Step.Blocked) is recorded as planned like
+// every step, then as Failed with its reason; it is never sent or retried.
 func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 	r := &run{x: x, plan: p, state: NewRunState(p.RunID)}
 	// Fail closed: the run and every planned step are durable before the
@@ -100,9 +101,20 @@ func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
 
+	// A step whose target's credential is missing or unusable fails at
+	// once, with the reason and what to do, and nothing is sent for it.
+	// A dry run records it as failed too: "planned" would promise a
+	// request that cannot leave.
+	for _, s := range p.Steps {
+		if s.Blocked != "" {
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Failed, Error: s.Blocked}, s)
+		}
+	}
 	if p.Info.DryRun {
 		for _, s := range p.Steps {
-			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Planned}, s)
+			if s.Blocked == "" {
+				r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Planned}, s)
+			}
 		}
 	} else {
 		r.perform()
@@ -160,6 +172,9 @@ func (r *run) perform() {
 	byUser := map[string][]Step{}
 	var order []string
 	for _, s := range r.plan.Steps {
+		if s.Blocked != "" {
+			continue // already failed: it cannot be sent
+		}
 		k := s.User.Key()
 		if _, ok := byUser[k]; !ok {
 			order = append(order, k)

@@ -20,6 +20,7 @@ import (
 
 	"ulc/actions/gtr"
 	"ulc/config"
+	"ulc/internal/safetext"
 )
 
 // Directory resolves what an operator typed (an email, a login or an Okta
@@ -96,6 +97,21 @@ type Step struct {
 	Subject gtr.Subject
 	// Detail is the exact request, as recorded in the audit log.
 	Detail StepDetail
+	// Blocked, when not empty, says why the step cannot be sent and what
+	// to do about it: its target's credential is missing or unusable
+	// ("token_env CHAT_UL_TOKEN is not set (or empty): set it, then ulc
+	// resume RUN"). Execute records such a step as planned, then failed
+	// with this reason, and sends nothing for it; the other steps run.
+	Blocked string
+}
+
+// UnusableTarget is a target of a plan whose steps cannot be sent.
+type UnusableTarget struct {
+	// Target is the target's name.
+	Target string
+	// Reason is the Blocked text of its steps: what is wrong with its
+	// credential, and what to do.
+	Reason string
 }
 
 // Plan is a fully resolved run: every request is built before anything is
@@ -114,13 +130,15 @@ type Plan struct {
 	targets     map[string]*runTarget
 }
 
-// runTarget is a target with its loaded credential and HTTP client.
+// runTarget is a target with its loaded credential and HTTP client, or,
+// when its credential could not be loaded, the reason its steps are blocked.
 type runTarget struct {
-	cfg    config.Target
-	cred   *config.Credential
-	signer *gtr.Signer
-	client *http.Client
-	sem    chan struct{}
+	cfg     config.Target
+	blocked string
+	cred    *config.Credential
+	signer  *gtr.Signer
+	client  *http.Client
+	sem     chan struct{}
 }
 
 // NewRunID returns a new run id: sortable by time, short enough to type.
@@ -132,7 +150,9 @@ func NewRunID(now time.Time) string {
 
 // BuildPlan resolves every user, loads every selected target's credential
 // and builds the exact requests. It sends nothing. All problems are reported
-// together, each naming its user or target.
+// together, each naming its user or target. A target whose credential is
+// missing or unusable is not a problem of the whole run: its steps are
+// planned as blocked (Step.Blocked, Plan.Unusable) and the rest goes ahead.
 func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	if strings.TrimSpace(req.Reason) == "" {
 		return nil, errors.New("a reason is required: say why this user is being logged out")
@@ -177,14 +197,20 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 
 	shared := sharedClient()
 	for _, t := range req.Targets {
-		rt, err := newRunTarget(t, getenv, shared)
-		if err != nil {
-			problems = append(problems, err)
-			continue
-		}
 		if _, dup := p.targets[t.Name]; dup {
 			problems = append(problems, fmt.Errorf("target %q selected twice", t.Name))
 			continue
+		}
+		rt, err := newRunTarget(t, getenv, shared)
+		if err != nil {
+			if !credentialProblem(err) {
+				problems = append(problems, err)
+				continue
+			}
+			// One target's missing credential must not keep the user
+			// signed in everywhere else: its steps are planned as
+			// blocked, and the rest of the run goes ahead.
+			rt = &runTarget{cfg: t, blocked: blockedReason(err, p.RunID)}
 		}
 		p.targets[t.Name] = rt
 	}
@@ -233,14 +259,19 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 				problems = append(problems, fmt.Errorf("%s: %v", t.Where(), err))
 				continue
 			}
-			p.Steps = append(p.Steps, Step{
+			step := Step{
 				N: len(p.Steps) + 1, User: u, Action: ActionGTR, Target: t.Name, Subject: subj,
 				Detail: StepDetail{
 					Method: http.MethodPost, URL: t.URL, Body: string(body),
 					SubjectFormat: t.Subject, BodyKey: t.BodyKey, Auth: t.Auth,
-					Credential: rt.cred.Fingerprint, TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries,
+					TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries,
 				},
-			})
+				Blocked: rt.blocked,
+			}
+			if rt.cred != nil {
+				step.Detail.Credential = rt.cred.Fingerprint
+			}
+			p.Steps = append(p.Steps, step)
 		}
 	}
 	if len(problems) > 0 {
@@ -282,12 +313,58 @@ func OktaRequest(a Action, id string, forgetDevices bool) (method, path string) 
 	return "", ""
 }
 
+// Unusable lists the targets of the plan whose steps cannot be sent
+// (Step.Blocked), once each, in the order of the plan's steps, which is the
+// registry order of the request's targets. It is empty when every step can
+// be sent. The console's Confirm and the command line show it before
+// anything is sent.
+func (p *Plan) Unusable() []UnusableTarget {
+	var out []UnusableTarget
+	seen := map[string]bool{}
+	for _, s := range p.Steps {
+		if s.Blocked == "" || seen[s.Target] {
+			continue
+		}
+		seen[s.Target] = true
+		out = append(out, UnusableTarget{Target: s.Target, Reason: s.Blocked})
+	}
+	return out
+}
+
+// credentialError marks an error from loading a target's credential.
+type credentialError struct{ err error }
+
+func (e credentialError) Error() string { return e.err.Error() }
+func (e credentialError) Unwrap() error { return e.err }
+
+// credentialProblem reports whether err means that one target's credential
+// is missing or unusable, as opposed to a request or configuration that is
+// wrong as a whole.
+func credentialProblem(err error) bool {
+	var ce credentialError
+	return errors.As(err, &ce)
+}
+
+// blockedReason is the Blocked text of a target whose credential failed to
+// load with err: the credential's own sentence, which says what is wrong
+// and what to do (the step already names its target, so the file, line and
+// target are left out), then the run to resume once that is done.
+func blockedReason(err error, runID string) string {
+	msg := err.Error()
+	var ce *config.Error
+	if errors.As(err, &ce) && ce.Msg != "" {
+		msg = ce.Msg
+	}
+	return safetext.Line(msg, 300) + ", then ulc resume " + runID
+}
+
 // newRunTarget loads t's credential and picks its HTTP client: the shared
-// one, or one of its own when t trusts an extra CA.
+// one, or one of its own when t trusts an extra CA. An error from loading
+// the credential is a credentialError.
 func newRunTarget(t config.Target, getenv func(string) string, shared *http.Client) (*runTarget, error) {
 	cred, err := t.LoadCredential(getenv)
 	if err != nil {
-		return nil, err
+		return nil, credentialError{err}
 	}
 	rt := &runTarget{cfg: t, cred: cred, client: shared, sem: make(chan struct{}, max(t.Concurrency, 1))}
 	if cred.Kind == config.AuthJWT {
