@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
 	"ulc/config"
@@ -49,12 +50,21 @@ type confirmScreen struct {
 	tgtOff  int
 	err     string
 	busy    bool
+	// unusable is what the latest plan said about targets that cannot be
+	// sent (target → reason): their credential is missing or unusable.
+	unusable map[string]string
+	// held is a plan with unusable targets, kept on screen so the operator
+	// sees them before anything is sent; heldFor is the request it was
+	// built for. Enter again with the same request sends it.
+	held    *actions.Plan
+	heldFor string
 }
 
 type planMsg struct {
 	c    *confirmScreen
 	plan *actions.Plan
 	err  error
+	key  string // requestKey of the request the plan was built for
 }
 
 func newConfirm(c *common, people []Person) *confirmScreen {
@@ -147,6 +157,15 @@ func (s *confirmScreen) update(msg tea.Msg) tea.Cmd {
 		if msg.err != nil {
 			s.err = msg.err.Error()
 			return nil
+		}
+		s.learn(msg.plan)
+		if !msg.plan.Info.DryRun && len(msg.plan.Unusable()) > 0 {
+			// Some targets cannot be sent: show them, and send only
+			// when the operator confirms again. A dry run sends nothing
+			// and its board shows them as failed, so it goes ahead.
+			s.held, s.heldFor = msg.plan, msg.key
+			s.field = fieldConfirm
+			return s.focus()
 		}
 		b := newBoard(s.c, msg.plan)
 		return tea.Sequence(pop, push(b))
@@ -285,14 +304,61 @@ func (s *confirmScreen) submit(dry bool) tea.Cmd {
 		s.field = fieldConfirm
 		return s.focus()
 	}
+	k := requestKey(r)
+	if held := s.held; held != nil && !dry && k == s.heldFor {
+		// The operator has seen which targets cannot be sent and
+		// confirmed again: send exactly the plan they saw.
+		s.held, s.err = nil, ""
+		return tea.Sequence(pop, push(newBoard(s.c, held)))
+	}
+	s.held = nil
 	s.err, s.busy = "", true
 	runner := s.c.deps.Runner
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		p, err := runner.Plan(ctx, r)
-		return planMsg{c: s, plan: p, err: err}
+		return planMsg{c: s, plan: p, err: err, key: k}
 	}
+}
+
+// requestKey identifies a request by everything the operator chose, so a
+// held plan is sent only for the very choices it was built for.
+func requestKey(r RunRequest) string {
+	var ids []string
+	for _, u := range r.Users {
+		ids = append(ids, u.ID+"/"+u.Key())
+	}
+	return fmt.Sprintf("%q %q %q %v %t %q %t", ids, r.Reason, r.Ticket, r.OktaSteps, r.ForgetDevices, r.Targets, r.DryRun)
+}
+
+// learn keeps what plan says about the usability of its targets.
+func (s *confirmScreen) learn(plan *actions.Plan) {
+	if s.unusable == nil {
+		s.unusable = map[string]string{}
+	}
+	for _, t := range plan.Info.Targets {
+		delete(s.unusable, t)
+	}
+	for _, u := range plan.Unusable() {
+		s.unusable[u.Target] = u.Reason
+	}
+}
+
+// unusableOn counts the switched-on targets known to be unusable.
+func (s *confirmScreen) unusableOn() int {
+	n := 0
+	for i, t := range s.targets {
+		if _, bad := s.unusable[t.Name]; bad && s.enabled[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// holding reports whether a held plan still matches the screen's choices.
+func (s *confirmScreen) holding() bool {
+	return s.held != nil && requestKey(s.request(false)) == s.heldFor
 }
 
 func (s *confirmScreen) view() string {
@@ -341,7 +407,11 @@ func (s *confirmScreen) view() string {
 			on++
 		}
 	}
-	label = fmt.Sprintf("Targets: %d of %d (space toggles, a all)", on, len(s.targets))
+	label = fmt.Sprintf("Targets: %d of %d", on, len(s.targets))
+	if bad := s.unusableOn(); bad > 0 {
+		label += fmt.Sprintf(", %d unusable", bad)
+	}
+	label += " (space toggles, a all)"
 	if s.field == fieldTargets {
 		label = "› " + label
 	}
@@ -357,7 +427,17 @@ func (s *confirmScreen) view() string {
 		if t.Auth == config.AuthJWT {
 			auth = "signed JWT"
 		}
-		rows[i] = []string{box, t.Name, t.URL, t.Subject, auth}
+		where := t.URL
+		if why, bad := s.unusable[t.Name]; bad {
+			// Its credential is missing: the reason replaces the URL,
+			// and a switched-on box says it will not be sent.
+			where = c.st.dim.Render(clean(why, 300))
+			if s.enabled[i] {
+				box = c.st.err.Render("[✗]")
+				where = c.st.err.Render(clean(why, 300))
+			}
+		}
+		rows[i] = []string{box, t.Name, where, t.Subject, auth}
 	}
 	cur := -1
 	if s.field == fieldTargets {
@@ -379,10 +459,33 @@ func (s *confirmScreen) view() string {
 		b.WriteString(c.st.dim.Render("building the plan…"))
 	case s.err != "":
 		b.WriteString(c.st.err.Render(clean(s.err, 300)))
+	case s.holding():
+		b.WriteString(c.st.err.Render(ansi.Truncate(s.heldText(), c.width, "…")))
 	default:
 		b.WriteString(c.st.dim.Render(fmt.Sprintf("enter on Confirm sends; ctrl+p records the plan and sends nothing (%d requests)", s.requests())))
 	}
 	return b.String()
+}
+
+// heldText is the confirmation asked for a held plan: how many targets
+// will be recorded as failed without being sent, and that enter sends the
+// rest.
+func (s *confirmScreen) heldText() string {
+	bad := len(s.held.Unusable())
+	sendable := 0
+	for _, st := range s.held.Steps {
+		if st.Blocked == "" {
+			sendable++
+		}
+	}
+	what := fmt.Sprintf("%d targets will", bad)
+	if bad == 1 {
+		what = "1 target will"
+	}
+	if sendable == 0 {
+		return "✗ " + what + " be recorded as failed and nothing sent: enter again records it"
+	}
+	return "✗ " + what + " be recorded as failed and not sent: enter again sends the rest"
 }
 
 // requests counts the requests the current choices would send.

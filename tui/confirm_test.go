@@ -1,10 +1,13 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/exp/golden"
 
 	"ulc/actions"
 	"ulc/config"
@@ -212,5 +215,113 @@ func TestConfirmSaysWhenTargetsDoNotFit(t *testing.T) {
 	shown := strings.Count(f, "[x] app-")
 	if shown == 0 || shown == 40 || !strings.Contains(f, fmt.Sprintf("… %d more targets", 40-shown)) {
 		t.Fatalf("%d targets shown, and the rest not counted:\n%s", shown, f)
+	}
+}
+
+// missingCredRunner is the fake runner with chat's credential missing: its
+// steps come back blocked, as the engine plans them.
+type missingCredRunner struct{ *fakeRunner }
+
+const chatMissing = "token_env CHAT_UL_TOKEN is not set: set it"
+
+func (r missingCredRunner) Plan(ctx context.Context, rr RunRequest) (*actions.Plan, error) {
+	p, err := r.fakeRunner.Plan(ctx, rr)
+	if err != nil {
+		return nil, err
+	}
+	for i, s := range p.Steps {
+		if s.Target == "chat" {
+			p.Steps[i].Blocked = chatMissing + ", then ulc resume " + p.RunID
+		}
+	}
+	return p, nil
+}
+
+// withMissingChat returns test deps whose runner cannot send to chat.
+func withMissingChat() (Deps, *fakeRunner) {
+	deps, _, run, _ := testDeps()
+	deps.Runner = missingCredRunner{run}
+	return deps, run
+}
+
+// TestConfirmShowsAnUnusableTargetBeforeSending: the plan says chat has no
+// credential; Confirm shows it, says it will be recorded as failed, and
+// sends only when the operator confirms again, exactly the plan shown.
+func TestConfirmShowsAnUnusableTargetBeforeSending(t *testing.T) {
+	deps, run := withMissingChat()
+	d := newDriver(t, deps, 80, 24)
+	d.openConfirm("tri")
+	d.fill("phished", trinity)
+	d.key("enter")
+	d.sees("Targets: 2 of 2, 1 unusable", "[✗] chat", "token_env CHAT_UL_TOKEN is not set",
+		"1 target will be recorded as failed and not sent: enter again sends the rest")
+	d.notSees("OUTCOME")
+	if run.executed() != 0 {
+		t.Fatal("a plan with an unusable target was sent before the operator saw it")
+	}
+	if row := rowsBelow(d.frame(), "TARGET"); len(row) == 0 || !strings.Contains(row[0], "[✗] chat") || strings.Contains(row[0], "https://chat.example") {
+		t.Fatalf("chat's row does not say it cannot be sent: %q", row)
+	}
+	if row := rowsBelow(d.frame(), "TARGET"); len(row) < 2 || !strings.Contains(row[1], "[x] wiki") || !strings.Contains(row[1], "https://wiki.example/gtr") {
+		t.Fatalf("wiki's row changed: %q", row)
+	}
+
+	d.key("enter")
+	d.sees("OUTCOME")
+	if n := len(run.plannedRequests()); n != 1 || run.executed() != 1 {
+		t.Fatalf("planned %d times, executed %d; want the one plan shown, sent once", n, run.executed())
+	}
+}
+
+// TestConfirmReplansWhenTheChoiceChanges: switching the unusable target off
+// drops the held plan; the next enter plans afresh and, with nothing
+// unusable left, sends at once.
+func TestConfirmReplansWhenTheChoiceChanges(t *testing.T) {
+	deps, run := withMissingChat()
+	d := newDriver(t, deps, 80, 24)
+	d.openConfirm("tri")
+	d.fill("phished", trinity)
+	d.key("enter")
+	d.sees("1 unusable", "enter again sends the rest")
+	d.key("shift+tab") // Targets, on chat
+	d.key("space")     // chat off
+	d.sees("Targets: 1 of 2 (", "[ ] chat", "token_env CHAT_UL_TOKEN is not set")
+	d.notSees("1 unusable", "enter again sends the rest", "[✗]")
+	d.key("tab")
+	d.key("enter")
+	d.sees("OUTCOME")
+	p := run.plannedRequests()
+	if len(p) != 2 || !slices.Equal(p[1].Targets, []string{"wiki"}) || run.executed() != 1 {
+		t.Fatalf("planned %+v, executed %d; want a second plan for wiki alone, sent", p, run.executed())
+	}
+}
+
+// TestConfirmDryRunWithAnUnusableTarget: a dry run sends nothing, so it
+// does not stop to ask; the board shows the result.
+func TestConfirmDryRunWithAnUnusableTarget(t *testing.T) {
+	deps, run := withMissingChat()
+	d := newDriver(t, deps, 80, 24)
+	d.openConfirm("tri")
+	d.typeText("drill")
+	d.key("ctrl+p")
+	d.sees("› Dry run")
+	if run.executed() != 1 {
+		t.Fatalf("dry run executed %d times", run.executed())
+	}
+}
+
+// TestConfirmUnusableGolden keeps the frame of a held plan at 80x24.
+func TestConfirmUnusableGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
+			deps, _ := withMissingChat()
+			d := newDriver(t, deps, size[0], size[1])
+			d.openConfirm("tri")
+			d.fill("phished via fake sso page", trinity)
+			d.key("enter")
+			d.sees("1 unusable")
+			fits(t, "confirm unusable", d.m.View().Content, size[0], size[1])
+			golden.RequireEqual(t, []byte(d.frame()))
+		})
 	}
 }
