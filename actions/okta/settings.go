@@ -1,16 +1,20 @@
 package okta
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"ulc/config"
 )
@@ -89,11 +93,12 @@ const maxSecretFile = 64 << 10
 // ResolveSettings merges the connection settings, later sources winning
 // field by field, in the order the Okta SDK itself uses and then ulc's own:
 //
-//  1. home/.okta/okta.yaml (skipped when home is ""), read with a small
-//     reader for the keys that matter (okta.client.orgUrl, token,
-//     authorizationMode, clientId, scopes, privateKey, privateKeyId,
-//     requestTimeout, rateLimit.maxRetries, rateLimit.maxBackoff): plain,
-//     quoted and block scalars, block and flow lists, comments;
+//  1. home/.okta/okta.yaml (skipped when home is ""), decoded as YAML
+//     (at most 64 KiB; a key the SDK does not know is an error), of which
+//     ulc honours okta.client.orgUrl, token, authorizationMode, clientId,
+//     scopes (a list, or one comma or space separated string),
+//     privateKey, privateKeyId, requestTimeout, rateLimit.maxRetries and
+//     rateLimit.maxBackoff;
 //  2. the OKTA_CLIENT_* environment variables, read through getenv;
 //  3. the [okta] table t of targets.toml.
 //
@@ -113,43 +118,40 @@ func ResolveSettings(t config.Okta, getenv func(string) string, home string) (Se
 	// 1. ~/.okta/okta.yaml
 	if home != "" {
 		path := filepath.Join(home, filepath.FromSlash(yamlPath))
-		kv, found, err := readOktaYAML(path)
+		y, found, err := readOktaYAML(path)
 		if err != nil {
 			return Settings{}, false, err
 		}
 		if found {
 			from := "~/" + yamlPath
-			get := func(k string) (string, bool) {
-				v, ok := kv.scalars["okta.client."+k]
-				return v, ok && v != ""
-			}
-			if v, ok := get("orgUrl"); ok {
+			yc := y.Okta.Client
+			if v := yc.OrgURL; v != "" {
 				s.OrgURL, s.OrgURLFrom = v, from+" okta.client.orgUrl"
 			}
-			if v, ok := get("token"); ok {
+			if v := yc.Token; v != "" {
 				s.Token, s.TokenFrom = v, from+" okta.client.token"
 			}
-			if v, ok := get("authorizationMode"); ok {
+			if v := yc.AuthorizationMode; v != "" {
 				m, err := authMode(v, from+" okta.client.authorizationMode")
 				if err != nil {
 					return Settings{}, false, err
 				}
 				s.AuthMode = m
 			}
-			if v, ok := get("clientId"); ok {
+			if v := yc.ClientID; v != "" {
 				s.ClientID = v
 			}
-			if l, ok := kv.lists["okta.client.scopes"]; ok {
-				s.Scopes = l
-			} else if v, ok := get("scopes"); ok {
-				s.Scopes = splitScopes(v)
+			if len(yc.Scopes) > 0 {
+				s.Scopes = []string(yc.Scopes)
 			}
-			if v, ok := get("privateKey"); ok {
+			if v := yc.PrivateKey; v != "" {
 				keyRef, keyRefFrom = v, from+" okta.client.privateKey"
 			}
-			if v, ok := get("privateKeyId"); ok {
+			if v := yc.PrivateKeyID; v != "" {
 				s.KeyID = v
 			}
+			nums := map[string]string{"requestTimeout": yc.RequestTimeout, "rateLimit.maxRetries": yc.RateLimit.MaxRetries, "rateLimit.maxBackoff": yc.RateLimit.MaxBackoff}
+			get := func(k string) (string, bool) { return nums[k], nums[k] != "" }
 			if err := numbers(&s, from, get, "requestTimeout", "rateLimit.maxRetries", "rateLimit.maxBackoff"); err != nil {
 				return Settings{}, false, err
 			}
@@ -387,198 +389,126 @@ func safeWord(v string) string {
 	}, v)
 }
 
-// oktaYAML holds what readOktaYAML understood: scalars and lists by their
-// dotted path, such as "okta.client.orgUrl".
+// oktaYAML is the SDK's okta.yaml (SDK okta/config.go, struct config),
+// every key the SDK reads. Values ulc uses are strings, so that a number
+// keeps the text the operator wrote for the message when it is out of
+// range, and an empty value counts as unset; the others are only accepted.
+// Decoding refuses a key the SDK does not know: the SDK would ignore a
+// misspelt orgUrl and quietly use another org.
 type oktaYAML struct {
-	scalars map[string]string
-	lists   map[string][]string
+	Okta struct {
+		Client struct {
+			Cache             any    `yaml:"cache"`
+			Proxy             any    `yaml:"proxy"`
+			ConnectionTimeout any    `yaml:"connectionTimeout"`
+			RequestTimeout    string `yaml:"requestTimeout"`
+			RateLimit         struct {
+				MaxRetries string `yaml:"maxRetries"`
+				MaxBackoff string `yaml:"maxBackoff"`
+			} `yaml:"rateLimit"`
+			OrgURL            string     `yaml:"orgUrl"`
+			Token             string     `yaml:"token"`
+			AuthorizationMode string     `yaml:"authorizationMode"`
+			ClientID          string     `yaml:"clientId"`
+			Scopes            yamlScopes `yaml:"scopes"`
+			PrivateKey        string     `yaml:"privateKey"`
+			PrivateKeyID      string     `yaml:"privateKeyId"`
+			ClientAssertion   any        `yaml:"clientAssertion"`
+		} `yaml:"client"`
+		Testing any `yaml:"testing"`
+	} `yaml:"okta"`
 }
 
-// readOktaYAML reads the SDK's okta.yaml. found is false when the file does
-// not exist. The reader knows only the YAML the SDK's documentation shows:
-// nested maps by indentation, plain and quoted scalars, "|" and ">" block
-// scalars, "- item" and "[a, b]" lists, comments. Anything else is an error
-// that names the line, never its content (it may hold the token).
-func readOktaYAML(path string) (oktaYAML, bool, error) {
-	out := oktaYAML{scalars: map[string]string{}, lists: map[string][]string{}}
+// yamlScopes is okta.client.scopes: a list, or one string of scopes
+// separated by commas or spaces (as OKTA_CLIENT_SCOPES).
+type yamlScopes []string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (s *yamlScopes) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*s = splitScopes(n.Value)
+		return nil
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*s = list
+	return nil
+}
+
+// readOktaYAML reads and decodes the SDK's okta.yaml at path. found is
+// false when the file does not exist. An error names the file and the
+// line, never the content (it may hold the token).
+func readOktaYAML(path string) (y oktaYAML, found bool, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return out, false, nil
+		return y, false, nil
 	}
 	if err != nil {
-		return out, false, fmt.Errorf("~/%s cannot be read: %v", yamlPath, unwrapPath(err))
+		return y, false, fmt.Errorf("~/%s cannot be read: %v", yamlPath, unwrapPath(err))
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
-		return out, false, fmt.Errorf("~/%s cannot be read: %v", yamlPath, unwrapPath(err))
+		return y, false, fmt.Errorf("~/%s cannot be read: %v", yamlPath, unwrapPath(err))
 	}
 	if len(data) > maxSecretFile {
-		return out, false, fmt.Errorf("~/%s is larger than %d KiB", yamlPath, maxSecretFile>>10)
+		return y, false, fmt.Errorf("~/%s is larger than %d KiB", yamlPath, maxSecretFile>>10)
 	}
-	if err := parseOktaYAML(string(data), &out); err != nil {
-		return out, false, fmt.Errorf("~/%s %v; ulc reads only simple \"key: value\" lines and lists there (or remove the file and use OKTA_CLIENT_* or targets.toml [okta])", yamlPath, err)
+	if y, err = decodeOktaYAML(data); err != nil {
+		return y, false, fmt.Errorf("~/%s %s; fix it, or remove the file and use OKTA_CLIENT_* or targets.toml [okta]", yamlPath, err)
 	}
-	return out, true, nil
+	return y, true, nil
 }
 
-type yamlLevel struct {
-	indent int
-	key    string
+// decodeOktaYAML decodes the first document of an okta.yaml; an empty file
+// is an empty configuration.
+func decodeOktaYAML(data []byte) (oktaYAML, error) {
+	var y oktaYAML
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&y); err != nil && !errors.Is(err, io.EOF) {
+		return oktaYAML{}, errors.New(yamlProblem(err))
+	}
+	return y, nil
 }
 
-// parseOktaYAML is the small YAML subset reader behind readOktaYAML.
-func parseOktaYAML(text string, out *oktaYAML) error {
-	lines := strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	var stack []yamlLevel
-	path := func(key string) string {
-		parts := make([]string, 0, len(stack)+1)
-		for _, l := range stack {
-			parts = append(parts, l.key)
-		}
-		return strings.Join(append(parts, key), ".")
-	}
-	listKey, listIndent := "", -1 // the key whose "- item" lines follow
-	for i := 0; i < len(lines); i++ {
-		raw := lines[i]
-		trimmed := strings.TrimSpace(raw)
-		if trimmed == "" || strings.HasPrefix(trimmed, "#") || trimmed == "---" || trimmed == "..." {
-			continue
-		}
-		if strings.ContainsRune(raw, '\t') && strings.TrimLeft(raw, " \t") != strings.TrimLeft(raw, " ") {
-			return fmt.Errorf("line %d: indent with spaces, not tabs", i+1)
-		}
-		indent := len(raw) - len(strings.TrimLeft(raw, " "))
-		if strings.HasPrefix(trimmed, "- ") || trimmed == "-" {
-			if listKey == "" || indent < listIndent {
-				return fmt.Errorf("line %d: a list item outside a list", i+1)
-			}
-			v, err := yamlScalar(strings.TrimSpace(strings.TrimPrefix(trimmed, "-")))
-			if err != nil {
-				return fmt.Errorf("line %d: %v", i+1, err)
-			}
-			out.lists[listKey] = append(out.lists[listKey], v)
-			continue
-		}
-		listKey, listIndent = "", -1
-		key, rest, found := strings.Cut(trimmed, ":")
-		if !found || key == "" || strings.ContainsAny(key, " \"'{}[]") {
-			return fmt.Errorf("line %d: not a \"key: value\" line", i+1)
-		}
-		if rest != "" && rest[0] != ' ' {
-			return fmt.Errorf("line %d: not a \"key: value\" line", i+1)
-		}
-		for len(stack) > 0 && stack[len(stack)-1].indent >= indent {
-			stack = stack[:len(stack)-1]
-		}
-		value := strings.TrimSpace(stripComment(rest))
+// yamlLine finds the line number in a yaml.v3 error.
+var yamlLine = regexp.MustCompile(`\bline (\d+)\b`)
+
+// yamlFixedPhrase matches the scanner's and parser's own fixed reasons,
+// which hold no text of the file.
+var yamlFixedPhrase = regexp.MustCompile(`^[a-zA-Z ,'-]{1,100}$`)
+
+// yamlProblem says what is wrong with an okta.yaml, by line, without
+// repeating the file's content: yaml.v3 quotes values in some messages.
+func yamlProblem(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg := te.Errors[0]
+		var what string
 		switch {
-		case value == "":
-			// A map or a list follows.
-			listKey, listIndent = path(key), indent
-			stack = append(stack, yamlLevel{indent: indent, key: key})
-		case value == "|" || value == "|-" || value == ">" || value == ">-" || value == "|+" || value == ">+":
-			var block []string
-			blockIndent := -1
-			for i+1 < len(lines) {
-				next := lines[i+1]
-				nt := strings.TrimSpace(next)
-				ni := len(next) - len(strings.TrimLeft(next, " "))
-				if nt != "" && ni <= indent {
-					break
-				}
-				i++
-				if nt == "" {
-					block = append(block, "")
-					continue
-				}
-				if blockIndent < 0 {
-					blockIndent = ni
-				}
-				if ni < blockIndent {
-					return fmt.Errorf("line %d: a block scalar line is indented less than its first line", i+1)
-				}
-				block = append(block, next[blockIndent:])
-			}
-			sep := "\n"
-			if value[0] == '>' {
-				sep = " "
-			}
-			text := strings.TrimRight(strings.Join(block, sep), "\n ")
-			if value[0] == '|' && !strings.HasSuffix(value, "-") {
-				text += "\n"
-			}
-			out.scalars[path(key)] = text
-		case strings.HasPrefix(value, "["):
-			if !strings.HasSuffix(value, "]") {
-				return fmt.Errorf("line %d: a flow list must end on the same line", i+1)
-			}
-			var items []string
-			for _, it := range strings.Split(value[1:len(value)-1], ",") {
-				it = strings.TrimSpace(it)
-				if it == "" {
-					continue
-				}
-				v, err := yamlScalar(it)
-				if err != nil {
-					return fmt.Errorf("line %d: %v", i+1, err)
-				}
-				items = append(items, v)
-			}
-			out.lists[path(key)] = items
-		case strings.HasPrefix(value, "{"):
-			return fmt.Errorf("line %d: flow maps are not supported", i+1)
+		case strings.Contains(msg, "not found in type"):
+			what = "has a key the Okta SDK does not read (misspelt?)"
+		case strings.Contains(msg, "already set"):
+			what = "sets a key twice"
 		default:
-			v, err := yamlScalar(value)
-			if err != nil {
-				return fmt.Errorf("line %d: %v", i+1, err)
-			}
-			out.scalars[path(key)] = v
+			what = "has a value of the wrong kind (a list or a map where one value belongs, or the reverse)"
 		}
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			return "line " + m[1] + " " + what
+		}
+		return what
 	}
-	return nil
-}
-
-// stripComment removes a trailing " # comment" outside quotes.
-func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			} else if c == '\\' && quote == '"' {
-				i++
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#' && (i == 0 || s[i-1] == ' '):
-			return s[:i]
-		}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	where, reason := "", msg
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil && m[0] == 0 {
+		where = "line " + msg[m[2]:m[3]] + " "
+		reason = strings.TrimPrefix(strings.TrimSpace(msg[m[1]:]), ": ")
 	}
-	return s
-}
-
-// yamlScalar decodes a plain, single-quoted or double-quoted scalar.
-func yamlScalar(v string) (string, error) {
-	switch {
-	case strings.HasPrefix(v, `"`):
-		if len(v) < 2 || !strings.HasSuffix(v, `"`) {
-			return "", errors.New("an unterminated double-quoted string")
-		}
-		s, err := strconv.Unquote(v)
-		if err != nil {
-			return "", errors.New("a double-quoted string with an escape ulc does not read")
-		}
-		return s, nil
-	case strings.HasPrefix(v, "'"):
-		if len(v) < 2 || !strings.HasSuffix(v, "'") {
-			return "", errors.New("an unterminated single-quoted string")
-		}
-		return strings.ReplaceAll(v[1:len(v)-1], "''", "'"), nil
-	case strings.HasPrefix(v, "&"), strings.HasPrefix(v, "*"), strings.HasPrefix(v, "!"):
-		return "", errors.New("anchors, aliases and tags are not supported")
+	if !yamlFixedPhrase.MatchString(reason) {
+		return where + "is not valid YAML"
 	}
-	return v, nil
+	return where + "is not valid YAML: " + reason
 }

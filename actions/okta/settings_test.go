@@ -199,9 +199,7 @@ func TestResolveSettingsErrors(t *testing.T) {
 }
 
 func TestOktaYAMLSubset(t *testing.T) {
-	var y oktaYAML
-	y.scalars, y.lists = map[string]string{}, map[string][]string{}
-	err := parseOktaYAML(`---
+	y, err := decodeOktaYAML([]byte(`---
 okta:
   client:
     orgUrl: https://a.okta.com   # comment
@@ -213,23 +211,91 @@ okta:
     privateKeyId: "k#1"
   testing:
     disableHttpsCheck: false
-`, &y)
+`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if y.scalars["okta.client.orgUrl"] != "https://a.okta.com" || y.scalars["okta.client.privateKeyId"] != "k#1" ||
-		y.scalars["okta.client.privateKey"] != "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n" ||
-		!reflect.DeepEqual(y.lists["okta.client.scopes"], []string{"okta.users.read", "okta.logs.read"}) ||
-		y.scalars["okta.testing.disableHttpsCheck"] != "false" {
-		t.Fatalf("parsed %#v", y)
+	c := y.Okta.Client
+	if c.OrgURL != "https://a.okta.com" || c.PrivateKeyID != "k#1" ||
+		c.PrivateKey != "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----\n" ||
+		!reflect.DeepEqual([]string(c.Scopes), []string{"okta.users.read", "okta.logs.read"}) {
+		t.Fatalf("parsed %#v", c)
 	}
 	for _, bad := range []string{"okta: {client: x}", "okta:\n  - a\n  b c", "key \"x\": 1", "okta:\n  client:\n    token: \"unterminated\n"} {
-		y.scalars, y.lists = map[string]string{}, map[string][]string{}
-		if err := parseOktaYAML(bad, &y); err == nil {
+		if _, err := decodeOktaYAML([]byte(bad)); err == nil {
 			t.Errorf("%q: no error", bad)
-		} else if strings.Contains(err.Error(), "unterminated\"") {
-			t.Errorf("error echoes content: %v", err)
+		} else if strings.Contains(err.Error(), "unterminated\"") || !strings.Contains(err.Error(), "line ") {
+			t.Errorf("%q: error echoes content or names no line: %v", bad, err)
 		}
+	}
+}
+
+// YAML the old line reader refused or misread, and the SDK itself reads:
+// a flow list over several lines, quoted keys, anchors and aliases, a
+// block scalar with an indentation indicator, a folded scalar's final
+// newline, scopes as one string.
+func TestOktaYAMLBeyondTheOldSubset(t *testing.T) {
+	y, err := decodeOktaYAML([]byte(`okta:
+  client:
+    "orgUrl": 'https://b.okta.com'
+    scopes: [okta.users.read,
+             okta.users.manage]
+    clientId: &app 0oaAPP
+    privateKeyId: *app
+    privateKey: |2
+        indented
+      less
+    token: >
+      folded
+      token
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := y.Okta.Client
+	if c.OrgURL != "https://b.okta.com" || c.ClientID != "0oaAPP" || c.PrivateKeyID != "0oaAPP" ||
+		c.PrivateKey != "  indented\nless\n" || c.Token != "folded token\n" ||
+		!reflect.DeepEqual([]string(c.Scopes), []string{"okta.users.read", "okta.users.manage"}) {
+		t.Fatalf("parsed %#v", c)
+	}
+	y, err = decodeOktaYAML([]byte("okta:\n  client:\n    scopes: okta.users.read, okta.logs.read\n"))
+	if err != nil || !reflect.DeepEqual([]string(y.Okta.Client.Scopes), []string{"okta.users.read", "okta.logs.read"}) {
+		t.Fatalf("scopes as a string: %v %#v", err, y.Okta.Client.Scopes)
+	}
+	// A misspelt key the SDK would ignore, silently using another org.
+	_, err = decodeOktaYAML([]byte("okta:\n  client:\n    orgURL: https://c.okta.com\n"))
+	if err == nil || err.Error() != "line 3 has a key the Okta SDK does not read (misspelt?)" {
+		t.Fatalf("misspelt key: %v", err)
+	}
+	// A value of the wrong kind: the message does not quote it.
+	_, err = decodeOktaYAML([]byte("okta:\n  client:\n    token: [s3cr3tvalue]\n"))
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.HasPrefix(err.Error(), "line 3 ") {
+		t.Fatalf("wrong kind: %v", err)
+	}
+	// An empty file is an empty configuration.
+	if _, err := decodeOktaYAML([]byte("# nothing yet\n")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The file's errors name it; one larger than the cap is not read.
+func TestOktaYAMLFileErrors(t *testing.T) {
+	home := cleanEnv(t)
+	path := filepath.Join(home, ".okta", "okta.yaml")
+	writeFile(t, path, "okta:\n  client:\n    token: \"hunter2secret\n", 0o600)
+	_, _, err := ResolveSettings(config.Okta{}, envMap(nil), home)
+	if err == nil || !strings.HasPrefix(err.Error(), "~/.okta/okta.yaml line ") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad yaml: %v", err)
+	}
+	writeFile(t, path, "okta:\n  client:\n    token: x\n"+strings.Repeat("# padding\n", 7000), 0o600)
+	_, _, err = ResolveSettings(config.Okta{}, envMap(nil), home)
+	if err == nil || err.Error() != "~/.okta/okta.yaml is larger than 64 KiB" {
+		t.Fatalf("large yaml: %v", err)
+	}
+	writeFile(t, path, "okta:\n  client:\n    requestTimeout: 99999\n", 0o600)
+	_, _, err = ResolveSettings(config.Okta{}, envMap(map[string]string{"OKTA_CLIENT_ORGURL": "https://x.okta.com"}), home)
+	if err == nil || !strings.Contains(err.Error(), "~/.okta/okta.yaml okta.client.requestTimeout must be a whole number") {
+		t.Fatalf("bad number: %v", err)
 	}
 }
 
