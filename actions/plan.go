@@ -154,14 +154,8 @@ func NewRunID(now time.Time) string {
 // missing or unusable is not a problem of the whole run: its steps are
 // planned as blocked (Step.Blocked, Plan.Unusable) and the rest goes ahead.
 func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
-	if strings.TrimSpace(req.Reason) == "" {
-		return nil, errors.New("a reason is required: say why this user is being logged out")
-	}
-	if len(req.Users) == 0 {
-		return nil, errors.New("no user given")
-	}
-	if len(req.Targets) == 0 && len(req.OktaSteps) == 0 {
-		return nil, errors.New("nothing to do: no target selected and no Okta step")
+	if err := req.check(); err != nil {
+		return nil, err
 	}
 	getenv := req.Getenv
 	if getenv == nil {
@@ -174,11 +168,43 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 		concurrency: max(req.Defaults.Concurrency, 1),
 		targets:     map[string]*runTarget{},
 	}
-	var problems []error
+	users, problems := resolveUsers(ctx, dir, req.Users)
+	problems = append(problems, p.loadTargets(req.Targets, getenv)...)
+	okta := oktaOrder(req.OktaSteps)
+	problems = append(problems, p.planOkta(req, users, okta)...)
+	problems = append(problems, p.planFanOut(req, users)...)
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	if len(p.Steps) == 0 {
+		return nil, errors.New("nothing to do: every step was left out")
+	}
+	p.Info = req.runInfo(users, okta)
+	return p, nil
+}
 
-	users := make([]User, 0, len(req.Users))
+// check refuses a request that cannot make a run: no reason, no user, or
+// nothing to do.
+func (req Request) check() error {
+	switch {
+	case strings.TrimSpace(req.Reason) == "":
+		return errors.New("a reason is required: say why this user is being logged out")
+	case len(req.Users) == 0:
+		return errors.New("no user given")
+	case len(req.Targets) == 0 && len(req.OktaSteps) == 0:
+		return errors.New("nothing to do: no target selected and no Okta step")
+	}
+	return nil
+}
+
+// resolveUsers resolves each reference through dir, in order. The same
+// person named twice (by id, or by login or email in any case) gets one set
+// of steps. Every reference that does not resolve is a problem.
+func resolveUsers(ctx context.Context, dir Directory, refs []string) ([]User, []error) {
+	var problems []error
+	users := make([]User, 0, len(refs))
 	seen := map[string]bool{}
-	for _, ref := range req.Users {
+	for _, ref := range refs {
 		u, err := dir.Resolve(ctx, ref)
 		if err != nil {
 			problems = append(problems, err)
@@ -189,14 +215,22 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 			k = strings.ToLower(u.Key())
 		}
 		if seen[k] {
-			continue // the same person named twice gets one set of steps
+			continue
 		}
 		seen[k] = true
 		users = append(users, u)
 	}
+	return users, problems
+}
 
+// loadTargets loads each target's credential and client into p.targets. A
+// target selected twice, or one that cannot be used for another reason than
+// its credential, is a problem; one whose credential is missing or unusable
+// is kept, blocked with the reason.
+func (p *Plan) loadTargets(targets []config.Target, getenv func(string) string) []error {
+	var problems []error
 	shared := sharedClient()
-	for _, t := range req.Targets {
+	for _, t := range targets {
 		if _, dup := p.targets[t.Name]; dup {
 			problems = append(problems, fmt.Errorf("target %q selected twice", t.Name))
 			continue
@@ -214,11 +248,23 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 		}
 		p.targets[t.Name] = rt
 	}
-	okta := slices.Clone(req.OktaSteps)
+	return problems
+}
+
+// oktaOrder returns the Okta steps in the order a run performs them (that
+// of OktaActions), whatever order they were asked in.
+func oktaOrder(steps []Action) []Action {
+	okta := slices.Clone(steps)
 	slices.SortFunc(okta, func(a, b Action) int {
 		return slices.Index(OktaActions, a) - slices.Index(OktaActions, b)
 	})
+	return okta
+}
 
+// planOkta appends each user's Okta steps to p, leaving out those req.Skip
+// reports. An unknown step, or a user without an Okta id, is a problem.
+func (p *Plan) planOkta(req Request, users []User, okta []Action) []error {
+	var problems []error
 	for _, u := range users {
 		for _, a := range okta {
 			if req.Skip != nil && req.Skip(u, a, OktaTarget) {
@@ -239,6 +285,15 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 			})
 		}
 	}
+	return problems
+}
+
+// planFanOut appends one GTR step per user and loaded target to p, in
+// user then target order, leaving out those req.Skip reports. A subject or
+// body that cannot be built is a problem. A blocked target's steps carry
+// its reason.
+func (p *Plan) planFanOut(req Request, users []User) []error {
+	var problems []error
 	for _, u := range users {
 		for _, t := range req.Targets {
 			rt := p.targets[t.Name]
@@ -274,24 +329,23 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 			p.Steps = append(p.Steps, step)
 		}
 	}
-	if len(problems) > 0 {
-		return nil, errors.Join(problems...)
-	}
-	if len(p.Steps) == 0 {
-		return nil, errors.New("nothing to do: every step was left out")
-	}
+	return problems
+}
+
+// runInfo is what the run records about itself: the request's who, why and
+// what, with the resolved users and the ordered Okta steps.
+func (req Request) runInfo(users []User, okta []Action) RunInfo {
 	names := make([]string, 0, len(req.Targets))
 	for _, t := range req.Targets {
 		names = append(names, t.Name)
 	}
-	p.Info = RunInfo{
+	return RunInfo{
 		Reason: strings.TrimSpace(req.Reason), Ticket: strings.TrimSpace(req.Ticket),
 		Operator: req.Operator, Host: req.Host, PID: os.Getpid(), Version: req.Version,
 		ConfigPath: req.ConfigPath, ConfigDigest: req.ConfigDigest, OktaOrg: req.OktaOrg,
 		DryRun: req.DryRun, ResumeOf: req.ResumeOf, Users: users, Targets: names,
 		OktaSteps: okta, ForgetDevices: req.ForgetDevices,
 	}
-	return p, nil
 }
 
 // OktaRequest returns the method and path of an Okta step, as sent and as
