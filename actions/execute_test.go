@@ -75,7 +75,9 @@ func status(code int) func(http.ResponseWriter, *http.Request, int) {
 func setup(t *testing.T, blocks ...string) *config.File {
 	t.Helper()
 	dir := t.TempDir()
-	src := "[defaults]\ntimeout = \"3s\"\nretries = 2\nmax_retry_wait = \"2s\"\n\n" + strings.Join(blocks, "\n")
+	// A generous timeout: on a loaded machine a slow handshake must not
+	// turn into a timeout and a retry the case did not ask for.
+	src := "[defaults]\ntimeout = \"10s\"\nretries = 2\nmax_retry_wait = \"2s\"\n\n" + strings.Join(blocks, "\n")
 	path := filepath.Join(dir, "targets.toml")
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
