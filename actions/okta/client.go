@@ -72,112 +72,162 @@ func Connect(ctx context.Context, s Settings) (*Client, error) {
 	if err := sdkEnvProblem(os.LookupEnv); err != nil {
 		return nil, err
 	}
-	timeout := s.RequestTimeout
-	if timeout <= 0 {
-		timeout = DefaultRequestTimeout
-	}
-	backoff := s.MaxBackoff
-	if backoff <= 0 {
-		backoff = DefaultMaxBackoff
-	}
-	retries := s.MaxRetries
-	switch {
-	case retries == 0:
-		retries = DefaultMaxRetries
-	case retries < 0:
-		retries = 0
-	case retries > 10:
-		retries = 10
-	}
-
-	rt, err := newRateTransport(org, backoff)
+	lim := limitsOf(s)
+	hc, rt, err := newHTTPClient(org, lim)
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{
-		Transport: rt,
-		// The SDK bounds API calls with RequestTimeout through the context,
-		// but its token request carries no context: this bounds that one.
-		Timeout: timeout,
-		// Okta's API does not redirect; following one would forward the
-		// credential somewhere unexpected, or turn a POST into a GET.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	c := &Client{orgURL: org, issuer: strings.TrimRight(s.Issuer, "/"), rt: rt, timeout: timeout, tokenFrom: s.TokenFrom}
+	c := &Client{orgURL: org, issuer: strings.TrimRight(s.Issuer, "/"), rt: rt, timeout: lim.timeout, tokenFrom: s.TokenFrom}
 	if c.issuer == "" {
 		c.issuer = org
 	}
+	auth, err := c.authSetters(s)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.open(ctx, append(baseSetters(org, insecure, lim, hc), auth...)); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
 
-	// Every setting explicitly, so nothing the SDK read on its own from the
-	// environment or okta.yaml survives.
-	setters := []sdk.ConfigSetter{
+// limits are the call bounds Connect gives the SDK.
+type limits struct {
+	timeout, backoff time.Duration
+	retries          int
+}
+
+// limitsOf applies the defaults to s's zero bounds, and clamps the number
+// of 429 retries to 0..10 (a negative MaxRetries means none).
+func limitsOf(s Settings) limits {
+	lim := limits{timeout: s.RequestTimeout, backoff: s.MaxBackoff, retries: s.MaxRetries}
+	if lim.timeout <= 0 {
+		lim.timeout = DefaultRequestTimeout
+	}
+	if lim.backoff <= 0 {
+		lim.backoff = DefaultMaxBackoff
+	}
+	switch {
+	case lim.retries == 0:
+		lim.retries = DefaultMaxRetries
+	case lim.retries < 0:
+		lim.retries = 0
+	case lim.retries > 10:
+		lim.retries = 10
+	}
+	return lim
+}
+
+// newHTTPClient returns the HTTP client the SDK uses for the org, through
+// the transport that keeps every request on the org and paces rate limits.
+func newHTTPClient(org string, lim limits) (*http.Client, *rateTransport, error) {
+	rt, err := newRateTransport(org, lim.backoff)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &http.Client{
+		Transport: rt,
+		// The SDK bounds API calls with RequestTimeout through the context,
+		// but its token request carries no context: this bounds that one.
+		Timeout: lim.timeout,
+		// Okta's API does not redirect; following one would forward the
+		// credential somewhere unexpected, or turn a POST into a GET. (The
+		// transport refuses redirect answers before this is asked.)
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}, rt, nil
+}
+
+// baseSetters are the SDK settings of every mode. Every setting is given
+// explicitly, so nothing the SDK read on its own from the environment or
+// okta.yaml survives; the credential's settings come from authSetters.
+func baseSetters(org string, insecure bool, lim limits, hc *http.Client) []sdk.ConfigSetter {
+	return []sdk.ConfigSetter{
 		sdk.WithOrgUrl(org),
 		sdk.WithCache(false),
-		sdk.WithRequestTimeout(seconds(timeout)),
-		sdk.WithConnectionTimeout(seconds(timeout)),
-		sdk.WithRateLimitMaxRetries(int32(retries)),
-		sdk.WithRateLimitMaxBackOff(seconds(backoff)),
+		sdk.WithRequestTimeout(seconds(lim.timeout)),
+		sdk.WithConnectionTimeout(seconds(lim.timeout)),
+		sdk.WithRateLimitMaxRetries(int32(lim.retries)),
+		sdk.WithRateLimitMaxBackOff(seconds(lim.backoff)),
 		sdk.WithHttpClientPtr(hc),
 		sdk.WithTestingDisableHttpsCheck(insecure),
 		sdk.WithUserAgentExtra("ulc"),
 		sdk.WithClientAssertion(""),
 		sdk.WithPrivateKey(""),
 	}
+}
+
+// authSetters checks s's credential for its mode and returns the SDK
+// settings that use it; it records the mode (and the secret to scrub) on c.
+func (c *Client) authSetters(s Settings) ([]sdk.ConfigSetter, error) {
 	switch mode := s.AuthMode; mode {
 	case "", config.OktaAuthSSWS:
-		c.mode = config.OktaAuthSSWS
-		token := strings.TrimSpace(s.Token)
-		if token == "" {
-			return nil, errors.New("no Okta API token: set OKTA_CLIENT_TOKEN, or token_env or token_file in targets.toml [okta]")
-		}
-		if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
-			return nil, fmt.Errorf("the Okta API token from %s contains whitespace, control or non-ASCII characters; give the token alone, without \"SSWS \"", or(s.TokenFrom, "the configuration"))
-		}
-		c.secrets = append(c.secrets, token)
-		setters = append(setters,
-			sdk.WithAuthorizationMode("SSWS"), sdk.WithToken(token),
-			sdk.WithClientId(""), sdk.WithPrivateKeyId(""))
+		return c.sswsSetters(s)
 	case config.OktaAuthPrivateKey:
-		c.mode = mode
-		c.clientID = strings.TrimSpace(s.ClientID)
-		if c.clientID == "" {
-			return nil, errors.New("Okta private_key mode needs the service app's client ID: set client_id in targets.toml [okta] or OKTA_CLIENT_CLIENTID")
-		}
-		if len(s.Scopes) == 0 {
-			return nil, errors.New("Okta private_key mode needs scopes, such as okta.users.read and okta.users.manage: set scopes in targets.toml [okta] or OKTA_CLIENT_SCOPES")
-		}
-		if len(s.PrivateKeyPEM) == 0 {
-			return nil, errors.New("Okta private_key mode needs the service app's private key: set private_key_file in targets.toml [okta] or OKTA_CLIENT_PRIVATEKEY")
-		}
-		key, alg, err := config.ParsePrivateKey(s.PrivateKeyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("the Okta private key from %s: %v", or(s.KeyFrom, "the configuration"), err)
-		}
-		var opts *jose.SignerOptions
-		if s.KeyID != "" {
-			opts = (&jose.SignerOptions{}).WithHeader("kid", s.KeyID)
-		}
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
-		if err != nil {
-			return nil, fmt.Errorf("the Okta private key from %s cannot sign %s JWTs", or(s.KeyFrom, "the configuration"), alg)
-		}
-		setters = append(setters,
-			sdk.WithAuthorizationMode("PrivateKey"), sdk.WithToken(""),
-			sdk.WithClientId(c.clientID), sdk.WithScopes(append([]string(nil), s.Scopes...)),
-			sdk.WithPrivateKeySigner(signer), sdk.WithPrivateKeyId(s.KeyID))
+		return c.privateKeySetters(s)
 	default:
 		return nil, fmt.Errorf("unknown Okta auth mode %q: use %q or %q", safeWord(mode), config.OktaAuthSSWS, config.OktaAuthPrivateKey)
 	}
+}
 
+// sswsSetters checks the API token and returns the SSWS settings.
+func (c *Client) sswsSetters(s Settings) ([]sdk.ConfigSetter, error) {
+	c.mode = config.OktaAuthSSWS
+	token := strings.TrimSpace(s.Token)
+	if token == "" {
+		return nil, errors.New("no Okta API token: set OKTA_CLIENT_TOKEN, or token_env or token_file in targets.toml [okta]")
+	}
+	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+		return nil, fmt.Errorf("the Okta API token from %s contains whitespace, control or non-ASCII characters; give the token alone, without \"SSWS \"", or(s.TokenFrom, "the configuration"))
+	}
+	c.secrets = append(c.secrets, token)
+	return []sdk.ConfigSetter{
+		sdk.WithAuthorizationMode("SSWS"), sdk.WithToken(token),
+		sdk.WithClientId(""), sdk.WithPrivateKeyId(""),
+	}, nil
+}
+
+// privateKeySetters checks the service app's settings, parses its key
+// (PKCS#1 or PKCS#8 RSA, or P-256 EC) into a signer the SDK can use, and
+// returns the PrivateKey settings.
+func (c *Client) privateKeySetters(s Settings) ([]sdk.ConfigSetter, error) {
+	c.mode = config.OktaAuthPrivateKey
+	c.clientID = strings.TrimSpace(s.ClientID)
+	if c.clientID == "" {
+		return nil, errors.New("Okta private_key mode needs the service app's client ID: set client_id in targets.toml [okta] or OKTA_CLIENT_CLIENTID")
+	}
+	if len(s.Scopes) == 0 {
+		return nil, errors.New("Okta private_key mode needs scopes, such as okta.users.read and okta.users.manage: set scopes in targets.toml [okta] or OKTA_CLIENT_SCOPES")
+	}
+	if len(s.PrivateKeyPEM) == 0 {
+		return nil, errors.New("Okta private_key mode needs the service app's private key: set private_key_file in targets.toml [okta] or OKTA_CLIENT_PRIVATEKEY")
+	}
+	key, alg, err := config.ParsePrivateKey(s.PrivateKeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("the Okta private key from %s: %v", or(s.KeyFrom, "the configuration"), err)
+	}
+	var opts *jose.SignerOptions
+	if s.KeyID != "" {
+		opts = (&jose.SignerOptions{}).WithHeader("kid", s.KeyID)
+	}
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(alg), Key: key}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("the Okta private key from %s cannot sign %s JWTs", or(s.KeyFrom, "the configuration"), alg)
+	}
+	return []sdk.ConfigSetter{
+		sdk.WithAuthorizationMode("PrivateKey"), sdk.WithToken(""),
+		sdk.WithClientId(c.clientID), sdk.WithScopes(append([]string(nil), s.Scopes...)),
+		sdk.WithPrivateKeySigner(signer), sdk.WithPrivateKeyId(s.KeyID),
+	}, nil
+}
+
+// open builds the SDK client with setters and checks the connection.
+func (c *Client) open(ctx context.Context, setters []sdk.ConfigSetter) error {
 	_, client, err := sdk.NewClient(ctx, setters...)
 	if err != nil {
-		return nil, fmt.Errorf("the Okta SDK refused the settings: %s", c.scrub(err.Error()))
+		return fmt.Errorf("the Okta SDK refused the settings: %s", c.scrub(err.Error()))
 	}
 	c.sdk = client
-	if err := c.check(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return c.check(ctx)
 }
 
 // check lists one user: the cheapest call that proves the org answers and

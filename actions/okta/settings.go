@@ -106,59 +106,84 @@ const maxSecretFile = 64 << 10
 // credential (token_env or token_file for ssws; private_key mode requires
 // its own keys), since the parser fills in "ssws" for a table that only
 // sets org_url. A private key given to the SDK's sources as a path (as the
-// SDK allows) is read from that file, and only in private_key mode. ok is false when no source names an org URL; the error
-// never contains a token or key.
+// SDK allows) is read from that file, and only in private_key mode. ok is
+// false when no source names an org URL; the error never contains a token
+// or key.
 func ResolveSettings(t config.Okta, getenv func(string) string, home string) (Settings, bool, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	var s Settings
-	var keyRef, keyRefFrom string // PEM text or a path, and where it came from
-
-	// 1. ~/.okta/okta.yaml
-	if home != "" {
-		path := filepath.Join(home, filepath.FromSlash(yamlPath))
-		y, found, err := readOktaYAML(path)
-		if err != nil {
-			return Settings{}, false, err
-		}
-		if found {
-			from := "~/" + yamlPath
-			yc := y.Okta.Client
-			if v := yc.OrgURL; v != "" {
-				s.OrgURL, s.OrgURLFrom = v, from+" okta.client.orgUrl"
-			}
-			if v := yc.Token; v != "" {
-				s.Token, s.TokenFrom = v, from+" okta.client.token"
-			}
-			if v := yc.AuthorizationMode; v != "" {
-				m, err := authMode(v, from+" okta.client.authorizationMode")
-				if err != nil {
-					return Settings{}, false, err
-				}
-				s.AuthMode = m
-			}
-			if v := yc.ClientID; v != "" {
-				s.ClientID = v
-			}
-			if len(yc.Scopes) > 0 {
-				s.Scopes = []string(yc.Scopes)
-			}
-			if v := yc.PrivateKey; v != "" {
-				keyRef, keyRefFrom = v, from+" okta.client.privateKey"
-			}
-			if v := yc.PrivateKeyID; v != "" {
-				s.KeyID = v
-			}
-			nums := map[string]string{"requestTimeout": yc.RequestTimeout, "rateLimit.maxRetries": yc.RateLimit.MaxRetries, "rateLimit.maxBackoff": yc.RateLimit.MaxBackoff}
-			get := func(k string) (string, bool) { return nums[k], nums[k] != "" }
-			if err := numbers(&s, from, get, "requestTimeout", "rateLimit.maxRetries", "rateLimit.maxBackoff"); err != nil {
-				return Settings{}, false, err
-			}
-		}
+	var r resolution
+	if err := r.applyYAML(home); err != nil {
+		return Settings{}, false, err
 	}
+	if err := r.applyEnv(getenv); err != nil {
+		return Settings{}, false, err
+	}
+	if err := r.applyTable(t, getenv); err != nil {
+		return Settings{}, false, err
+	}
+	if err := r.finish(t); err != nil {
+		return Settings{}, false, err
+	}
+	return r.s, r.s.OrgURL != "", nil
+}
 
-	// 2. OKTA_CLIENT_* variables.
+// resolution is ResolveSettings' work in progress: the settings so far,
+// and a private key named by the SDK's sources (PEM text or a path, and
+// where it came from), which is read only at the end and only when the
+// mode is private_key.
+type resolution struct {
+	s                  Settings
+	keyRef, keyRefFrom string
+}
+
+// applyYAML applies home/.okta/okta.yaml, when home is set and the file
+// exists.
+func (r *resolution) applyYAML(home string) error {
+	if home == "" {
+		return nil
+	}
+	y, found, err := readOktaYAML(filepath.Join(home, filepath.FromSlash(yamlPath)))
+	if err != nil || !found {
+		return err
+	}
+	s := &r.s
+	from := "~/" + yamlPath
+	yc := y.Okta.Client
+	if v := yc.OrgURL; v != "" {
+		s.OrgURL, s.OrgURLFrom = v, from+" okta.client.orgUrl"
+	}
+	if v := yc.Token; v != "" {
+		s.Token, s.TokenFrom = v, from+" okta.client.token"
+	}
+	if v := yc.AuthorizationMode; v != "" {
+		m, err := authMode(v, from+" okta.client.authorizationMode")
+		if err != nil {
+			return err
+		}
+		s.AuthMode = m
+	}
+	if v := yc.ClientID; v != "" {
+		s.ClientID = v
+	}
+	if len(yc.Scopes) > 0 {
+		s.Scopes = []string(yc.Scopes)
+	}
+	if v := yc.PrivateKey; v != "" {
+		r.keyRef, r.keyRefFrom = v, from+" okta.client.privateKey"
+	}
+	if v := yc.PrivateKeyID; v != "" {
+		s.KeyID = v
+	}
+	nums := map[string]string{"requestTimeout": yc.RequestTimeout, "rateLimit.maxRetries": yc.RateLimit.MaxRetries, "rateLimit.maxBackoff": yc.RateLimit.MaxBackoff}
+	get := func(k string) (string, bool) { return nums[k], nums[k] != "" }
+	return numbers(s, from, get, "requestTimeout", "rateLimit.maxRetries", "rateLimit.maxBackoff")
+}
+
+// applyEnv applies the OKTA_CLIENT_* variables that are set and not blank.
+func (r *resolution) applyEnv(getenv func(string) string) error {
+	s := &r.s
 	env := func(k string) (string, bool) {
 		v := strings.TrimSpace(getenv(k))
 		return v, v != ""
@@ -172,7 +197,7 @@ func ResolveSettings(t config.Okta, getenv func(string) string, home string) (Se
 	if v, ok := env(envAuthMode); ok {
 		m, err := authMode(v, envAuthMode)
 		if err != nil {
-			return Settings{}, false, err
+			return err
 		}
 		s.AuthMode = m
 	}
@@ -183,7 +208,7 @@ func ResolveSettings(t config.Okta, getenv func(string) string, home string) (Se
 		s.Scopes = splitScopes(v)
 	}
 	if v, ok := env(envPrivateKey); ok {
-		keyRef, keyRefFrom = v, envPrivateKey
+		r.keyRef, r.keyRefFrom = v, envPrivateKey
 	}
 	if v, ok := env(envKeyID); ok {
 		s.KeyID = v
@@ -197,17 +222,20 @@ func ResolveSettings(t config.Okta, getenv func(string) string, home string) (Se
 		}
 		return env(envBackoff)
 	}
-	if err := numbers(&s, "", envNumber, "requestTimeout", "rateLimit.maxRetries", "rateLimit.maxBackoff"); err != nil {
-		return Settings{}, false, err
-	}
+	return numbers(s, "", envNumber, "requestTimeout", "rateLimit.maxRetries", "rateLimit.maxBackoff")
+}
 
-	// 3. The [okta] table.
+// applyTable applies the [okta] table t. Its auth_mode ssws counts only
+// with a token of the table's own; its private_key_file replaces any key
+// the SDK's sources named, and is read now.
+func (r *resolution) applyTable(t config.Okta, getenv func(string) string) error {
+	s := &r.s
 	if t.OrgURL != "" {
 		s.OrgURL, s.OrgURLFrom = t.OrgURL, tableFrom(t, "org_url")
 	}
 	token, err := t.LoadToken(getenv)
 	if err != nil {
-		return Settings{}, false, err
+		return err
 	}
 	if token != "" {
 		s.Token = token
@@ -233,33 +261,37 @@ func ResolveSettings(t config.Okta, getenv func(string) string, home string) (Se
 		s.Scopes = append([]string(nil), t.Scopes...)
 	}
 	if t.PrivateKeyFile != "" {
-		keyRef, keyRefFrom = "", ""
+		r.keyRef, r.keyRefFrom = "", ""
 		data, err := readKeyFile(t.PrivateKeyFile)
 		if err != nil {
-			return Settings{}, false, fmt.Errorf("%s: %v", tableFrom(t, "private_key_file"), err)
+			return fmt.Errorf("%s: %v", tableFrom(t, "private_key_file"), err)
 		}
 		s.PrivateKeyPEM, s.KeyFrom = data, tableFrom(t, "private_key_file "+t.PrivateKeyFile)
 	}
+	return nil
+}
+
+// finish defaults the mode to ssws, reads the key the SDK's sources named
+// when the mode uses it, and sets the issuer ([okta] issuer, else the org
+// URL), both without a trailing slash.
+func (r *resolution) finish(t config.Okta) error {
+	s := &r.s
 	if s.AuthMode == "" {
 		s.AuthMode = config.OktaAuthSSWS
 	}
-	// A key given to the SDK's sources is read only when it is used.
-	if keyRef != "" && s.AuthMode == config.OktaAuthPrivateKey {
-		data, err := keyMaterial(keyRef)
+	if r.keyRef != "" && s.AuthMode == config.OktaAuthPrivateKey {
+		data, err := keyMaterial(r.keyRef)
 		if err != nil {
-			return Settings{}, false, fmt.Errorf("%s: %v", keyRefFrom, err)
+			return fmt.Errorf("%s: %v", r.keyRefFrom, err)
 		}
-		s.PrivateKeyPEM, s.KeyFrom = data, keyRefFrom
+		s.PrivateKeyPEM, s.KeyFrom = data, r.keyRefFrom
 	}
 	s.OrgURL = strings.TrimRight(s.OrgURL, "/")
 	s.Issuer = strings.TrimRight(t.Issuer, "/")
 	if s.Issuer == "" {
 		s.Issuer = s.OrgURL
 	}
-	if s.OrgURL == "" {
-		return s, false, nil
-	}
-	return s, true, nil
+	return nil
 }
 
 // tableFrom names a key of the [okta] table for messages.
