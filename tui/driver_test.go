@@ -2,43 +2,119 @@ package tui
 
 import (
 	"fmt"
-	"reflect"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/cursor"
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 )
 
-// driver runs a Model the way tea.Program does, synchronously enough for
-// tests: every Cmd runs on its own goroutine and its Msg is fed back into
-// Update in arrival order, until nothing is pending. Animation ticks
-// (spinner, cursor blink) are dropped so the loop ends.
+// driver runs a Model the way tea.Program does, with Update and View on
+// the test's goroutine, so a test can look at the model between messages.
+// Every Cmd goes to exec, a headless tea.Program that serves only to run
+// commands: it runs a tea.Batch concurrently and a tea.Sequence in order,
+// exactly as the console's own program does (tea.Sequence's message type
+// is unexported, so a real program is the one way to run it faithfully).
+// Every Msg a command yields comes back over msgs and is fed to Update in
+// arrival order. Animation ticks (spinner frames, cursor blinks) are
+// dropped so the loop ends.
 type driver struct {
 	t       *testing.T
 	m       Model
+	exec    *tea.Program
 	msgs    chan tea.Msg
-	pending int
+	pending int // commands given to exec whose cmdDone has not come back
 	quit    bool
 }
+
+// cmdDone comes back after every message of one command handed to exec,
+// its batches and sequences included.
+type cmdDone struct{}
+
+// executor is exec's model: it passes every message on to the driver and
+// never updates or draws anything itself.
+type executor struct {
+	out  chan<- tea.Msg
+	stop <-chan struct{} // closed when the test ends
+}
+
+func (e executor) Init() tea.Cmd { return nil }
+
+func (e executor) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	select {
+	case e.out <- msg:
+	case <-e.stop:
+	}
+	return e, nil
+}
+
+func (e executor) View() tea.View { return tea.NewView("") }
 
 func newDriver(t *testing.T, deps Deps, w, h int) *driver {
 	t.Helper()
 	d := &driver{t: t, m: newTestModel(deps), msgs: make(chan tea.Msg, 1024)}
+	d.exec = startExecutor(t, d.msgs)
 	d.send(tea.WindowSizeMsg{Width: w, Height: h})
 	d.run(d.m.Init())
 	d.settle()
 	return d
 }
 
+// startExecutor starts the program that runs the driver's commands and
+// passes what they yield to out; it is stopped when the test ends.
+func startExecutor(t *testing.T, out chan<- tea.Msg) *tea.Program {
+	t.Helper()
+	stop := make(chan struct{})
+	forward := func(msg tea.Msg) {
+		select {
+		case out <- msg:
+		case <-stop:
+		}
+	}
+	p := tea.NewProgram(executor{out: out, stop: stop},
+		tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutRenderer(),
+		tea.WithoutSignalHandler(), tea.WithoutCatchPanics(),
+		tea.WithColorProfile(colorprofile.Ascii), tea.WithEnvironment([]string{}),
+		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+			switch msg.(type) {
+			case tea.ColorProfileMsg, tea.EnvMsg, tea.WindowSizeMsg:
+				// The program's own start-up messages, not the console's:
+				// the test sets the console's size itself.
+				return nil
+			case tea.QuitMsg, tea.InterruptMsg, tea.SuspendMsg:
+				// The console's to handle; the program would stop (or
+				// suspend the test process) on them.
+				forward(msg)
+				return nil
+			}
+			return msg
+		}))
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		_, _ = p.Run() // ErrProgramKilled when the test ends; nothing to report
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		p.Kill()
+		<-stopped
+	})
+	return p
+}
+
+// run hands cmd to the executor, followed by a cmdDone.
 func (d *driver) run(cmd tea.Cmd) {
 	if cmd == nil {
 		return
 	}
 	d.pending++
-	go func() { d.msgs <- cmd() }()
+	seq := tea.Sequence(cmd, func() tea.Msg { return cmdDone{} })()
+	go d.exec.Send(seq) // as tea.Program does: commands never block Update
 }
 
 // send delivers msg and whatever follows from it.
@@ -55,7 +131,6 @@ func (d *driver) settle() {
 	for d.pending > 0 {
 		select {
 		case msg := <-d.msgs:
-			d.pending--
 			d.deliver(msg)
 		case <-deadline:
 			d.t.Fatalf("the console did not settle: %d commands still pending", d.pending)
@@ -74,7 +149,6 @@ func (d *driver) until(what string, cond func() bool) {
 	for !cond() {
 		select {
 		case msg := <-d.msgs:
-			d.pending--
 			d.deliver(msg)
 		case <-poll.C:
 		case <-deadline:
@@ -95,32 +169,16 @@ func (d *driver) press(k string) {
 	d.send(keyMsg(d.t, k))
 }
 
+// deliver feeds one message from the executor to the console.
 func (d *driver) deliver(msg tea.Msg) {
-	switch msg := msg.(type) {
-	case nil:
+	switch msg.(type) {
+	case cmdDone:
+		d.pending--
 	case tea.QuitMsg:
 		d.quit = true
-	case tea.BatchMsg:
-		for _, c := range msg {
-			d.run(c)
-		}
-	case spinner.TickMsg:
+	case spinner.TickMsg, cursor.BlinkMsg:
 		// dropped: an animation frame would re-arm itself forever
 	default:
-		v := reflect.ValueOf(msg)
-		if v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(tea.Cmd(nil)) {
-			// tea.Sequence: run in order, each to completion.
-			for i := range v.Len() {
-				c := v.Index(i).Interface().(tea.Cmd)
-				if c != nil {
-					d.deliver(c())
-				}
-			}
-			return
-		}
-		if strings.Contains(reflect.TypeOf(msg).String(), "Blink") {
-			return
-		}
 		d.send(msg)
 	}
 }
