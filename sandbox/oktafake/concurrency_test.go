@@ -11,6 +11,7 @@ import (
 func TestConcurrentUse(t *testing.T) {
 	f := start(t, Options{People: 200})
 	people := f.s.People()
+	ctx := t.Context()
 	var wg sync.WaitGroup
 	for g := range 6 {
 		wg.Add(1)
@@ -31,7 +32,11 @@ func TestConcurrentUse(t *testing.T) {
 				default:
 					method, path = http.MethodGet, "/api/v1/users/"+p.ID+"/grants"
 				}
-				req, _ := http.NewRequest(method, f.ts.URL+path, nil)
+				req, err := http.NewRequestWithContext(ctx, method, f.ts.URL+path, nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
 				req.Header.Set("Authorization", "SSWS "+tokAll)
 				resp, err := f.ts.Client().Do(req)
 				if err != nil {

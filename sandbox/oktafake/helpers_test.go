@@ -46,7 +46,7 @@ func (f *fixture) do(method, path, auth, body string) (*http.Response, []byte) {
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, target, rd)
+	req, err := http.NewRequestWithContext(f.t.Context(), method, target, rd)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -85,7 +85,10 @@ func (f *fixture) token(jwt, scope string) (int, tokenAnswer) {
 	v.Set("scope", scope)
 	v.Set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
 	v.Set("client_assertion", jwt)
-	req, _ := http.NewRequest(http.MethodPost, f.ts.URL+"/oauth2/v1/token?"+v.Encode(), nil)
+	req, err := http.NewRequestWithContext(f.t.Context(), http.MethodPost, f.ts.URL+"/oauth2/v1/token?"+v.Encode(), nil)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	resp, err := f.ts.Client().Do(req)
@@ -136,11 +139,19 @@ func TestPrivateKeyTokenFlow(t *testing.T) {
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"okta.logs.read"},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
 		"client_assertion":      {assertion(t, key, "RS256", claimsFor(f, "0oaulcconsole"))}}
-	resp2, err := f.ts.Client().PostForm(f.ts.URL+"/oauth2/v1/token", form)
-	if err != nil || resp2.StatusCode != http.StatusOK {
-		t.Fatalf("form body: %v %v", err, resp2.Status)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, f.ts.URL+"/oauth2/v1/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp2, err := f.ts.Client().Do(req)
+	if err != nil {
+		t.Fatalf("form body: %v", err)
 	}
 	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusOK {
+		t.Fatalf("form body: %s", resp2.Status)
+	}
 	if f.s.TokenRequests() != 2 {
 		t.Errorf("TokenRequests %d", f.s.TokenRequests())
 	}
