@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -135,36 +134,6 @@ func launchPrismMock(t *testing.T, prism, spec string) (string, *lockedBuffer, e
 	return "", out, fmt.Errorf("did not answer on %s within 60s", url)
 }
 
-// buildULC builds the ulc binary into dir, with the race detector when
-// this test binary has it (its packages are then in the build cache
-// already, which saves a cold sqlite3 compile on a fresh CI machine).
-func buildULC(root, dir string) (string, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		return "", fmt.Errorf("no go tool on PATH to build ulc: %v", err)
-	}
-	bin := filepath.Join(dir, "ulc")
-	args := []string{"build", "-o", bin}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "-race" && s.Value == "true" {
-				args = append(args, "-race")
-			}
-		}
-	}
-	// Bounded, so a stuck build fails this test instead of the package's
-	// 10-minute timeout; a cold build takes about two minutes here.
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool, append(args, ".")...)
-	cmd.Dir = root
-	cmd.WaitDelay = 5 * time.Second
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go %s .: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin, nil
-}
-
 // gtrReceiver is a target application that answers 204 to a well-formed
 // Global Token Revocation request with its bearer token.
 type gtrReceiver struct {
@@ -211,14 +180,15 @@ func TestContractRevokeAgainstPrismMock(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	// Build while Prism starts; the build is waited for even if the
-	// test stops early, before dir is removed.
+	// Build (once for the package, see binary_test.go) while Prism
+	// starts; the build is waited for even if the test stops early, so
+	// no build outlives the tests.
 	var bin string
 	var buildErr error
 	built := make(chan struct{})
 	go func() {
 		defer close(built)
-		bin, buildErr = buildULC(root, dir)
+		bin, buildErr = builtULC()
 	}()
 	t.Cleanup(func() { <-built })
 	mockURL := startPrismMock(t, prism, spec)

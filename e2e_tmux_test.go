@@ -25,10 +25,7 @@ func TestTMuxDemo(t *testing.T) {
 		t.Skip("tmux is not on PATH")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "ulc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := ulcBinary(t)
 
 	tm := &e2eTmux{t: t, tmux: tmuxPath, socket: fmt.Sprintf("ulc-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
 	t.Cleanup(func() { _ = tm.cmd("kill-server").Run() })

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -273,20 +274,25 @@ func TestTwoProcessesOneChain(t *testing.T) {
 	cfg := manyTargets(t, dir, srv.URL, 60, "concurrency = 8")
 	db := filepath.Join(dir, "audit.db")
 	env := cleanEnv(t)
+	ulcBinary(t) // built here, where a failure stops the test, so both processes start together
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
-	errs := make([]string, 2)
+	stderrs := make([]string, 2)
+	runErrs := make([]error, 2) // reported by the test's goroutine, below
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], _, errs[i] = runBinary(t, env, "revoke", "--config", cfg, "--audit-db", db, "--no-okta",
+			codes[i], _, stderrs[i], runErrs[i] = execULC(env, false, "revoke", "--config", cfg, "--audit-db", db, "--no-okta",
 				"--user", fmt.Sprintf("user%d@example.com", i), "--reason", "parallel", "--yes")
 		}()
 	}
 	wg.Wait()
+	if err := errors.Join(runErrs...); err != nil {
+		t.Fatal(err)
+	}
 	if codes[0] != 0 || codes[1] != 0 {
-		t.Fatalf("exit statuses %v: %q", codes, errs)
+		t.Fatalf("exit statuses %v: %q", codes, stderrs)
 	}
 	code, out, _ := runBinary(t, env, "audit", "verify", "--audit-db", db, "--json")
 	var v struct {
