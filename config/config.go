@@ -10,12 +10,11 @@
 package config
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 )
@@ -197,25 +196,49 @@ type Target struct {
 	File string
 }
 
-// Load reads the targets file at path and parses it with Parse.
+// Load is LoadContext without a deadline.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		// Keep only the system's reason: the path leads the message anyway.
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
+	return LoadContext(context.Background(), path)
+}
+
+// LoadContext reads the targets file at path and parses it with Parse. The
+// file must be a regular file of at most 1 MiB; a named pipe, a device or a
+// directory is refused without waiting on it. When ctx is done before the
+// file is read and decoded, LoadContext returns at once with an error that
+// wraps ctx.Err().
+func LoadContext(ctx context.Context, path string) (*File, error) {
+	f, err := await(ctx, func() (*File, error) {
+		data, err := readRegular(path, maxTargetsFile, nil)
+		if err != nil {
+			var tl *tooLarge
+			if errors.As(err, &tl) {
+				return nil, tooLargeError(path)
+			}
+			return nil, &Error{File: path, Msg: "cannot read the file: " + systemReason(err).Error()}
 		}
-		return nil, &Error{File: path, Msg: "cannot read the file: " + err.Error()}
+		return Parse(data, path)
+	})
+	if f == nil && err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, fmt.Errorf("%s: reading the targets file was interrupted: %w", path, err)
 	}
-	return Parse(data, path)
+	return f, err
+}
+
+// tooLargeError is the error of a targets file over maxTargetsFile.
+func tooLargeError(path string) *Error {
+	return &Error{File: path, Msg: fmt.Sprintf("the file is larger than %s, the most a targets file may be (a registry of thousands of targets needs far less)", sizeString(maxTargetsFile))}
 }
 
 // Parse decodes data strictly and validates it. path is used in messages and
 // to resolve relative file paths (token_file, jwt_key_file, ca_file,
 // private_key_file) against its directory; Parse reads none of those files.
 // The error, if any, lists every problem found, one sentence per line.
+// Data over 1 MiB, or nested deeper than 16 levels (tables, arrays and
+// dotted keys inside one another), is refused before it is decoded.
 func Parse(data []byte, path string) (*File, error) {
+	if len(data) > maxTargetsFile {
+		return nil, tooLargeError(path)
+	}
 	p := newParser(data, path)
 	f, err := p.parse()
 	if err != nil {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -15,7 +16,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 )
@@ -100,10 +100,25 @@ func (c Credential) describe() string {
 	return strings.Join(parts, " ")
 }
 
-// LoadCredential loads the credential t needs, reading environment variables
-// through getenv (os.Getenv when nil) and files from disk. Every error starts
-// with t.Where() and never contains the secret.
+// LoadCredential is LoadCredentialContext without a deadline.
 func (t Target) LoadCredential(getenv func(string) string) (*Credential, error) {
+	return t.LoadCredentialContext(context.Background(), getenv)
+}
+
+// LoadCredentialContext loads the credential t needs, reading environment
+// variables through getenv (os.Getenv when nil) and files from disk. Every
+// error starts with t.Where() and never contains the secret. An error that
+// means the credential itself is missing or unusable wraps ErrCredential;
+// when ctx is done first, the error wraps ctx.Err().
+func (t Target) LoadCredentialContext(ctx context.Context, getenv func(string) string) (*Credential, error) {
+	c, err := await(ctx, func() (*Credential, error) { return t.loadCredential(getenv) })
+	if ctx.Err() != nil && c == nil && errors.Is(err, ctx.Err()) {
+		return nil, fmt.Errorf("%s: loading the credential was interrupted: %w", t.Where(), err)
+	}
+	return c, err
+}
+
+func (t Target) loadCredential(getenv func(string) string) (*Credential, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -111,9 +126,9 @@ func (t Target) LoadCredential(getenv func(string) string) (*Credential, error) 
 	case AuthNone:
 		return &Credential{Kind: AuthNone}, nil
 	case AuthBearer:
-		token, msg := loadToken(getenv, t.TokenEnv, t.TokenFile)
-		if msg != "" {
-			return nil, t.errorf("%s", msg)
+		token, pr := loadToken(getenv, t.TokenEnv, t.TokenFile)
+		if pr != nil {
+			return nil, t.problem(pr)
 		}
 		if token == "" {
 			return nil, t.errorf("auth = %q needs token_env or token_file", AuthBearer)
@@ -123,123 +138,201 @@ func (t Target) LoadCredential(getenv func(string) string) (*Credential, error) 
 		if t.JWTKeyFile == "" {
 			return nil, t.errorf("auth = %q needs jwt_key_file", AuthJWT)
 		}
-		data, msg := readSecretFile("jwt_key_file", t.JWTKeyFile)
-		if msg != "" {
-			return nil, t.errorf("%s", msg)
+		data, pr := readSecretFile("jwt_key_file", t.JWTKeyFile)
+		if pr != nil {
+			return nil, t.problem(pr)
 		}
 		signer, alg, err := ParsePrivateKey(data)
 		if err != nil {
-			return nil, t.errorf("jwt_key_file %s: %v", t.JWTKeyFile, err)
+			return nil, t.problem(credentialf("jwt_key_file %s: %v", t.JWTKeyFile, err))
 		}
 		der, err := x509.MarshalPKIXPublicKey(signer.Public())
 		if err != nil {
-			return nil, t.errorf("jwt_key_file %s: cannot encode the public key", t.JWTKeyFile)
+			return nil, t.problem(credentialf("jwt_key_file %s: cannot encode the public key", t.JWTKeyFile))
 		}
 		return &Credential{Kind: AuthJWT, Alg: alg, KeyID: t.JWTKeyID, Fingerprint: fingerprint(der), secret: &secretMaterial{signer: signer}}, nil
 	}
 	return nil, t.errorf("auth must be %q, %q or %q, not %s", AuthBearer, AuthJWT, AuthNone, quote(t.Auth))
 }
 
-// LoadToken returns the SSWS API token named by token_env or token_file, or
-// "" and no error when neither is set (the Okta SDK then looks in its own
-// environment variables and okta.yaml).
+// LoadCA returns the PEM bytes of t's ca_file, or nil and no error when t
+// has none. The file must be a regular file of at most 1 MiB; an error
+// means this target cannot be reached as configured, starts with t.Where()
+// and wraps ErrCredential (the trust anchor is part of what the target's
+// requests need, like its token). When ctx is done first, the error wraps
+// ctx.Err().
+func (t Target) LoadCA(ctx context.Context) ([]byte, error) {
+	if t.CAFile == "" {
+		return nil, nil
+	}
+	data, err := await(ctx, func() ([]byte, error) {
+		data, pr := readFileProblem("ca_file", t.CAFile, "the CA certificates", maxCAFile, nil)
+		if pr != nil {
+			return nil, t.problem(pr)
+		}
+		return data, nil
+	})
+	if data == nil && err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, fmt.Errorf("%s: reading ca_file was interrupted: %w", t.Where(), err)
+	}
+	return data, err
+}
+
+// LoadToken is LoadTokenContext without a deadline.
 func (o Okta) LoadToken(getenv func(string) string) (string, error) {
+	return o.LoadTokenContext(context.Background(), getenv)
+}
+
+// LoadTokenContext returns the SSWS API token named by token_env or
+// token_file, or "" and no error when neither is set (the Okta SDK then
+// looks in its own environment variables and okta.yaml). An error that means
+// the token is missing or unusable wraps ErrCredential; when ctx is done
+// first, the error wraps ctx.Err().
+func (o Okta) LoadTokenContext(ctx context.Context, getenv func(string) string) (string, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	token, msg := loadToken(getenv, o.TokenEnv, o.TokenFile)
-	if msg != "" {
-		return "", o.errorf("%s", msg)
+	token, err := await(ctx, func() (string, error) {
+		token, pr := loadToken(getenv, o.TokenEnv, o.TokenFile)
+		if pr != nil {
+			return "", o.problem(pr)
+		}
+		return token, nil
+	})
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return "", fmt.Errorf("%s: loading the Okta token was interrupted: %w", location(o.File, o.Line, "[okta]"), err)
 	}
-	return token, nil
+	return token, err
+}
+
+// ReadPrivateKey returns the PEM bytes of the [okta] private_key_file, or
+// nil and no error when there is none. It applies the checks of every
+// secret file: a regular file, at most 64 KiB, not open to other users. An
+// error wraps ErrCredential (or ctx.Err() when ctx is done first) and never
+// holds key material; ParsePrivateKey turns the bytes into a signer.
+func (o Okta) ReadPrivateKey(ctx context.Context) ([]byte, error) {
+	if o.PrivateKeyFile == "" {
+		return nil, nil
+	}
+	data, err := await(ctx, func() ([]byte, error) {
+		data, pr := readSecretFile("private_key_file", o.PrivateKeyFile)
+		if pr != nil {
+			return nil, o.problem(pr)
+		}
+		return data, nil
+	})
+	if data == nil && err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return nil, fmt.Errorf("%s: reading private_key_file was interrupted: %w", location(o.File, o.Line, "[okta]"), err)
+	}
+	return data, err
+}
+
+// problem is what is wrong with a credential, worded without its scope so
+// that a target and the [okta] table can both prefix theirs. cred says that
+// the credential itself is missing or unusable (ErrCredential), as opposed
+// to a setting Parse would have refused.
+type problem struct {
+	msg  string
+	cred bool
+}
+
+// credentialf returns a problem of the credential itself.
+func credentialf(format string, args ...any) *problem {
+	return &problem{msg: fmt.Sprintf(format, args...), cred: true}
+}
+
+// problem turns pr into an *Error about t.
+func (t Target) problem(pr *problem) *Error {
+	e := t.errorf("%s", pr.msg)
+	if pr.cred {
+		e.Err = ErrCredential
+	}
+	return e
+}
+
+// problem turns pr into an *Error about the [okta] table.
+func (o Okta) problem(pr *problem) *Error {
+	e := o.errorf("%s", pr.msg)
+	if pr.cred {
+		e.Err = ErrCredential
+	}
+	return e
 }
 
 // loadToken reads a token from the environment variable env or the file
 // path (whichever is set) and checks that it can go into a header as is. It
-// returns a message instead of an error so callers can prefix their scope.
-func loadToken(getenv func(string) string, env, path string) (token, msg string) {
-	var from string
+// returns a problem instead of an error so callers can prefix their scope.
+func loadToken(getenv func(string) string, env, path string) (string, *problem) {
+	var from, token string
 	switch {
 	case env != "":
 		if !envNameRE.MatchString(env) {
 			// Not a variable name: possibly the token itself, so don't echo.
-			return "", "token_env must be the name of an environment variable in upper case, never the token itself"
+			return "", &problem{msg: "token_env must be the name of an environment variable in upper case, never the token itself"}
 		}
 		from = "token_env " + env
 		token = strings.TrimSpace(getenv(env))
 		if token == "" {
-			return "", from + " is not set (or empty)"
+			return "", credentialf("%s is not set: set it", from)
 		}
 	case path != "":
 		from = "token_file " + path
-		data, msg := readSecretFile("token_file", path)
-		if msg != "" {
-			return "", msg
+		data, pr := readSecretFile("token_file", path)
+		if pr != nil {
+			return "", pr
 		}
 		token = strings.TrimSpace(string(data))
 		if token == "" {
-			return "", from + " is empty"
+			return "", credentialf("%s is empty: put the token in it", from)
 		}
 	default:
-		return "", ""
+		return "", nil
 	}
 	if first, _, found := strings.Cut(token, " "); found && (strings.EqualFold(first, "Bearer") || strings.EqualFold(first, "SSWS")) {
-		return "", fmt.Sprintf("%s starts with %q; give only the token, ulc adds the scheme", from, first+" ")
+		return "", credentialf("%s starts with %q; give only the token, ulc adds the scheme", from, first+" ")
 	}
 	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
-		return "", from + " holds a token with whitespace, control or non-ASCII characters inside it, which would corrupt the Authorization header"
+		return "", credentialf("%s holds a token with whitespace, control or non-ASCII characters inside it, which would corrupt the Authorization header", from)
 	}
-	return token, ""
+	return token, nil
 }
 
-// readSecretFile reads a token or key file, refusing one that other users
-// can read or write: a credential that has leaked to every account on the
-// host is not one to keep using quietly. key names the setting in messages.
-func readSecretFile(key, path string) ([]byte, string) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fileProblem(key, path, err)
+// readSecretFile reads a token or key file: a regular file of at most
+// maxSecretFile bytes that other users can neither read nor write. key names
+// the setting in messages.
+func readSecretFile(key, path string) ([]byte, *problem) {
+	what := "the private key"
+	if key == "token_file" {
+		what = "the token"
 	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fileProblem(key, path, err)
-	}
-	if info.IsDir() {
-		return nil, fmt.Sprintf("%s %s is a directory, not a file", key, path)
-	}
-	// Permission bits mean little on Windows; everywhere else they are the
-	// only thing keeping the secret private.
-	if runtime.GOOS != "windows" {
-		perm := info.Mode().Perm()
-		switch {
-		case perm&0o044 != 0:
-			return nil, fmt.Sprintf("%s %s is readable by other users (mode %04o); run chmod 600 %s", key, path, perm, path)
-		case perm&0o022 != 0:
-			return nil, fmt.Sprintf("%s %s is writable by other users (mode %04o); run chmod 600 %s", key, path, perm, path)
-		}
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
-	if err != nil {
-		return nil, fileProblem(key, path, err)
-	}
-	if len(data) > maxSecretFile {
-		return nil, fmt.Sprintf("%s %s is larger than %d KiB; it should hold only the credential", key, path, maxSecretFile>>10)
-	}
-	return data, ""
+	return readFileProblem(key, path, what, maxSecretFile, secretPerm)
 }
 
-// fileProblem words an error from opening or reading a secret file. Only the
-// system's reason is kept (the *PathError would repeat the path).
-func fileProblem(key, path string, err error) string {
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Sprintf("%s %s: no such file", key, path)
+// readFileProblem reads the file a setting names through readRegular and
+// words whatever goes wrong as a problem of the credential: key and path
+// lead the sentence, what names the file's expected content in the remedy,
+// and the content itself never appears.
+func readFileProblem(key, path, what string, limit int64, check func(fs.FileInfo) error) ([]byte, *problem) {
+	data, err := readRegular(path, limit, check)
+	if err == nil {
+		return data, nil
 	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
+	var (
+		nr *notRegular
+		tl *tooLarge
+		oo *openToOthers
+	)
+	switch {
+	case errors.As(err, &nr):
+		return nil, credentialf("%s %s is %s, not a regular file; put %s in a regular file", key, path, nr.kind, what)
+	case errors.As(err, &tl):
+		return nil, credentialf("%s %s is larger than %s; it should hold only %s", key, path, sizeString(tl.limit), what)
+	case errors.As(err, &oo):
+		return nil, credentialf("%s %s is %s by other users (mode %04o); run chmod 600 %s", key, path, oo.what, oo.perm, path)
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, credentialf("%s %s does not exist: put %s there", key, path, what)
 	}
-	return fmt.Sprintf("%s %s cannot be read: %v", key, path, err)
+	return nil, credentialf("%s %s cannot be read: %v", key, path, systemReason(err))
 }
 
 func fingerprint(b []byte) string {

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -136,9 +137,9 @@ func TestLoadCredentialErrors(t *testing.T) {
 		want   string
 	}{
 		{"env not set", bearerTarget("TODO_UL_TOKEN", ""), nil,
-			`targets.toml:14: target "todo": token_env TODO_UL_TOKEN is not set (or empty)`},
+			`targets.toml:14: target "todo": token_env TODO_UL_TOKEN is not set: set it`},
 		{"env blank", bearerTarget("TODO_UL_TOKEN", ""), map[string]string{"TODO_UL_TOKEN": "  "},
-			`targets.toml:14: target "todo": token_env TODO_UL_TOKEN is not set (or empty)`},
+			`targets.toml:14: target "todo": token_env TODO_UL_TOKEN is not set: set it`},
 		{"env with a newline inside", bearerTarget("TODO_UL_TOKEN", ""), map[string]string{"TODO_UL_TOKEN": secret + "\n" + secret},
 			`targets.toml:14: target "todo": token_env TODO_UL_TOKEN holds a token with whitespace, control or non-ASCII characters inside it, which would corrupt the Authorization header`},
 		{"env with the scheme", bearerTarget("TODO_UL_TOKEN", ""), map[string]string{"TODO_UL_TOKEN": "Bearer " + secret},
@@ -146,23 +147,23 @@ func TestLoadCredentialErrors(t *testing.T) {
 		{"token in the token_env field", bearerTarget(secret, ""), nil,
 			`targets.toml:14: target "todo": token_env must be the name of an environment variable in upper case, never the token itself`},
 		{"file missing", bearerTarget("", missing), nil,
-			`targets.toml:14: target "todo": token_file ` + missing + `: no such file`},
+			`targets.toml:14: target "todo": token_file ` + missing + ` does not exist: put the token there`},
 		{"file readable by others", bearerTarget("", open), nil,
 			`targets.toml:14: target "todo": token_file ` + open + ` is readable by other users (mode 0644); run chmod 600 ` + open},
 		{"file writable by group", bearerTarget("", groupWritable), nil,
 			`targets.toml:14: target "todo": token_file ` + groupWritable + ` is writable by other users (mode 0620); run chmod 600 ` + groupWritable},
 		{"file empty", bearerTarget("", empty), nil,
-			`targets.toml:14: target "todo": token_file ` + empty + ` is empty`},
+			`targets.toml:14: target "todo": token_file ` + empty + ` is empty: put the token in it`},
 		{"file with a space inside", bearerTarget("", spaced), nil,
 			`targets.toml:14: target "todo": token_file ` + spaced + ` holds a token with whitespace, control or non-ASCII characters inside it, which would corrupt the Authorization header`},
 		{"file with the scheme", bearerTarget("", prefixed), nil,
 			`targets.toml:14: target "todo": token_file ` + prefixed + ` starts with "Bearer "; give only the token, ulc adds the scheme`},
 		{"file is a directory", bearerTarget("", dir), nil,
-			`targets.toml:14: target "todo": token_file ` + dir + ` is a directory, not a file`},
+			`targets.toml:14: target "todo": token_file ` + dir + ` is a directory, not a regular file; put the token in a regular file`},
 		{"file too big", bearerTarget("", big), nil,
-			`targets.toml:14: target "todo": token_file ` + big + ` is larger than 64 KiB; it should hold only the credential`},
+			`targets.toml:14: target "todo": token_file ` + big + ` is larger than 64 KiB; it should hold only the token`},
 		{"key file missing", jwtTarget(missing), nil,
-			`targets.toml:9: target "ledger": jwt_key_file ` + missing + `: no such file`},
+			`targets.toml:9: target "ledger": jwt_key_file ` + missing + ` does not exist: put the private key there`},
 		{"key file readable by others", jwtTarget(open), nil,
 			`targets.toml:9: target "ledger": jwt_key_file ` + open + ` is readable by other users (mode 0644); run chmod 600 ` + open},
 		{"key file without a key", jwtTarget(writeFile(t, dir, "notakey.pem", []byte(secret), 0o600)), nil,
@@ -179,6 +180,12 @@ func TestLoadCredentialErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), secret) {
 				t.Errorf("error leaks the secret: %s", err)
+			}
+			// Only a Target that Parse would refuse is not a credential
+			// problem: everything else is this target's credential alone.
+			wantCred := tt.name != "token in the token_env field"
+			if got := errors.Is(err, ErrCredential); got != wantCred {
+				t.Errorf("errors.Is(err, ErrCredential) = %v, want %v", got, wantCred)
 			}
 		})
 	}
@@ -333,7 +340,7 @@ func TestOktaLoadToken(t *testing.T) {
 		{"from env", Okta{TokenEnv: "OKTA_CLIENT_TOKEN"}, map[string]string{"OKTA_CLIENT_TOKEN": "00abcOktaToken"}, "00abcOktaToken", ""},
 		{"from file", Okta{TokenFile: file}, nil, "00abcOktaToken", ""},
 		{"env missing", Okta{TokenEnv: "OKTA_CLIENT_TOKEN", Line: 20, File: "targets.toml"}, nil, "",
-			"targets.toml:20: [okta]: token_env OKTA_CLIENT_TOKEN is not set (or empty)"},
+			"targets.toml:20: [okta]: token_env OKTA_CLIENT_TOKEN is not set: set it"},
 		{"with the SSWS scheme", Okta{TokenEnv: "OKTA_CLIENT_TOKEN", Line: 20, File: "targets.toml"}, map[string]string{"OKTA_CLIENT_TOKEN": "SSWS 00abcOktaToken"}, "",
 			`targets.toml:20: [okta]: token_env OKTA_CLIENT_TOKEN starts with "SSWS "; give only the token, ulc adds the scheme`},
 	}
@@ -346,6 +353,9 @@ func TestOktaLoadToken(t *testing.T) {
 				}
 				if strings.Contains(err.Error(), "00abcOktaToken") {
 					t.Errorf("error leaks the token: %v", err)
+				}
+				if !errors.Is(err, ErrCredential) {
+					t.Errorf("errors.Is(%v, ErrCredential) = false", err)
 				}
 				return
 			}

@@ -25,7 +25,13 @@ type Error struct {
 	Scope string
 	// Msg says what is wrong, and where it helps, what to do.
 	Msg string
+	// Err is the kind of problem, for errors.Is: ErrCredential when a
+	// credential is missing or unusable, nil otherwise.
+	Err error
 }
+
+// Unwrap returns e.Err, so errors.Is(err, ErrCredential) finds it.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error returns "file:line: scope: message".
 func (e *Error) Error() string {
