@@ -210,15 +210,29 @@ func newParser(data []byte, path string) *parser {
 	}
 }
 
-// parse runs the three passes: the toml library decodes into a generic map
-// (syntax errors, with their line); that map is checked against the schema
-// (unknown keys and wrong types, with lines found in the source text, since
-// the library keeps one position for a key shared by every [[target]]); then
-// the library decodes into the typed structs, which are validated.
+// parse checks the file's nesting, then runs three passes over one decode:
+// the toml library decodes the text (syntax errors, with their line) into a
+// map of undecoded values; each is seen as a generic value and checked
+// against the schema (unknown keys and wrong types, with lines found in the
+// source text, since the library keeps one position for a key shared by
+// every [[target]]); then the same values are decoded into the typed
+// structs, which are validated.
 func (p *parser) parse() (*File, error) {
-	var generic map[string]any
-	if _, err := toml.Decode(string(p.data), &generic); err != nil {
+	if p.src.tooDeep > 0 {
+		return nil, &Error{File: p.file, Line: p.src.tooDeep, Msg: fmt.Sprintf("tables, arrays and dotted keys are nested more than %d deep; a targets file needs at most 4", maxDepth)}
+	}
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(string(p.data), &top)
+	if err != nil {
 		return nil, p.syntaxError(err)
+	}
+	generic := make(map[string]any, len(top))
+	for key, prim := range top {
+		var v any
+		if err := md.PrimitiveDecode(prim, &v); err != nil {
+			return nil, p.decodeBug(err)
+		}
+		generic[key] = v
 	}
 	p.checkGeneric(generic)
 	if p.typeErrors {
@@ -226,11 +240,19 @@ func (p *parser) parse() (*File, error) {
 	}
 
 	var doc rawFile
-	md, err := toml.Decode(string(p.data), &doc)
+	if prim, ok := top["defaults"]; ok {
+		doc.Defaults = new(rawDefaults)
+		err = md.PrimitiveDecode(prim, doc.Defaults)
+	}
+	if prim, ok := top["okta"]; ok && err == nil {
+		doc.Okta = new(rawOkta)
+		err = md.PrimitiveDecode(prim, doc.Okta)
+	}
+	if prim, ok := top["target"]; ok && err == nil {
+		err = md.PrimitiveDecode(prim, &doc.Target)
+	}
 	if err != nil {
-		// checkGeneric has seen every value, so this is a bug; still answer
-		// with a safe message rather than the library's.
-		return nil, &Error{File: p.file, Msg: "cannot decode: " + redactSyntax(err.Error(), vocabulary)}
+		return nil, p.decodeBug(err)
 	}
 	p.checkUndecoded(md.Undecoded())
 	f := p.build(&doc)
@@ -238,6 +260,13 @@ func (p *parser) parse() (*File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// decodeBug answers a decode error after checkGeneric has seen every value,
+// which means a bug here; still with a safe message rather than the
+// library's.
+func (p *parser) decodeBug(err error) error {
+	return &Error{File: p.file, Msg: "cannot decode: " + redactSyntax(err.Error(), vocabulary)}
 }
 
 // syntaxError turns the toml library's error into "file:line: message",

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/BurntSushi/toml"
 )
 
 // credentialLine finds a value written for a credential key, quoted or bare.
@@ -61,7 +63,7 @@ func FuzzParse(f *testing.F) {
 			}
 			seen[tg.Name] = true
 			u, err := url.Parse(tg.URL)
-			if err != nil || u.User != nil || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			if err != nil || u.User != nil || (u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname()))) {
 				t.Fatalf("accepted URL %q", tg.URL)
 			}
 			switch tg.Auth {
@@ -80,6 +82,63 @@ func FuzzParse(f *testing.F) {
 			if tg.Timeout <= 0 || tg.Retries < 0 || tg.Concurrency < 1 {
 				t.Fatalf("target %q has out-of-range numbers", tg.Name)
 			}
+		}
+	})
+}
+
+// treeDepth is how deeply a decoded value nests: 0 for a scalar, one more
+// than its deepest element for a table or an array.
+func treeDepth(v any) int {
+	d := 0
+	switch v := v.(type) {
+	case map[string]any:
+		for _, e := range v {
+			d = max(d, treeDepth(e))
+		}
+	case []map[string]any:
+		for _, e := range v {
+			d = max(d, treeDepth(e))
+		}
+	case []any:
+		for _, e := range v {
+			d = max(d, treeDepth(e))
+		}
+	default:
+		return 0
+	}
+	return d + 1
+}
+
+// FuzzDepthScan: the nesting pre-scan never lets through what the decoder
+// then builds deeper than maxDepth, whatever strings, comments and brackets
+// the text mixes; it is what stands between a hostile file and a decoder
+// whose cost grows with the square of the depth.
+func FuzzDepthScan(f *testing.F) {
+	f.Add(lines(todo...))
+	f.Add("x = [[[[1]]]]\n")
+	f.Add("a.b.c = {d.e = [{f = 1}]}\n")
+	f.Add("[[a.b]]\n[[a.b.c]]\nx = 1\n")
+	f.Add("x = [\"\"\"a\"\"\"\", [[1]]]\n")
+	f.Add("x = ['''a'''', [[1]]]\n")
+	f.Add("x = [ # ]]]\n [[1]],\n]\n")
+	f.Add("x = \"\"\"\n[[[\n\"\"\"\ny = [[[]]]\n")
+	f.Add(`"a.b".c = {"]" = ['[', "\"[", [{}]]}` + "\n")
+	// Right at the limit, in each way of nesting.
+	f.Add(deepInline(15))
+	f.Add("x = " + strings.Repeat("[", 15) + strings.Repeat("]", 15) + "\n")
+	f.Add("[" + strings.Repeat("a.", 14) + "b]\nc = 1\n")
+	f.Add("[[" + strings.Repeat("a.", 7) + "b]]\nc = 1\n")
+	f.Add(strings.Repeat("a.", 15) + "b = 1\n")
+	f.Fuzz(func(t *testing.T, data string) {
+		if scanSource([]byte(data)).tooDeep > 0 {
+			return
+		}
+		var v map[string]any
+		if _, err := toml.Decode(data, &v); err != nil {
+			return
+		}
+		if d := treeDepth(v); d > maxDepth {
+			t.Fatalf("the scan let through a file %d deep", d)
 		}
 	})
 }

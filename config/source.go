@@ -14,6 +14,13 @@ type source struct {
 	lines   []string // lines[0] is line 1
 	inML    []bool   // the line starts inside a multi-line string
 	headers []header
+	// targets holds the index in headers of each [[target]], in order.
+	targets []int
+	// tooDeep is the first line where nesting goes past maxDepth, 0 if none.
+	tooDeep int
+	// topLines caches topLine, which a registry written as one inline
+	// array of targets asks for once per target.
+	topLines map[string]int
 }
 
 // header is a table header line: [name] or [[name]].
@@ -23,10 +30,17 @@ type header struct {
 	array bool
 }
 
+// maxDepth is how deeply tables, arrays and dotted keys may nest inside one
+// another. ulc's schema needs 4 (target = [{tags = ["a"]}]); the TOML
+// decoder's time and memory grow with the square of the depth, so a file of
+// a few kilobytes nested thousands deep would take minutes and gigabytes.
+const maxDepth = 16
+
 func scanSource(data []byte) *source {
 	text := strings.TrimPrefix(string(data), "\ufeff")
-	s := &source{lines: strings.Split(text, "\n")}
+	s := &source{lines: strings.Split(text, "\n"), topLines: map[string]int{}}
 	s.inML = make([]bool, len(s.lines))
+	d := depthScan{limit: maxDepth}
 	state := mlNone
 	for i, line := range s.lines {
 		line = strings.TrimSuffix(line, "\r")
@@ -35,11 +49,16 @@ func scanSource(data []byte) *source {
 		if state == mlNone {
 			if h, ok := parseHeader(line); ok {
 				h.line = i + 1
+				if h.array && h.name == "target" {
+					s.targets = append(s.targets, len(s.headers))
+				}
 				s.headers = append(s.headers, h)
 			}
 		}
-		state = scanLine(line, state)
+		d.newLine(i+1, state != mlNone)
+		state = scanLine(line, state, d.visit)
 	}
+	s.tooDeep = d.tooDeep
 	return s
 }
 
@@ -54,7 +73,9 @@ const (
 
 // scanLine follows strings and comments through one line and returns whether
 // it ends inside a multi-line string (three double or three single quotes).
-func scanLine(line string, state mlState) mlState {
+// visit, when not nil, is called with every byte outside strings and
+// comments, in order.
+func scanLine(line string, state mlState, visit func(c byte)) mlState {
 	for i := 0; i < len(line); {
 		switch state {
 		case mlBasic:
@@ -62,7 +83,7 @@ func scanLine(line string, state mlState) mlState {
 			if j < 0 {
 				return mlBasic
 			}
-			i += j + 3
+			i = closeML(line, i+j+3, '"')
 			state = mlNone
 			continue
 		case mlLiteral:
@@ -70,7 +91,7 @@ func scanLine(line string, state mlState) mlState {
 			if j < 0 {
 				return mlLiteral
 			}
-			i += j + 3
+			i = closeML(line, i+j+3, '\'')
 			state = mlNone
 			continue
 		}
@@ -94,10 +115,162 @@ func scanLine(line string, state mlState) mlState {
 			}
 			i += j + 2
 		default:
+			if visit != nil {
+				visit(c)
+			}
 			i++
 		}
 	}
 	return state
+}
+
+// closeML returns where a multi-line string that has a closing delimiter
+// ending at end really ends: TOML lets the content end with one or two
+// quotes of the delimiter's kind (""""" is a string of two quotes closed),
+// so up to two more quotes belong to it.
+func closeML(line string, end int, q byte) int {
+	for n := 0; n < 2 && end < len(line) && line[end] == q; n++ {
+		end++
+	}
+	return end
+}
+
+// depthScan measures how deeply a file nests, from the bytes scanLine finds
+// outside strings and comments, so that a hostile file is refused before
+// the TOML decoder sees it. The level of a value is the number of tables,
+// arrays and key parts above it: in [a.b] the keys are at level 2, in
+// x.y = {z = [1]} the 1 is at level 4, under [[target]] the keys are at
+// level 2 (an array, a table). The scan keeps what it needs to tell
+// a dot in a key (a level) from one in a number (none): whether it is
+// reading a key or a value, and the stack of open arrays and inline tables.
+type depthScan struct {
+	limit   int
+	line    int
+	tooDeep int // first line past limit, 0 if none
+
+	frames    []depthFrame // open [ and { of values
+	base      int          // level of the current [table]
+	key       bool         // reading a key (before '=')
+	keyParts  int          // parts of the key read so far
+	value     int          // level of the value being read
+	header    bool         // inside a [table] or [[table]] header
+	headParts int          // parts of the header's name so far
+	headArray bool         // the header is [[name]]
+	lineStart bool         // nothing but spaces yet on this line
+}
+
+// depthFrame is an open array or inline table at level.
+type depthFrame struct {
+	table bool
+	level int
+}
+
+// newLine starts line n. A line that starts outside any open array or
+// inline table, and not inside a multi-line string, starts with a key or a
+// header.
+func (d *depthScan) newLine(n int, inString bool) {
+	d.line = n
+	d.header = false
+	if len(d.frames) == 0 && !inString {
+		d.key, d.keyParts, d.lineStart = true, 1, true
+	}
+}
+
+// deeper records that level was reached on the current line.
+func (d *depthScan) deeper(level int) {
+	if level > d.limit && d.tooDeep == 0 {
+		d.tooDeep = d.line
+	}
+}
+
+// headLevel is the level of the keys under the header being read. Each
+// part of an array-of-tables name may be an array with a table in it, so
+// it counts twice.
+func (d *depthScan) headLevel() int {
+	if d.headArray {
+		return 2 * d.headParts
+	}
+	return d.headParts
+}
+
+// tableLevel is the level of the keys of the innermost open table.
+func (d *depthScan) tableLevel() int {
+	if n := len(d.frames); n > 0 {
+		return d.frames[n-1].level
+	}
+	return d.base
+}
+
+func (d *depthScan) visit(c byte) {
+	if c == ' ' || c == '\t' {
+		return
+	}
+	lineStart := d.lineStart
+	d.lineStart = false
+	switch {
+	case d.header:
+		switch c {
+		case '[':
+			d.headArray = true // [[name]]
+		case '.':
+			d.headParts++
+			d.deeper(d.headLevel())
+		case ']':
+			d.header, d.base, d.key = false, d.headLevel(), false
+		}
+	case d.key:
+		switch c {
+		case '[':
+			if lineStart && len(d.frames) == 0 {
+				d.header, d.headParts, d.headArray = true, 1, false
+			}
+		case '.':
+			d.keyParts++
+			d.deeper(d.tableLevel() + d.keyParts)
+		case '=':
+			d.key, d.value = false, d.tableLevel()+d.keyParts
+			d.deeper(d.value)
+		case '}':
+			d.pop() // {} or a trailing comma
+		}
+	default:
+		switch c {
+		case '[', '{':
+			d.frames = append(d.frames, depthFrame{table: c == '{', level: d.value})
+			d.deeper(d.value + 1)
+			if c == '{' {
+				d.key, d.keyParts = true, 1
+			} else {
+				d.value++
+			}
+		case ',':
+			if n := len(d.frames); n > 0 {
+				if f := d.frames[n-1]; f.table {
+					d.key, d.keyParts = true, 1
+				} else {
+					d.value = f.level + 1
+				}
+			}
+		case ']', '}':
+			d.pop()
+		}
+	}
+}
+
+// pop closes the innermost array or inline table; a stray closing bracket
+// (a syntax error the decoder reports) changes nothing.
+func (d *depthScan) pop() {
+	n := len(d.frames)
+	if n == 0 {
+		return
+	}
+	d.frames = d.frames[:n-1]
+	d.key = false
+	if n > 1 {
+		if f := d.frames[n-2]; !f.table {
+			d.value = f.level + 1
+		}
+	}
 }
 
 // indexUnescaped is strings.Index that skips backslash escapes.
@@ -140,16 +313,10 @@ func parseHeader(line string) (header, bool) {
 
 // targetHeader returns the index of the header of the index-th [[target]].
 func (s *source) targetHeader(index int) (int, bool) {
-	n := 0
-	for i, h := range s.headers {
-		if h.array && h.name == "target" {
-			if n == index {
-				return i, true
-			}
-			n++
-		}
+	if index < 0 || index >= len(s.targets) {
+		return 0, false
 	}
-	return 0, false
+	return s.targets[index], true
 }
 
 // tableHeader returns the index of the [name] header.
@@ -219,6 +386,16 @@ func (s *source) lineOf(sc scope, key string) int {
 // topLine finds a key of the top level, before the first header, or a table
 // header of that name.
 func (s *source) topLine(key string) int {
+	if ln, ok := s.topLines[key]; ok {
+		return ln
+	}
+	ln := s.findTop(key)
+	s.topLines[key] = ln
+	return ln
+}
+
+// findTop is topLine without the cache.
+func (s *source) findTop(key string) int {
 	last := len(s.lines)
 	if len(s.headers) > 0 {
 		last = s.headers[0].line - 1
