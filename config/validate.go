@@ -1,11 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -370,9 +372,12 @@ func (p *parser) orgURL(sc scope, key, raw string) string {
 // never part of the message: it may carry a password or a token.
 func urlProblem(key, raw string) string {
 	u, err := url.Parse(raw)
+	var ue *url.Error
 	switch {
 	case err != nil && strings.Contains(raw, "@"):
 		return key + " must not contain a user name or password; name the credential with token_env or token_file"
+	case errors.As(err, &ue) && strings.HasPrefix(ue.Err.Error(), "invalid port"):
+		return key + " has a port that is not a number; a port is a number from 1 to 65535"
 	case err != nil:
 		return key + " is not a valid URL"
 	case u.User != nil:
@@ -384,6 +389,9 @@ func urlProblem(key, raw string) string {
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return key + " must not contain a fragment (#...)"
 	}
+	if msg := portProblem(key, u.Host); msg != "" {
+		return msg
+	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
 		return ""
@@ -393,6 +401,37 @@ func urlProblem(key, raw string) string {
 		}
 	}
 	return key + " must use https (plain http is allowed only to loopback addresses)"
+}
+
+// portProblem checks the port of a URL's host (host:port, [v6]:port or a
+// bare host): url.Parse lets any run of digits through, and an empty one.
+func portProblem(key, host string) string {
+	var port string
+	var hasPort bool
+	if strings.HasPrefix(host, "[") {
+		end := strings.IndexByte(host, ']')
+		if end < 0 {
+			return "" // url.Parse has refused it already
+		}
+		port, hasPort = strings.CutPrefix(host[end+1:], ":")
+	} else {
+		_, port, hasPort = strings.Cut(host, ":")
+	}
+	switch {
+	case !hasPort:
+		return ""
+	case port == "":
+		return key + " has a ':' after the host but no port; write the port, or leave the ':' out"
+	case strings.Trim(port, "0123456789") != "":
+		return key + " has a port that is not a number; a port is a number from 1 to 65535"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		if len(port) > 12 {
+			port = port[:12] + "…"
+		}
+		return fmt.Sprintf("%s has port %s; a port is a number from 1 to 65535", key, port)
+	}
+	return ""
 }
 
 // isLoopback reports whether host is localhost or a loopback IP literal:
