@@ -48,21 +48,72 @@ func Line(s string, max int) string {
 }
 
 // Printable reports whether r is safe to write to a terminal: not a C0 or
-// C1 control, not a bidi control, not a zero-width formatting character that
-// could hide or reorder text, and not a private-use or unassigned code point.
+// C1 control, not a Unicode format character (category Cf: bidi controls,
+// zero-width characters, the byte-order mark, tag characters, the soft
+// hyphen), not another character that shows nothing (see Invisible), and
+// not a private-use or unassigned code point. Whitespace is printable (Line
+// turns it into one space); invalid UTF-8, decoded as U+FFFD, shows as the
+// replacement character.
 func Printable(r rune) bool {
 	switch {
 	case r < 0x20, r >= 0x7f && r < 0xa0:
 		return false
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069,
-		r == 0x200e, r == 0x200f, r == 0x061c:
-		return false // bidi embedding, override and isolate controls
-	case r >= 0x200b && r <= 0x200d, r == 0x2060, r == 0xfeff, r == 0x00ad:
-		return false // zero-width characters
+	case unicode.Is(unicode.Cf, r):
+		return false // bidi controls (U+202A-202E, U+2066-2069, ...), zero-width, BOM
+	case invisible(r):
+		return false
 	case r == utf8.RuneError:
 		return true // shown as the replacement character
 	}
 	return unicode.IsPrint(r) || unicode.IsSpace(r)
+}
+
+// Invisible reports the first character of s that a person reading s on a
+// screen would not see, or could not tell from another, and so must not be
+// part of an identifier (a user's email or login, a run id) typed or
+// pasted by an operator: a control character (tab and newline included), a
+// format character (Unicode category Cf, which holds the bidi controls,
+// zero-width space and joiners, the byte-order mark U+FEFF, the soft hyphen
+// and the tag characters), a space other than U+0020 (no-break, ideographic,
+// ...), a line or paragraph separator, a character that renders as nothing
+// (Hangul fillers, variation selectors, the combining grapheme joiner, the
+// Braille blank), or a private-use or unassigned code point. Invalid UTF-8
+// is reported as utf8.RuneError. ok is false when s has none of these.
+func Invisible(s string) (r rune, ok bool) {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return utf8.RuneError, true
+		}
+		i += size
+		if r == ' ' {
+			continue
+		}
+		if !unicode.IsGraphic(r) || unicode.Is(unicode.Zs, r) || invisible(r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// invisible reports whether r is a graphic character (a letter, mark or
+// symbol by category) that renders as nothing.
+func invisible(r rune) bool {
+	switch {
+	case r == 0x034f: // combining grapheme joiner
+		return true
+	case r == 0x115f, r == 0x1160, r == 0x3164, r == 0xffa0: // Hangul fillers
+		return true
+	case r == 0x17b4, r == 0x17b5: // Khmer inherent vowels
+		return true
+	case r >= 0x180b && r <= 0x180f: // Mongolian free variation selectors (U+180E is Cf)
+		return true
+	case r == 0x2800: // Braille pattern blank
+		return true
+	case r >= 0xfe00 && r <= 0xfe0f, r >= 0xe0100 && r <= 0xe01ef: // variation selectors
+		return true
+	}
+	return false
 }
 
 // escapeLen returns how many bytes of s (the bytes after an ESC) belong to

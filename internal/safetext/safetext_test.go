@@ -3,6 +3,7 @@ package safetext
 import (
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -59,4 +60,90 @@ func FuzzLine(f *testing.F) {
 			t.Fatalf("%d runes, max %d", utf8.RuneCountInString(got), max)
 		}
 	})
+}
+
+// Every format character (category Cf) is dropped, whatever plane it is
+// in: none of them is meant to be seen, and several reorder or hide text.
+func TestLineDropsEveryFormatCharacter(t *testing.T) {
+	n := 0
+	for _, rng := range unicode.Cf.R16 {
+		for r := rune(rng.Lo); r <= rune(rng.Hi); r += rune(rng.Stride) {
+			checkDropped(t, r)
+			n++
+		}
+	}
+	for _, rng := range unicode.Cf.R32 {
+		for r := rune(rng.Lo); r <= rune(rng.Hi); r += rune(rng.Stride) {
+			checkDropped(t, r)
+			n++
+		}
+	}
+	if n < 150 {
+		t.Errorf("only %d format characters were tried; the table looks wrong", n)
+	}
+}
+
+func checkDropped(t *testing.T, r rune) {
+	t.Helper()
+	if Printable(r) {
+		t.Errorf("Printable(%U) = true; want false (category Cf)", r)
+	}
+	if got := Line("a"+string(r)+"b", 0); got != "ab" {
+		t.Errorf("Line(a %U b) = %q; want \"ab\"", r, got)
+	}
+	if got, ok := Invisible("a" + string(r) + "b"); !ok || got != r {
+		t.Errorf("Invisible(a %U b) = %U, %v; want %U, true", r, got, ok, r)
+	}
+}
+
+func TestInvisible(t *testing.T) {
+	cases := []struct {
+		name string
+		in   string
+		want rune // 0: none
+	}{
+		{"plain email", "alice@corp.example", 0},
+		{"empty", "", 0},
+		{"inner ASCII space", "Alice Smith", 0},
+		{"accents and CJK", "josé.日本@corp.example", 0},
+		{"emoji with its selector", "☺\ufe0f", 0xfe0f},
+		{"byte-order mark first", "\ufeffalice@corp.example", 0xfeff},
+		{"zero-width space", "ali\u200bce@corp.example", 0x200b},
+		{"zero-width joiner", "a\u200db", 0x200d},
+		{"word joiner", "a\u2060b", 0x2060},
+		{"soft hyphen", "ali\u00adce", 0x00ad},
+		{"right-to-left override", "alice\u202egpj.exe", 0x202e},
+		{"left-to-right mark", "\u200ealice", 0x200e},
+		{"first strong isolate", "a\u2068b", 0x2068},
+		{"arabic letter mark", "a\u061cb", 0x061c},
+		{"tag character", "a\U000e0041b", 0xe0041},
+		{"no-break space at the end", "alice@corp.example\u00a0", 0x00a0},
+		{"ideographic space", "a\u3000b", 0x3000},
+		{"line separator", "a\u2028b", 0x2028},
+		{"tab", "alice\t", '\t'},
+		{"newline", "alice\n", '\n'},
+		{"escape", "neo\x1b]52;c;ZXZpbA==\x07@corp.example", 0x1b},
+		{"DEL", "a\x7f", 0x7f},
+		{"C1 CSI", "a\u009b31m", 0x9b},
+		{"Hangul filler", "a\u3164b", 0x3164},
+		{"combining grapheme joiner", "a\u034fb", 0x034f},
+		{"braille blank", "a\u2800b", 0x2800},
+		{"Mongolian vowel separator", "a\u180eb", 0x180e},
+		{"private use", "a\ue000b", 0xe000},
+		{"unassigned", "a\U0003fffeb", 0x3fffe},
+		{"invalid UTF-8", "a\xffb", utf8.RuneError},
+		{"first of several", "\u200b\ufeff", 0x200b},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, ok := Invisible(c.in)
+			if ok != (c.want != 0) || got != c.want {
+				t.Errorf("Invisible(%q) = %U, %v; want %U, %v", c.in, got, ok, c.want, c.want != 0)
+			}
+			// Whatever Invisible reports, Line does not print.
+			if ok && strings.ContainsRune(Line(c.in, 0), got) && got != utf8.RuneError {
+				t.Errorf("Line(%q) kept %U", c.in, got)
+			}
+		})
+	}
 }
