@@ -33,6 +33,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -579,7 +580,15 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 	// One path answers what Okta never would, to prove that Prism checks
 	// answers and that the recorder reports it.
 	const brokenUser = "00uCONTRACTBROKEN000"
+	// Okta's Link headers name its own public URL; the fake derives it
+	// from the Host header, which Prism rewrites to the upstream's, so the
+	// fake is told the host the client talks to (the client follows a
+	// next link only on its org).
+	var publicHost atomic.Value
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h, ok := publicHost.Load().(string); ok {
+			r.Host = h
+		}
 		if r.URL.Path == "/api/v1/users/"+brokenUser {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"id":7,"status":"NOT_A_STATUS","profile":"nobody"}`))
@@ -590,6 +599,7 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 	t.Cleanup(upstream.Close)
 	p := startPrisms(t, prism, []string{"proxy", spec, upstream.URL, "--errors"})[0]
 	rec := newRecorder(t, p.url)
+	publicHost.Store(strings.TrimPrefix(rec.url, "http://"))
 	ctx := context.Background()
 
 	// The credential check, and the codes Okta documents for it: 401 for
