@@ -14,8 +14,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,8 +38,9 @@ type fixture struct {
 	fake *oktafake.Server
 	url  string
 
-	mu    sync.Mutex
-	lines []string
+	mu      sync.Mutex
+	lines   []string
+	retries []string // X-Okta-Retry-Count and X-Okta-Retry-For of each request
 }
 
 func newFixture(t *testing.T, o oktafake.Options) *fixture {
@@ -46,6 +50,7 @@ func newFixture(t *testing.T, o oktafake.Options) *fixture {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fx.mu.Lock()
 		fx.lines = append(fx.lines, r.Method+" "+r.RequestURI)
+		fx.retries = append(fx.retries, r.Header.Get("X-Okta-Retry-Count")+" "+r.Header.Get("X-Okta-Retry-For"))
 		fx.mu.Unlock()
 		fx.fake.ServeHTTP(w, r)
 	}))
@@ -59,7 +64,7 @@ func (fx *fixture) requests() []string {
 	fx.mu.Lock()
 	defer fx.mu.Unlock()
 	out := fx.lines
-	fx.lines = nil
+	fx.lines, fx.retries = nil, nil
 	return out
 }
 
@@ -302,12 +307,16 @@ func TestCacheIsOff(t *testing.T) {
 	}
 }
 
+// After a 429 the SDK retries the same request once, marked as a retry
+// of the 429's request id, and the client's own pacing adds no wait of
+// its own to it. (How long the SDK waits is measured by
+// BenchmarkRateLimit429Retry; a test does not assert wall time.)
 func TestRateLimit429ThenSuccess(t *testing.T) {
 	fx := newFixture(t, oktafake.Options{})
 	c := fx.connect(t)
+	clock := newFakeClock(c)
 	fx.fake.Force429(1)
 	before := fx.fake.Requests()
-	start := time.Now()
 	page, err := c.Search(context.Background(), "trinity", 5, "")
 	if err != nil || len(page.People) == 0 {
 		t.Fatalf("after one 429: %v %+v", err, page)
@@ -315,12 +324,18 @@ func TestRateLimit429ThenSuccess(t *testing.T) {
 	if got := fx.fake.Requests() - before; got != 2 {
 		t.Fatalf("%d requests, want the 429 and its retry", got)
 	}
-	if d := time.Since(start); d < 900*time.Millisecond {
-		t.Fatalf("retried after %s, before the window reset", d)
-	}
+	fx.mu.Lock()
+	retries := append([]string(nil), fx.retries...)
+	fx.mu.Unlock()
 	lines := fx.requests()
 	if len(lines) != 2 || lines[0] != lines[1] {
 		t.Fatalf("requests %q", lines)
+	}
+	if len(retries) != 2 || retries[0] != " " || !strings.HasPrefix(retries[1], "1 ") || len(retries[1]) < 10 {
+		t.Fatalf("retry headers %q, want none on the first request and count 1 with the 429's request id on the second", retries)
+	}
+	if w := clock.waits(); len(w) != 0 {
+		t.Fatalf("the transport paced the SDK's retry too: waits %v", w)
 	}
 	if rs := c.RateLimit(); rs.Limit == 0 || rs.Reset.IsZero() {
 		t.Fatalf("RateLimit() = %+v", rs)
@@ -354,30 +369,193 @@ func TestRateLimitExhausted(t *testing.T) {
 	}
 }
 
+// fakeClock is the pacing clock of a test: sleeping records the wait
+// asked for and moves the clock on, at once.
+type fakeClock struct {
+	mu    sync.Mutex
+	t     time.Time
+	slept []time.Duration
+}
+
+// newFakeClock installs a fake clock, set to now, in c's transport.
+func newFakeClock(c *Client) *fakeClock {
+	fc := &fakeClock{t: time.Now()}
+	if c != nil {
+		c.rt.now, c.rt.sleep = fc.now, fc.sleep
+	}
+	return fc
+}
+
+func (fc *fakeClock) now() time.Time {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.t
+}
+
+func (fc *fakeClock) sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.slept = append(fc.slept, d)
+	fc.t = fc.t.Add(d)
+	return nil
+}
+
+func (fc *fakeClock) waits() []time.Duration {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return append([]time.Duration(nil), fc.slept...)
+}
+
+// ratedOrg answers GET /api/v1/users with an empty page and, once limited
+// is set, with Okta's rate-limit headers for a budget of limit requests
+// per one-second window of clock, answering 429 past the budget.
+type ratedOrg struct {
+	clock   *fakeClock
+	limit   int
+	limited atomic.Bool
+
+	mu     sync.Mutex
+	window time.Time
+	count  int
+	served int
+	over   int // requests answered 429
+}
+
+func (o *ratedOrg) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	if o.limited.Load() {
+		now := o.clock.now()
+		o.mu.Lock()
+		if win := now.Truncate(time.Second); !win.Equal(o.window) {
+			o.window, o.count = win, 0
+		}
+		o.count++
+		o.served++
+		left := o.limit - o.count
+		if left < 0 {
+			o.over++
+		}
+		o.mu.Unlock()
+		w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
+		w.Header().Set("X-Rate-Limit-Limit", strconv.Itoa(o.limit))
+		w.Header().Set("X-Rate-Limit-Remaining", strconv.Itoa(max(left, 0)))
+		w.Header().Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Truncate(time.Second).Add(time.Second).Unix(), 10))
+		if left < 0 {
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"errorCode":"E0000047","errorSummary":"API call exceeded rate limit due to too many requests."}`))
+			return
+		}
+	}
+	_, _ = w.Write([]byte("[]"))
+}
+
 // With a small budget the client waits for the window instead of
-// collecting 429s (no retries allowed here, so a 429 would fail a call).
+// collecting 429s (no retries allowed here, so a 429 would fail a call):
+// with 4 requests a window, the 4th and the 7th wait for the reset Okta
+// announced (the window's end, measured from the answer's Date, plus the
+// Date's rounding second), and no other waits.
 func TestRateLimitPacing(t *testing.T) {
-	fx := newFixture(t, oktafake.Options{})
-	fx.fake.AddToken(testToken)
-	s := fx.settings()
-	s.MaxRetries = -1
-	s.MaxBackoff = 3 * time.Second
-	c, err := Connect(context.Background(), s)
+	cleanEnv(t)
+	org := &ratedOrg{limit: 4}
+	srv := httptest.NewServer(org)
+	defer srv.Close()
+	c, err := Connect(context.Background(), Settings{OrgURL: srv.URL, Token: testToken, MaxRetries: -1, MaxBackoff: 3 * time.Second, RequestTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx.fake.SetRateLimit(4, time.Second)
-	start := time.Now()
-	for i := range 5 {
+	clock := newFakeClock(c)
+	// A whole second, so the windows and the waits are exact.
+	clock.t = clock.t.Truncate(time.Second)
+	org.clock = clock
+	org.limited.Store(true)
+	for i := range 7 {
 		if _, err := c.Search(context.Background(), "trinity", 5, ""); err != nil {
-			t.Fatalf("call %d: %v", i, err)
+			t.Fatalf("call %d: %v", i+1, err)
 		}
 	}
-	if d := time.Since(start); d < 500*time.Millisecond {
-		t.Fatalf("five calls on a budget of four per second took only %s", d)
+	if got, want := clock.waits(), []time.Duration{2 * time.Second, 2 * time.Second}; !slices.Equal(got, want) {
+		t.Fatalf("waits %v, want %v (before the 4th and the 7th call)", got, want)
+	}
+	org.mu.Lock()
+	served, over := org.served, org.over
+	org.mu.Unlock()
+	if over != 0 || served != 7 {
+		t.Fatalf("%d requests, %d over the budget", served, over)
 	}
 	if rs := c.RateLimit(); rs.Limit != 4 || rs.Reset.IsZero() {
 		t.Fatalf("RateLimit() = %+v", rs)
+	}
+}
+
+// pace waits only when it is worth it: the budget is spent, the window
+// ends within maxWait and before the request's deadline; a cancelled wait
+// is the context's error.
+func TestPaceWaits(t *testing.T) {
+	const key = "GET /api/v1/users"
+	answer := func(rt *rateTransport, remaining int, resetIn time.Duration) {
+		now := rt.now()
+		h := http.Header{}
+		h.Set("Date", now.UTC().Format(http.TimeFormat))
+		h.Set("X-Rate-Limit-Limit", "10")
+		h.Set("X-Rate-Limit-Remaining", strconv.Itoa(remaining))
+		h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Add(resetIn).Unix(), 10))
+		rt.record(context.Background(), key, &http.Response{StatusCode: 200, Header: h})
+	}
+	bg := context.Background()
+	for _, tc := range []struct {
+		name      string
+		remaining int
+		resetIn   time.Duration
+		ctx       func(now time.Time) (context.Context, context.CancelFunc)
+		want      []time.Duration
+		wantErr   error
+	}{
+		{name: "budget left", remaining: 5, resetIn: 2 * time.Second},
+		{name: "spent", remaining: 1, resetIn: 2 * time.Second, want: []time.Duration{3 * time.Second}},
+		{name: "spent, window past maxWait", remaining: 0, resetIn: 9 * time.Second},
+		{name: "spent, deadline before the reset", remaining: 0, resetIn: 2 * time.Second,
+			ctx: func(now time.Time) (context.Context, context.CancelFunc) {
+				return context.WithDeadline(bg, now.Add(time.Second))
+			}},
+		{name: "spent, cancelled", remaining: 0, resetIn: 2 * time.Second, wantErr: context.Canceled,
+			ctx: func(time.Time) (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(bg)
+				cancel()
+				return ctx, cancel
+			}},
+	} {
+		rt, err := newRateTransport("https://acme.okta.com", 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := &fakeClock{t: time.Now().Truncate(time.Second)}
+		rt.now, rt.sleep = clock.now, clock.sleep
+		answer(rt, tc.remaining, tc.resetIn)
+		ctx, cancel := bg, context.CancelFunc(func() {})
+		if tc.ctx != nil {
+			ctx, cancel = tc.ctx(clock.now())
+		}
+		err = rt.pace(ctx, key)
+		cancel()
+		if !errors.Is(err, tc.wantErr) || (err != nil) != (tc.wantErr != nil) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.wantErr)
+		}
+		if got := clock.waits(); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: waits %v, want %v", tc.name, got, tc.want)
+		}
+	}
+
+	// Once the window has passed, the budget is whole again.
+	rt, _ := newRateTransport("https://acme.okta.com", 5*time.Second)
+	clock := &fakeClock{t: time.Now().Truncate(time.Second)}
+	rt.now, rt.sleep = clock.now, clock.sleep
+	answer(rt, 0, time.Second)
+	clock.t = clock.t.Add(3 * time.Second)
+	if err := rt.pace(bg, key); err != nil || len(clock.waits()) != 0 {
+		t.Fatalf("after the window: err %v, waits %v", err, clock.waits())
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 // cleanEnv keeps the operator's real Okta configuration out of a test: no
 // OKTA_* variable (unset, not empty: the SDK's env reader chokes on empty
 // numbers) and a fresh HOME without ~/.okta/okta.yaml.
-func cleanEnv(t *testing.T) string {
+func cleanEnv(t testing.TB) string {
 	t.Helper()
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
