@@ -5,6 +5,7 @@
 package safetext
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -45,6 +46,42 @@ func Line(s string, max int) string {
 		out = append(out[:max-1], '…')
 	}
 	return string(out)
+}
+
+// Clean returns s with what could act on a terminal or hide text removed,
+// and nothing else changed: escape sequences and characters that are not
+// Printable are dropped, whitespace controls (tab, newline, carriage
+// return, ...) and line separators become a space, invalid UTF-8 becomes
+// U+FFFD. Unlike Line it keeps every space and has no length limit, so
+// text that was printable to begin with comes back byte for byte.
+func Clean(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !Printable(r) || r != ' ' && unicode.IsSpace(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == 0x1b {
+			i += size + escapeLen(s[i+size:])
+			continue
+		}
+		i += size
+		switch {
+		case r != ' ' && unicode.IsSpace(r):
+			b.WriteByte(' ')
+		case Printable(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Printable reports whether r is safe to write to a terminal: not a C0 or

@@ -147,3 +147,47 @@ func TestInvisible(t *testing.T) {
 		})
 	}
 }
+
+func TestClean(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"plain  text, two spaces kept ", "plain  text, two spaces kept "},
+		{"", ""},
+		{"=HYPERLINK(\"x\")", "=HYPERLINK(\"x\")"},
+		{"clip \x1b]52;c;ZXZpbA==\x07 board", "clip  board"},
+		{"osc8 \x1b]8;;https://evil.example\x1b\\link", "osc8 link"},
+		{"red \x1b[31mALERT\x1b[0m", "red ALERT"},
+		{"line1\nline2\r\n\tx", "line1 line2   x"},
+		{"bidi \u202egnp.exe\u202c", "bidi gnp.exe"},
+		{"\ufeffbom first", "bom first"},
+		{"zero\u200bwidth", "zerowidth"},
+		{"c1 \u009b31m", "c1 31m"},
+		{"bad \xff utf8", "bad \ufffd utf8"},
+		{"naïve café 日本 ☺", "naïve café 日本 ☺"},
+		{"sep\u2028arator", "sep arator"},
+	}
+	for _, c := range cases {
+		if got := Clean(c.in); got != c.want {
+			t.Errorf("Clean(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func FuzzClean(f *testing.F) {
+	for _, s := range []string{"", "\x1b[2J", "\x1b]52;c;ZXZpbA==\x07", "a\u202eb", "\xc3\x28", "a\tb\nc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := Clean(s)
+		if !utf8.ValidString(got) {
+			t.Fatalf("invalid UTF-8 out of %q", s)
+		}
+		for _, r := range got {
+			if !Printable(r) || r != ' ' && unicode.IsSpace(r) {
+				t.Fatalf("unsafe rune %U in %q", r, got)
+			}
+		}
+		if Clean(got) != got {
+			t.Fatalf("Clean is not idempotent on %q", s)
+		}
+	})
+}
