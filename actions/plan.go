@@ -169,7 +169,7 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 		targets:     map[string]*runTarget{},
 	}
 	users, problems := resolveUsers(ctx, dir, req.Users)
-	problems = append(problems, p.loadTargets(req.Targets, getenv)...)
+	problems = append(problems, p.loadTargets(ctx, req.Targets, getenv)...)
 	okta := oktaOrder(req.OktaSteps)
 	problems = append(problems, p.planOkta(req, users, okta)...)
 	problems = append(problems, p.planFanOut(req, users)...)
@@ -225,9 +225,10 @@ func resolveUsers(ctx context.Context, dir Directory, refs []string) ([]User, []
 
 // loadTargets loads each target's credential and client into p.targets. A
 // target selected twice, or one that cannot be used for another reason than
-// its credential, is a problem; one whose credential is missing or unusable
-// is kept, blocked with the reason.
-func (p *Plan) loadTargets(targets []config.Target, getenv func(string) string) []error {
+// its credential (or start-up being interrupted), is a problem; one whose
+// credential or CA file is missing or unusable (config.ErrCredential) is
+// kept, blocked with the reason.
+func (p *Plan) loadTargets(ctx context.Context, targets []config.Target, getenv func(string) string) []error {
 	var problems []error
 	shared := sharedClient()
 	for _, t := range targets {
@@ -235,7 +236,7 @@ func (p *Plan) loadTargets(targets []config.Target, getenv func(string) string) 
 			problems = append(problems, fmt.Errorf("target %q selected twice", t.Name))
 			continue
 		}
-		rt, err := newRunTarget(t, getenv, shared)
+		rt, err := newRunTarget(ctx, t, getenv, shared)
 		if err != nil {
 			if !credentialProblem(err) {
 				problems = append(problems, err)
@@ -385,18 +386,11 @@ func (p *Plan) Unusable() []UnusableTarget {
 	return out
 }
 
-// credentialError marks an error from loading a target's credential.
-type credentialError struct{ err error }
-
-func (e credentialError) Error() string { return e.err.Error() }
-func (e credentialError) Unwrap() error { return e.err }
-
 // credentialProblem reports whether err means that one target's credential
-// is missing or unusable, as opposed to a request or configuration that is
-// wrong as a whole.
+// (or the CA it trusts) is missing or unusable, as opposed to a request or
+// configuration that is wrong as a whole, or start-up being interrupted.
 func credentialProblem(err error) bool {
-	var ce credentialError
-	return errors.As(err, &ce)
+	return errors.Is(err, config.ErrCredential)
 }
 
 // blockedReason is the Blocked text of a target whose credential failed to
@@ -413,28 +407,33 @@ func blockedReason(err error, runID string) string {
 }
 
 // newRunTarget loads t's credential and picks its HTTP client: the shared
-// one, or one of its own when t trusts an extra CA. An error from loading
-// the credential is a credentialError.
-func newRunTarget(t config.Target, getenv func(string) string, shared *http.Client) (*runTarget, error) {
-	cred, err := t.LoadCredential(getenv)
+// one, or one of its own when t trusts an extra CA. An error that means the
+// credential or the CA file is missing or unusable wraps
+// config.ErrCredential; when ctx is done first, the error wraps ctx.Err().
+func newRunTarget(ctx context.Context, t config.Target, getenv func(string) string, shared *http.Client) (*runTarget, error) {
+	cred, err := t.LoadCredentialContext(ctx, getenv)
 	if err != nil {
-		return nil, credentialError{err}
+		return nil, err
 	}
 	rt := &runTarget{cfg: t, cred: cred, client: shared, sem: make(chan struct{}, max(t.Concurrency, 1))}
 	if cred.Kind == config.AuthJWT {
 		rt.signer = &gtr.Signer{Key: cred.Signer(), Alg: cred.Alg, KeyID: cred.KeyID, Iss: t.JWTIss, Sub: t.JWTSub, TTL: t.JWTTTL}
 	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("%s: ca_file: %v", t.Where(), err)
-		}
+	pem, err := t.LoadCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if pem != nil {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: ca_file %s holds no PEM certificate", t.Where(), t.CAFile)
+			return nil, &config.Error{
+				File: t.File, Line: t.Line, Scope: fmt.Sprintf("target %q", t.Name),
+				Msg: fmt.Sprintf("ca_file %s holds no PEM certificate: put the CA's certificates there, in PEM", t.CAFile),
+				Err: config.ErrCredential,
+			}
 		}
 		rt.client = newClient(pool, max(t.Concurrency, 1))
 	}

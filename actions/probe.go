@@ -27,7 +27,7 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	rt, err := newRunTarget(t, getenv, sharedClient())
+	rt, err := newRunTarget(ctx, t, getenv, sharedClient())
 	if err != nil {
 		return ProbeResult{Outcome: Rejected, Verdict: err.Error()}
 	}
