@@ -11,6 +11,7 @@ import (
 	"strconv"
 
 	"ulc/actions"
+	"ulc/internal/safetext"
 )
 
 // ExportRecord is one line of a "jsonl" export: the event with its json
@@ -30,12 +31,26 @@ var CSVHeader = slices.Clone(columns[:])
 // Export writes the events of run runID ("" for all) to w in seq order.
 //
 // "jsonl" writes one ExportRecord JSON object per line; strings are written
-// as-is (no HTML escaping). "csv" writes CSVHeader, then one row per event,
-// detail as its JSON text. CSV cells that a spreadsheet would run as a
-// formula (starting with = + - @, tab or carriage return) are prefixed with
-// a single quote; so is a cell that already starts with a quote, which
-// makes the rule reversible: strip one leading quote from any cell that has
-// one to get the stored text back.
+// as-is (no HTML escaping). It is the verifiable form, so it is exact: every
+// string decodes to the stored text, and detail is the stored JSON text, the
+// bytes its hash covers. It is also safe to print: encoding/json escapes
+// every C0 control (ESC included, so no escape sequence such as OSC 52 can
+// reach a terminal) and U+2028/U+2029, and a detail that is not valid JSON,
+// which could carry a raw ESC, fails the export instead of being written.
+// Format characters such as U+202E (right-to-left override) are left as
+// stored, by decision: escaping them in detail would change the bytes its
+// hash covers, they cannot act on a terminal, only reorder how one line is
+// displayed, and the forms meant for reading (the CSV, audit show, the
+// console) are sanitised.
+//
+// "csv" writes CSVHeader, then one row per event, detail as its JSON text,
+// for people and spreadsheets. Each cell is made safe to display
+// (safetext.Clean: escape sequences, control, bidi and invisible characters
+// removed, line breaks and tabs turned into spaces). A cell that a
+// spreadsheet would run as a formula (starting with = + - @) is then
+// prefixed with a single quote; so is a cell that already starts with a
+// quote, which makes that rule reversible: for a cell whose stored text was
+// printable, stripping one leading quote gives the stored text back.
 func (l *Log) Export(ctx context.Context, w io.Writer, format string, runID string) error {
 	if format != "jsonl" && format != "csv" {
 		return fmt.Errorf("audit: unknown export format %q (want jsonl or csv)", format)
@@ -72,7 +87,7 @@ func (l *Log) exportCSV(ctx context.Context, w io.Writer, runID string) error {
 			strconv.FormatInt(ev.LatencyMS, 10), ev.Error, ev.RequestID, ev.ErrorCode,
 			ev.ErrorID, string(ev.Detail), prevHash, hash)
 		for i, c := range cells {
-			cells[i] = neutralise(c)
+			cells[i] = neutralise(safetext.Clean(c))
 		}
 		return cw.Write(cells)
 	})
@@ -90,7 +105,7 @@ func neutralise(s string) string {
 		return s
 	}
 	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r', '\'':
+	case '=', '+', '-', '@', '\t', '\r', '\'': // tab and CR cannot survive Clean; kept for safety
 		return "'" + s
 	}
 	return s
