@@ -193,10 +193,10 @@ func (c *Client) privateKeySetters(s Settings) ([]sdk.ConfigSetter, error) {
 	c.mode = config.OktaAuthPrivateKey
 	c.clientID = strings.TrimSpace(s.ClientID)
 	if c.clientID == "" {
-		return nil, errors.New("Okta private_key mode needs the service app's client ID: set client_id in targets.toml [okta] or OKTA_CLIENT_CLIENTID")
+		return nil, errors.New("private_key mode needs the Okta service app's client ID: set client_id in targets.toml [okta] or OKTA_CLIENT_CLIENTID")
 	}
 	if len(s.Scopes) == 0 {
-		return nil, errors.New("Okta private_key mode needs scopes, such as okta.users.read and okta.users.manage: set scopes in targets.toml [okta] or OKTA_CLIENT_SCOPES")
+		return nil, errors.New("private_key mode needs the Okta scopes to ask for, such as okta.users.read and okta.users.manage: set scopes in targets.toml [okta] or OKTA_CLIENT_SCOPES")
 	}
 	if len(s.PrivateKeyPEM) == 0 {
 		return nil, errors.New("Okta private_key mode needs the service app's private key: set private_key_file in targets.toml [okta] or OKTA_CLIENT_PRIVATEKEY")

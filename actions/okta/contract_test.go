@@ -136,11 +136,11 @@ func (p *prismProc) output() string {
 // freePort returns a port on 127.0.0.1 that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
@@ -216,9 +216,13 @@ func waitPrism(p *prismProc) error {
 			return fmt.Errorf("exited before answering: %v", p.err)
 		default:
 		}
-		resp, err := hc.Get(p.url + "/")
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, p.url+"/", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := hc.Do(req)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -300,7 +304,7 @@ func newRecorder(t *testing.T, upstream string) *recorder {
 			// must page through that too, so it is passed on as it is.
 			if strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
 				body, err := io.ReadAll(resp.Body)
-				resp.Body.Close()
+				_ = resp.Body.Close()
 				if err != nil {
 					return err
 				}
@@ -551,14 +555,14 @@ func TestContractClientAgainstPrismMock(t *testing.T) {
 // something: a limit that is not an integer breaks listUsers.
 func harnessSeesBadRequests(t *testing.T, rec *recorder) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, rec.url+"/api/v1/users?limit=ten", nil)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, rec.url+"/api/v1/users?limit=ten", nil)
 	req.Header.Set("Authorization", "SSWS "+testToken)
 	req.Header.Set("Accept", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	xs := rec.take()
 	if len(xs) != 1 || xs[0].status != http.StatusUnprocessableEntity || xs[0].problem == nil ||
 		!strings.HasSuffix(xs[0].problem.Type, "#UNPROCESSABLE_ENTITY") || !strings.Contains(xs[0].problem.String(), "limit") {

@@ -136,12 +136,12 @@ func TestConnectMissingScope(t *testing.T) {
 
 func TestConnectUnreachable(t *testing.T) {
 	cleanEnv(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := "http://" + ln.Addr().String()
-	ln.Close()
+	_ = ln.Close()
 	_, err = Connect(context.Background(), Settings{OrgURL: addr, Token: testToken, RequestTimeout: 5 * time.Second})
 	if err == nil || err.Error() != "cannot reach Okta at "+addr+": connection refused" {
 		t.Fatalf("err = %v", err)
@@ -1044,7 +1044,7 @@ func TestPagingThroughJoinedLinkLines(t *testing.T) {
 			w.Header().Set("Link", strings.Join(links, ", "))
 		}
 		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
+		_, _ = w.Write(rec.Body.Bytes())
 	})
 	srv := httptest.NewServer(joiner)
 	defer srv.Close()

@@ -349,10 +349,7 @@ func numbers(s *Settings, from string, get func(string) (string, bool), keys ...
 // separated list; spaces separate too, as in an OAuth scope parameter.
 func splitScopes(v string) []string {
 	var out []string
-	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-		out = append(out, f)
-	}
-	return out
+	return append(out, strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })...)
 }
 
 // keyMaterial returns the PEM key given inline or, as the SDK also allows,
@@ -378,7 +375,7 @@ func readKeyFile(path string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("the key file %s cannot be read: %v", path, unwrapPath(err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	info, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("the key file %s cannot be read: %v", path, unwrapPath(err))
@@ -480,7 +477,7 @@ func readOktaYAML(path string) (y oktaYAML, found bool, err error) {
 	if err != nil {
 		return y, false, fmt.Errorf("~/%s cannot be read: %v", yamlPath, unwrapPath(err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
 		return y, false, fmt.Errorf("~/%s cannot be read: %v", yamlPath, unwrapPath(err))

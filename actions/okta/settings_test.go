@@ -20,7 +20,9 @@ func cleanEnv(t testing.TB) string {
 		k, _, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "OKTA_") {
 			t.Setenv(k, "")
-			os.Unsetenv(k)
+			if err := os.Unsetenv(k); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	home := t.TempDir()

@@ -105,7 +105,8 @@ func (o origin) String() string {
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	if o.port != "" && !(o.scheme == "https" && o.port == "443" || o.scheme == "http" && o.port == "80") {
+	defaultPort := o.scheme == "https" && o.port == "443" || o.scheme == "http" && o.port == "80"
+	if o.port != "" && !defaultPort {
 		host += ":" + o.port
 	}
 	if o.scheme == "" {
@@ -207,7 +208,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // RoundTripper must.
 func closeBody(req *http.Request) {
 	if req.Body != nil {
-		req.Body.Close()
+		_ = req.Body.Close()
 	}
 }
 
@@ -375,7 +376,7 @@ type cappedBody struct {
 	left int64
 }
 
-var errTooLarge = fmt.Errorf("Okta's answer is larger than %d MiB", maxAnswer>>20)
+var errTooLarge = fmt.Errorf("the answer from Okta is larger than %d MiB", maxAnswer>>20)
 
 // Read implements io.Reader.
 func (b *cappedBody) Read(p []byte) (int, error) {
