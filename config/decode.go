@@ -142,9 +142,13 @@ var credentialKeys = map[string]bool{
 }
 
 func isCredentialKey(key string) bool {
-	norm := strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(key))
-	return credentialKeys[norm]
+	return credentialKeys[keySeparators.Replace(strings.ToLower(key))]
 }
+
+// keySeparators drops the separators isCredentialKey ignores. One for the
+// package: building a Replacer per key made a file of thousands of unknown
+// keys cost hundreds of megabytes.
+var keySeparators = strings.NewReplacer("_", "", "-", "")
 
 // scopeKind says which part of the file a key belongs to.
 type scopeKind int

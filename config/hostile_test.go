@@ -182,11 +182,11 @@ func BenchmarkDeepFile(b *testing.B) {
 	}
 }
 
-// BenchmarkLargeRegistry parses a registry of 10,000 targets.
+// BenchmarkLargeRegistry parses a registry of 5,000 targets (about 550 KB).
 func BenchmarkLargeRegistry(b *testing.B) {
 	var sb strings.Builder
 	sb.WriteString("[defaults]\ntimeout = \"5s\"\n")
-	for i := range 10000 {
+	for i := range 5000 {
 		sb.WriteString("[[target]]\nname = \"app-")
 		sb.WriteString(strconv.Itoa(i))
 		sb.WriteString("\"\nurl = \"https://app.example.com/gtr\"\ntoken_env = \"APP_UL_TOKEN\"\ntags = [\"hr\"]\n")
@@ -198,5 +198,47 @@ func BenchmarkLargeRegistry(b *testing.B) {
 		if _, err := Parse(src, "targets.toml"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkLargestFiles parses the costliest files the caps still let
+// through: 1 MiB of values nested 15 deep, of 15-part dotted keys, of one
+// wide array, and of targets, valid or each with a mistake. It reports the
+// bytes allocated per parse next to the time.
+func BenchmarkLargestFiles(b *testing.B) {
+	fill := func(unit func(i int) string) []byte {
+		var sb strings.Builder
+		for i := 0; sb.Len() < maxTargetsFile-200; i++ {
+			sb.WriteString(unit(i))
+		}
+		return []byte(sb.String())
+	}
+	cases := []struct {
+		name string
+		data []byte
+	}{
+		{"inline-tables-15-deep", fill(func(i int) string {
+			return "x" + strconv.Itoa(i) + " = " + strings.Repeat("{a = ", 14) + "1" + strings.Repeat("}", 14) + "\n"
+		})},
+		{"arrays-15-deep", fill(func(i int) string {
+			return "x" + strconv.Itoa(i) + " = " + strings.Repeat("[", 14) + "1" + strings.Repeat("]", 14) + "\n"
+		})},
+		{"dotted-keys-15-parts", fill(func(i int) string { return strings.Repeat("a.", 14) + "x" + strconv.Itoa(i) + " = 1\n" })},
+		{"one-wide-array", []byte("x = [" + strings.Repeat("{a = 1},", maxTargetsFile/8-10) + "]\n")},
+		{"valid-targets", fill(func(i int) string {
+			return "[[target]]\nname = \"app-" + strconv.Itoa(i) + "\"\nurl = \"https://app.example.com/gtr\"\ntoken_env = \"APP_UL_TOKEN\"\n"
+		})},
+		{"targets-each-with-a-mistake", fill(func(i int) string {
+			return "[[target]]\nnme = \"app-" + strconv.Itoa(i) + "\"\n"
+		})},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = Parse(c.data, "targets.toml")
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -21,6 +22,9 @@ type source struct {
 	// topLines caches topLine, which a registry written as one inline
 	// array of targets asks for once per target.
 	topLines map[string]int
+	// keyLines maps the key a line starts with to those lines, in order;
+	// built by findKey on first use.
+	keyLines map[string][]int
 }
 
 // header is a table header line: [name] or [[name]].
@@ -412,27 +416,54 @@ func (s *source) findTop(key string) int {
 }
 
 // findKey returns the first line in [from, to] whose trimmed form starts with
-// key (bare or quoted) followed by optional spaces and '=' or '.'.
+// key (bare or quoted) followed by optional spaces and '=' or '.'. The lines
+// are indexed by the key they start with on first use, so that a file with
+// thousands of keys to place costs a lookup each, not a scan.
 func (s *source) findKey(from, to int, key string) int {
-	for ln := from; ln <= to && ln <= len(s.lines); ln++ {
-		if s.inML[ln-1] {
-			continue
-		}
-		t := strings.TrimSpace(s.lines[ln-1])
-		rest, ok := "", false
-		for _, form := range []string{key, `"` + key + `"`, `'` + key + `'`} {
-			if strings.HasPrefix(t, form) {
-				rest, ok = t[len(form):], true
-				break
+	if s.keyLines == nil {
+		s.keyLines = map[string][]int{}
+		for i, line := range s.lines {
+			if s.inML[i] {
+				continue
+			}
+			if k, ok := leadingKey(line); ok {
+				s.keyLines[k] = append(s.keyLines[k], i+1)
 			}
 		}
-		if !ok {
-			continue
-		}
-		rest = strings.TrimLeft(rest, " \t")
-		if strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, ".") {
-			return ln
-		}
+	}
+	lns := s.keyLines[key]
+	j, _ := slices.BinarySearch(lns, from)
+	if j < len(lns) && lns[j] <= to {
+		return lns[j]
 	}
 	return 0
+}
+
+// leadingKey returns the first part of the key a line starts with, bare or
+// quoted (quotes removed, escapes kept as written), when an '=' or a '.'
+// follows it.
+func leadingKey(line string) (string, bool) {
+	t := strings.TrimLeft(line, " \t")
+	var key, rest string
+	switch {
+	case t == "":
+		return "", false
+	case t[0] == '"' || t[0] == '\'':
+		end := strings.IndexByte(t[1:], t[0])
+		if end < 0 {
+			return "", false
+		}
+		key, rest = t[1:1+end], t[2+end:]
+	default:
+		end := strings.IndexAny(t, " \t=.\"'#[]{},")
+		if end <= 0 {
+			return "", false
+		}
+		key, rest = t[:end], t[end:]
+	}
+	rest = strings.TrimLeft(rest, " \t")
+	if strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, ".") {
+		return key, true
+	}
+	return "", false
 }
