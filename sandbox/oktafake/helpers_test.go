@@ -35,8 +35,16 @@ func start(t *testing.T, o Options) *fixture {
 	return &fixture{t: t, s: s, ts: ts}
 }
 
+// answer is what the tests read of an answer besides its body: the status
+// and the headers. The helpers read the body whole and close it, so no
+// test holds an open response.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // do sends a request; auth is a whole Authorization header value ("" for none).
-func (f *fixture) do(method, path, auth, body string) (*http.Response, []byte) {
+func (f *fixture) do(method, path, auth, body string) (*answer, []byte) {
 	f.t.Helper()
 	target := path
 	if !strings.HasPrefix(path, "http") {
@@ -60,16 +68,18 @@ func (f *fixture) do(method, path, auth, body string) (*http.Response, []byte) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
+	if cerr := resp.Body.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return resp, b
+	return &answer{StatusCode: resp.StatusCode, Header: resp.Header}, b
 }
 
 // get is an SSWS GET with the all-powerful token that must answer want.
-func (f *fixture) get(path string, want int) (*http.Response, []byte) {
+func (f *fixture) get(path string, want int) (*answer, []byte) {
 	f.t.Helper()
 	resp, b := f.do(http.MethodGet, path, "SSWS "+tokAll, "")
 	if resp.StatusCode != want {
@@ -130,7 +140,7 @@ func logins(us []testUser) []string {
 }
 
 // okErr checks an Okta error answer.
-func okErr(t *testing.T, resp *http.Response, b []byte, status int, code string) oktaError {
+func okErr(t *testing.T, resp *answer, b []byte, status int, code string) oktaError {
 	t.Helper()
 	if resp.StatusCode != status {
 		t.Fatalf("status %d, want %d: %s", resp.StatusCode, status, b)
