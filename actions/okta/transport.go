@@ -3,6 +3,7 @@ package okta
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,7 +60,7 @@ type bucket struct {
 func newRateTransport(orgURL string, maxWait time.Duration) (*rateTransport, error) {
 	u, err := url.Parse(orgURL)
 	if err != nil {
-		return nil, fmt.Errorf("the Okta org URL cannot be parsed")
+		return nil, errors.New("the Okta org URL cannot be parsed")
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	base.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -81,7 +82,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// origin is a URL's scheme, host and port, as compared by sameOrigin.
+// origin is a URL's scheme, host and port, as onOrg compares them.
 type origin struct{ scheme, host, port string }
 
 // originOf returns u's origin: lower-case scheme and host, and the port
