@@ -18,6 +18,21 @@ var ErrUnavailable = errors.New("audit log unavailable")
 // It also matches ErrUnavailable.
 var ErrClosed = errors.New("audit log is closed")
 
+// ErrCorrupt is matched (errors.Is) by the error of an audit log whose
+// file is damaged: SQLite found pages or records it cannot read. Open checks
+// for it before returning, so that a run never sends requests whose evidence
+// would land in a log nobody can prove. It also matches ErrUnavailable.
+var ErrCorrupt = errors.New("audit log file is corrupt")
+
+// ErrReadOnly is matched (errors.Is) by the error of a write (Record,
+// Flush) on a Log opened with OpenReadOnly. It also matches ErrUnavailable,
+// so an engine handed a read-only log sends nothing.
+var ErrReadOnly = errors.New("the audit log was opened read-only")
+
+// corruptAdvice is what an operator should do with a corrupt log, said once
+// for every error that reports one.
+const corruptAdvice = "keep this file as evidence, start a new log with --audit-db NEWFILE, and run ulc audit verify on this one"
+
 // Error is a storage failure of the audit log, phrased as one sentence that
 // names the file, e.g. "audit log /var/lib/ulc/audit.db: disk is full".
 // It matches ErrUnavailable and wraps the underlying error (a
@@ -53,7 +68,31 @@ func unavailable(path string, err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
+	if isCorrupt(err) {
+		return corrupt(path, "", err)
+	}
 	return &Error{Path: path, Reason: reason(err), Err: err}
+}
+
+// corrupt is the error of a damaged log file: it matches ErrCorrupt and
+// ErrUnavailable, says what SQLite found (problem, if not "") and what to
+// do, and wraps cause (if not nil) for errors.As.
+func corrupt(path, problem string, cause error) error {
+	r := "database file is corrupt"
+	if problem != "" {
+		r += " (" + problem + ")"
+	}
+	e := ErrCorrupt
+	if cause != nil {
+		e = errors.Join(ErrCorrupt, cause)
+	}
+	return &Error{Path: path, Reason: r + ": " + corruptAdvice, Err: e}
+}
+
+// isCorrupt reports whether err is SQLite's report of a damaged file.
+func isCorrupt(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrCorrupt
 }
 
 // reason turns a sqlite or file-system error into the few words an operator

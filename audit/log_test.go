@@ -494,7 +494,7 @@ func TestStorageErrorSentences(t *testing.T) {
 		{sqlite3.Error{Code: sqlite3.ErrIoErr, SystemErrno: syscall.EROFS}, "file is read-only (read-only file system)"},
 		{sqlite3.Error{Code: sqlite3.ErrBusy}, "database is locked by another process"},
 		{sqlite3.Error{Code: sqlite3.ErrNotADB}, "is not a ulc audit log (file is not a database)"},
-		{sqlite3.Error{Code: sqlite3.ErrCorrupt}, "database file is corrupt"},
+		{sqlite3.Error{Code: sqlite3.ErrCorrupt}, "database file is corrupt: " + corruptAdvice},
 		{sqlite3.Error{Code: sqlite3.ErrCantOpen, SystemErrno: syscall.EACCES}, "cannot open: permission denied"},
 		{sqlite3.Error{Code: sqlite3.ErrIoErr, SystemErrno: syscall.EIO}, "disk I/O error (input/output error)"},
 		{&os.PathError{Op: "open", Path: "/x", Err: syscall.EACCES}, "cannot open: permission denied"},

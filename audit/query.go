@@ -257,7 +257,7 @@ func (l *Log) scan(ctx context.Context, runID string, fn func(ev actions.Event, 
 	if err := rows.Err(); err != nil {
 		return l.wrap(err)
 	}
-	return nil
+	return l.settled(nil)
 }
 
 // TargetStats returns, per target, the results of its last n GTR steps,
@@ -291,6 +291,9 @@ func (l *Log) TargetStats(ctx context.Context, n int) (map[string][]actions.Step
 	}
 	for _, ss := range out {
 		slices.Reverse(ss)
+	}
+	if err := l.settled(nil); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

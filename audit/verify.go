@@ -68,6 +68,9 @@ func (l *Log) Verify(ctx context.Context, knownHead string) (VerifyResult, error
 		res.Problem = fmt.Sprintf("the head hash %s given was not found: the log was truncated or replaced (%s)", knownHead, now)
 	}
 	res.OK = res.BrokenSeq == 0
+	if err := l.settled(nil); err != nil {
+		return VerifyResult{}, err
+	}
 	return res, nil
 }
 

@@ -1,0 +1,164 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"ulc/actions"
+)
+
+// bigLog returns the path of an audit log of exactly n events shaped like
+// real runs (run_started, then per user and target a planned step with its
+// request, an attempt and a result, then run_finished): about 470 bytes an
+// event on disk. Building one of a million events takes minutes, so it is
+// kept in the directory named by ULC_AUDIT_BENCH_DIR (default: the system
+// temporary directory) and reused while its head says it holds n events.
+// Callers must not write to it; copy it first.
+func bigLog(tb testing.TB, n int64) string {
+	tb.Helper()
+	dir := os.Getenv("ULC_AUDIT_BENCH_DIR")
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	path := filepath.Join(dir, fmt.Sprintf("ulc-audit-bench-%d.db", n))
+	if l, err := OpenReadOnly(path); err == nil {
+		seq, _, herr := l.Head(context.Background())
+		l.Close()
+		if herr == nil && seq == n {
+			return path
+		}
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		os.Remove(p)
+	}
+	tb.Logf("building %s (%d events), reused by later runs", path, n)
+	l, err := Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := fillLog(l, n); err != nil {
+		l.Close()
+		os.Remove(path)
+		tb.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// fillLog appends n events, in batches of at most a thousand, as runs of
+// 20 users times 10 targets.
+func fillLog(l *Log, n int64) error {
+	ctx := context.Background()
+	at := base
+	var batch []actions.Event
+	flush := func() error {
+		err := l.Record(ctx, false, batch...)
+		batch = batch[:0]
+		return err
+	}
+	add := func(ev actions.Event) error {
+		if n <= 0 {
+			return nil
+		}
+		n--
+		at = at.Add(time.Millisecond)
+		ev.Time = at
+		batch = append(batch, ev)
+		if len(batch) >= 1000 {
+			return flush()
+		}
+		return nil
+	}
+	for run := 0; n > 0; run++ {
+		id := fmt.Sprintf("%08x-6f1c-4d2a-9b7e-%012x", run, run*7919)
+		var users []actions.User
+		for u := range 20 {
+			users = append(users, actions.User{ID: fmt.Sprintf("00u%017d", run*20+u), Login: fmt.Sprintf("user%d@corp.example", run*20+u)})
+		}
+		targets := []string{"slack", "zoom", "github", "jira", "confluence", "salesforce", "workday", "box", "dropbox", "notion"}
+		info, _ := json.Marshal(actions.RunInfo{Reason: "offboarding batch", Ticket: fmt.Sprintf("HR-%d", run), Operator: "it-ops",
+			Host: "ops-01", Version: "bench", Users: users, Targets: targets})
+		if err := add(actions.Event{RunID: id, Kind: actions.KindRunStarted, Detail: info}); err != nil {
+			return err
+		}
+		step := 0
+		for _, u := range users {
+			for _, tg := range targets {
+				step++
+				d, _ := json.Marshal(actions.StepDetail{Method: "POST", URL: "https://" + tg + ".corp.example/api/v1/global-token-revocation",
+					Body: `{"sub_id":{"format":"email","email":"` + u.Login + `"}}`, SubjectFormat: "email", Auth: "bearer", Credential: "sha256:3f2a9c1d", TimeoutMS: 10000, Retries: 3})
+				base := actions.Event{RunID: id, Step: step, User: u.Login, Target: tg, Action: actions.ActionGTR}
+				planned, attempt, result := base, base, base
+				planned.Kind, planned.Detail = actions.KindPlanned, d
+				attempt.Kind, attempt.Attempt, attempt.RequestID = actions.KindAttempt, 1, fmt.Sprintf("jti-%s-%d", id[:8], step)
+				result.Kind, result.Attempt, result.HTTPStatus, result.Outcome, result.LatencyMS = actions.KindResult, 1, 204, actions.Revoked, int64(20+step%80)
+				for _, ev := range []actions.Event{planned, attempt, result} {
+					if err := add(ev); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := add(actions.Event{RunID: id, Kind: actions.KindRunFinished, Detail: json.RawMessage(`{"revoked":200}`)}); err != nil {
+			return err
+		}
+	}
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	return l.Flush(ctx)
+}
+
+// BenchmarkOpen measures what the integrity check adds to Open, the
+// read-write open a run starts with, on logs of 60 thousand and one million
+// events (the latter about 480 MB, built once, see bigLog). check=false is
+// Open without it. The page cache is warm after the first iteration; to
+// time a cold start, evict the file first (dd if=FILE iflag=nocache
+// count=0) and run with -benchtime=1x.
+func BenchmarkOpen(b *testing.B) {
+	for _, n := range []int64{60_000, 1_000_000} {
+		for _, check := range []bool{false, true} {
+			b.Run(fmt.Sprintf("events=%d/check=%v", n, check), func(b *testing.B) {
+				path := bigLog(b, n)
+				for b.Loop() {
+					l, err := open(path, check)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := l.Close(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkQuickCheck is SQLite's PRAGMA quick_check on the same logs, the
+// check CheckIntegrity is measured against.
+func BenchmarkQuickCheck(b *testing.B) {
+	for _, n := range []int64{60_000, 1_000_000} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			l, err := OpenReadOnly(bigLog(b, n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			for b.Loop() {
+				var res string
+				if err := l.db.QueryRow(`PRAGMA quick_check`).Scan(&res); err != nil || res != "ok" {
+					b.Fatal(res, err)
+				}
+			}
+		})
+	}
+}
