@@ -28,13 +28,13 @@ func bigLog(tb testing.TB, n int64) string {
 	path := filepath.Join(dir, fmt.Sprintf("ulc-audit-bench-%d.db", n))
 	if l, err := OpenReadOnly(path); err == nil {
 		seq, _, herr := l.Head(context.Background())
-		l.Close()
+		_ = l.Close()
 		if herr == nil && seq == n {
 			return path
 		}
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
-		os.Remove(p)
+		_ = os.Remove(p)
 	}
 	tb.Logf("building %s (%d events), reused by later runs", path, n)
 	l, err := Open(path)
@@ -42,8 +42,8 @@ func bigLog(tb testing.TB, n int64) string {
 		tb.Fatal(err)
 	}
 	if err := fillLog(l, n); err != nil {
-		l.Close()
-		os.Remove(path)
+		_ = l.Close()
+		_ = os.Remove(path)
 		tb.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
@@ -152,10 +152,10 @@ func BenchmarkQuickCheck(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer l.Close()
+			defer func() { _ = l.Close() }()
 			for b.Loop() {
 				var res string
-				if err := l.db.QueryRow(`PRAGMA quick_check`).Scan(&res); err != nil || res != "ok" {
+				if err := l.db.QueryRowContext(context.Background(), `PRAGMA quick_check`).Scan(&res); err != nil || res != "ok" {
 					b.Fatal(res, err)
 				}
 			}

@@ -29,7 +29,7 @@ func openLog(t testing.TB, path string) *Log {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() { _ = l.Close() })
 	return l
 }
 
@@ -41,7 +41,7 @@ func rawDB(t testing.TB, path string) *sql.DB {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
 
@@ -49,7 +49,7 @@ func rawDB(t testing.TB, path string) *sql.DB {
 func dropTriggers(t testing.TB, db *sql.DB) {
 	t.Helper()
 	for _, tr := range []string{"events_no_update", "events_no_delete"} {
-		if _, err := db.Exec(`DROP TRIGGER ` + tr); err != nil {
+		if _, err := db.ExecContext(context.Background(), `DROP TRIGGER `+tr); err != nil {
 			t.Fatalf("drop trigger %s: %v", tr, err)
 		}
 	}
@@ -57,7 +57,7 @@ func dropTriggers(t testing.TB, db *sql.DB) {
 
 func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
 	t.Helper()
-	if _, err := db.Exec(q, args...); err != nil {
+	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
@@ -137,13 +137,13 @@ func makeReadOnly(t testing.TB, paths ...string) {
 			if err := os.Chmod(p, 0o400); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { os.Chmod(p, 0o600) })
+			t.Cleanup(func() { _ = os.Chmod(p, 0o600) })
 			continue
 		}
-		if out, err := exec.Command("chattr", "+i", p).CombinedOutput(); err != nil {
+		if out, err := exec.CommandContext(context.Background(), "chattr", "+i", p).CombinedOutput(); err != nil {
 			t.Skipf("running as root and cannot make %s immutable (chattr +i: %v %s)", p, err, out)
 		}
-		t.Cleanup(func() { exec.Command("chattr", "-i", p).Run() })
+		t.Cleanup(func() { _ = exec.CommandContext(context.Background(), "chattr", "-i", p).Run() })
 	}
 }
 
@@ -158,7 +158,7 @@ func withBusyTimeout(t testing.TB, d time.Duration) {
 func count(t testing.TB, db *sql.DB) int64 {
 	t.Helper()
 	var n int64
-	if err := db.QueryRow(`SELECT count(*) FROM events`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(context.Background(), `SELECT count(*) FROM events`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -118,7 +118,7 @@ func (l *Log) walk(ctx context.Context, queries []string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }() // back to the pool; a read has nothing to lose
 	if _, err := conn.ExecContext(ctx, `PRAGMA cell_size_check = ON`); err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func copyFile(t *testing.T, src string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
+	defer func() { _ = in.Close() }()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +79,11 @@ func overwrite(t *testing.T, path string, off int64, b []byte) {
 // rootPages returns the root page of every index, by name.
 func rootPages(t *testing.T, path string) map[string]int64 {
 	t.Helper()
-	rows, err := rawDB(t, path).Query(`SELECT name, rootpage FROM sqlite_schema WHERE type = 'index'`)
+	rows, err := rawDB(t, path).QueryContext(context.Background(), `SELECT name, rootpage FROM sqlite_schema WHERE type = 'index'`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	roots := map[string]int64{}
 	for rows.Next() {
 		var name string
@@ -140,7 +140,7 @@ func TestOpenFindsCorruptOldPages(t *testing.T) {
 
 			l, err := Open(path)
 			if err == nil {
-				l.Close()
+				_ = l.Close()
 				t.Fatal("Open of a damaged log succeeded")
 			}
 			t.Log(err)
@@ -162,7 +162,7 @@ func TestOpenFindsCorruptOldPages(t *testing.T) {
 			if err != nil {
 				t.Fatalf("OpenReadOnly of a damaged log: %v", err)
 			}
-			defer ro.Close()
+			defer func() { _ = ro.Close() }()
 			if err := ro.CheckIntegrity(t.Context()); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("CheckIntegrity = %v; want ErrCorrupt", err)
 			}
@@ -173,7 +173,7 @@ func TestOpenFindsCorruptOldPages(t *testing.T) {
 				t.Logf("note: this damage is found even without the check: %v", err)
 				return
 			}
-			defer unchecked.Close()
+			defer func() { _ = unchecked.Close() }()
 			if err := unchecked.Record(t.Context(), true, ev...); err != nil {
 				t.Logf("note: without the check the run's first write fails: %v", err)
 			}
@@ -194,7 +194,7 @@ func TestCheckIntegrityLeavesContentToVerify(t *testing.T) {
 	db := rawDB(t, path)
 	dropTriggers(t, db)
 	mustExec(t, db, `UPDATE events SET target = 'app9' WHERE seq = 3`)
-	db.Close()
+	_ = db.Close()
 	l := openLog(t, path) // structurally sound: Open accepts it
 	res, err := l.Verify(t.Context(), head)
 	if err != nil || res.OK || res.BrokenSeq != 3 {

@@ -126,7 +126,7 @@ func open(path string, check bool) (*Log, error) {
 	// Open's context: a busy_timeout bounds the waits, not a deadline.
 	ctx := context.Background()
 	if err := migrateWhenFree(ctx, db); err != nil {
-		db.Close()
+		_ = db.Close() // the error being returned is the one that matters
 		return nil, unavailable(path, err)
 	}
 	l := &Log{
@@ -138,7 +138,7 @@ func open(path string, check bool) (*Log, error) {
 	}
 	if check {
 		if err := l.CheckIntegrity(ctx); err != nil {
-			db.Close()
+			_ = db.Close() // the error being returned is the one that matters
 			return nil, err
 		}
 	}
@@ -432,7 +432,7 @@ func (l *Log) commit(batch []*request, n int) error {
 	if err != nil {
 		return l.wrap(err)
 	}
-	defer stmt.Close()
+	defer func() { _ = stmt.Close() }() // the transaction reports the failures
 	for _, r := range batch {
 		for i := range r.evs {
 			ev := &r.evs[i]

@@ -261,7 +261,7 @@ func TestStorageSettings(t *testing.T) {
 		"busy_timeout": "10000",
 	} {
 		var got string
-		if err := l.db.QueryRow(`PRAGMA ` + pragma).Scan(&got); err != nil {
+		if err := l.db.QueryRowContext(context.Background(), `PRAGMA `+pragma).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got != want {
@@ -273,16 +273,16 @@ func TestStorageSettings(t *testing.T) {
 func TestMigrationsAreRecordedOnce(t *testing.T) {
 	path := newPath(t)
 	l := openLog(t, path)
-	l.Close()
+	_ = l.Close()
 	l = openLog(t, path) // a second Open applies nothing again
-	l.Close()
+	_ = l.Close()
 
 	db := rawDB(t, path)
-	rows, err := db.Query(`SELECT version, name FROM schema_migrations ORDER BY version`)
+	rows, err := db.QueryContext(context.Background(), `SELECT version, name FROM schema_migrations ORDER BY version`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	var got []string
 	for rows.Next() {
 		var v int
@@ -292,11 +292,16 @@ func TestMigrationsAreRecordedOnce(t *testing.T) {
 		}
 		got = append(got, fmt.Sprint(v, " ", name))
 	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
 	if strings.Join(got, ";") != "1 0001_events.sql" {
 		t.Errorf("schema_migrations = %q; want one row for 0001_events.sql", got)
 	}
 	var app int64
-	db.QueryRow(`PRAGMA application_id`).Scan(&app)
+	if err := db.QueryRowContext(context.Background(), `PRAGMA application_id`).Scan(&app); err != nil {
+		t.Fatal(err)
+	}
 	if app != applicationID {
 		t.Errorf("application_id = %#x; want %#x", app, applicationID)
 	}
@@ -311,7 +316,9 @@ func TestOpenErrorsAreOneClearSentence(t *testing.T) {
 	}{{
 		name: "not a database",
 		setup: func(t *testing.T, path string) {
-			os.WriteFile(path, []byte(strings.Repeat("incident notes, not a database\n", 40)), 0o600)
+			if err := os.WriteFile(path, []byte(strings.Repeat("incident notes, not a database\n", 40)), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		},
 		want: "is not a ulc audit log (file is not a database)",
 	}, {
@@ -327,7 +334,7 @@ func TestOpenErrorsAreOneClearSentence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l.Close()
+			_ = l.Close()
 			mustExec(t, rawDB(t, path), `INSERT INTO schema_migrations VALUES (7, '0007_future.sql', '')`)
 		},
 		want: "was written by a newer version of ulc (schema version 7; this one knows up to 1)",
@@ -338,14 +345,16 @@ func TestOpenErrorsAreOneClearSentence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			l.Close()
+			_ = l.Close()
 			makeReadOnly(t, path)
 		},
 		want: "cannot open: ", // permission denied; operation not permitted as root
 	}, {
 		name: "a directory",
 		setup: func(t *testing.T, path string) {
-			os.Mkdir(path, 0o700)
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
 		},
 		want: "cannot open: is a directory",
 	}, {
@@ -357,11 +366,11 @@ func TestOpenErrorsAreOneClearSentence(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { conn.Close() })
+			t.Cleanup(func() { _ = conn.Close() })
 			if _, err := conn.ExecContext(context.Background(), `BEGIN EXCLUSIVE`); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { conn.ExecContext(context.Background(), `ROLLBACK`) })
+			t.Cleanup(func() { _, _ = conn.ExecContext(context.Background(), `ROLLBACK`) })
 		},
 		want: "database is locked by another process",
 	}}
@@ -371,7 +380,7 @@ func TestOpenErrorsAreOneClearSentence(t *testing.T) {
 			c.setup(t, path)
 			l, err := Open(path)
 			if err == nil {
-				l.Close()
+				_ = l.Close()
 				t.Fatalf("Open succeeded; want %q", c.want)
 			}
 			t.Log(err)
@@ -423,7 +432,7 @@ func TestLockedWriteFailsAndQueuedFailureSticks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	lock := func() {
 		if _, err := conn.ExecContext(t.Context(), `BEGIN EXCLUSIVE`); err != nil {
 			t.Fatal(err)

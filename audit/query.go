@@ -33,23 +33,9 @@ func (l *Log) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
 	}
 	// Run ids first, newest first, then each run folded on its own: with a
 	// Limit, only as many runs are read as are needed.
-	rows, err := l.db.QueryContext(ctx,
-		`SELECT run_id FROM events GROUP BY run_id ORDER BY min(seq) DESC`)
+	ids, err := l.runIDs(ctx)
 	if err != nil {
-		return nil, l.wrap(err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, l.wrap(err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, l.wrap(err)
+		return nil, err
 	}
 
 	var out []RunSummary
@@ -67,6 +53,28 @@ func (l *Log) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
 		}
 	}
 	return out, nil
+}
+
+// runIDs returns the ids of all runs, newest first.
+func (l *Log) runIDs(ctx context.Context) ([]string, error) {
+	rows, err := l.db.QueryContext(ctx,
+		`SELECT run_id FROM events GROUP BY run_id ORDER BY min(seq) DESC`)
+	if err != nil {
+		return nil, l.wrap(err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, l.wrap(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.wrap(err)
+	}
+	return ids, nil
 }
 
 // summarize builds the summary of a folded (and settled) run.

@@ -89,7 +89,7 @@ func openReader(abs string, immutable bool) (*sql.DB, error) {
 		return nil, err
 	}
 	if err := checkSchema(context.Background(), db); err != nil {
-		db.Close()
+		_ = db.Close() // the error being returned is the one that matters
 		return nil, err
 	}
 	return db, nil
@@ -150,7 +150,7 @@ func openImmutable(abs string, l *Log) (*sql.DB, error) {
 	}
 	l.frozen = &before
 	if err := l.unchanged(); err != nil {
-		db.Close()
+		_ = db.Close() // the error being returned is the one that matters
 		return nil, err
 	}
 	return db, nil

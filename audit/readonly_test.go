@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -175,7 +176,7 @@ func TestOpenReadOnlySeesALiveWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ro.Close()
+	defer func() { _ = ro.Close() }()
 	record(t, w, actions.Event{RunID: "r", Kind: actions.KindRunFinished})
 	if seq, _, err := ro.Head(t.Context()); err != nil || seq != 2 {
 		t.Errorf("Head = %d, %v; want 2, the writer's new head", seq, err)
@@ -195,17 +196,27 @@ func TestOpenReadOnlyRefusals(t *testing.T) {
 		setup: func(t *testing.T, path string) {},
 		want:  "cannot open: no such file or directory",
 	}, {
-		name:  "a directory",
-		setup: func(t *testing.T, path string) { os.Mkdir(path, 0o700) },
-		want:  "cannot open: is a directory",
+		name: "a directory",
+		setup: func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "cannot open: is a directory",
 	}, {
-		name:  "empty file",
-		setup: func(t *testing.T, path string) { os.WriteFile(path, nil, 0o600) },
-		want:  "is not a ulc audit log (it is empty)",
+		name: "empty file",
+		setup: func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		},
+		want: "is not a ulc audit log (it is empty)",
 	}, {
 		name: "not a database",
 		setup: func(t *testing.T, path string) {
-			os.WriteFile(path, []byte(strings.Repeat("incident notes, not a database\n", 40)), 0o600)
+			if err := os.WriteFile(path, []byte(strings.Repeat("incident notes, not a database\n", 40)), 0o600); err != nil {
+				t.Fatal(err)
+			}
 		},
 		want: "is not a ulc audit log (file is not a database)",
 	}, {
@@ -217,14 +228,18 @@ func TestOpenReadOnlyRefusals(t *testing.T) {
 	}, {
 		name: "written by a newer ulc",
 		setup: func(t *testing.T, path string) {
-			openLog(t, path).Close()
+			if err := openLog(t, path).Close(); err != nil {
+				t.Fatal(err)
+			}
 			mustExec(t, rawDB(t, path), `INSERT INTO schema_migrations VALUES (7, '0007_future.sql', '')`)
 		},
 		want: "was written by a newer version of ulc (schema version 7; this one knows up to 1)",
 	}, {
 		name: "written by an older ulc",
 		setup: func(t *testing.T, path string) {
-			openLog(t, path).Close()
+			if err := openLog(t, path).Close(); err != nil {
+				t.Fatal(err)
+			}
 			db := rawDB(t, path)
 			mustExec(t, db, `DROP TRIGGER schema_migrations_no_delete`)
 			mustExec(t, db, `DELETE FROM schema_migrations`)
@@ -238,7 +253,7 @@ func TestOpenReadOnlyRefusals(t *testing.T) {
 			before, statErr := os.Stat(path)
 			l, err := OpenReadOnly(path)
 			if err == nil {
-				l.Close()
+				_ = l.Close()
 				t.Fatalf("OpenReadOnly succeeded; want %q", c.want)
 			}
 			t.Log(err)
@@ -299,7 +314,7 @@ func TestImmutableOpenNoticesAWriter(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.db = db
-			defer l.Close()
+			defer func() { _ = l.Close() }()
 			if seq, _, err := l.Head(t.Context()); err != nil || seq != 13 {
 				t.Fatalf("Head of an unchanged file = %d, %v", seq, err)
 			}
@@ -379,7 +394,7 @@ func TestAuditorWithoutWriteAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(top) })
+	t.Cleanup(func() { _ = os.RemoveAll(top) })
 	if err := os.Chmod(top, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -442,7 +457,7 @@ func TestAuditorWithoutWriteAccess(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond) // a write would move an mtime visibly
 
-			cmd := exec.Command(bin, "-test.run=^TestAuditorWithoutWriteAccess$", "-test.count=1", "-test.v")
+			cmd := exec.CommandContext(context.Background(), bin, "-test.run=^TestAuditorWithoutWriteAccess$", "-test.count=1", "-test.v")
 			cmd.Dir = "/"
 			cmd.Env = append(os.Environ(), auditorEnv+"="+string(spec), "HOME=/", "TMPDIR="+os.TempDir())
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
@@ -476,7 +491,7 @@ func auditorReads(t *testing.T, spec string) {
 	// The case is what it says: the file is not writable, nor the folder
 	// unless the case says so.
 	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
-		f.Close()
+		_ = f.Close()
 		t.Fatalf("%s is writable by this user", path)
 	}
 	if writable := syscall.Access(c.Dir, 2 /* W_OK */) == nil; writable != c.FolderWritable {
@@ -486,7 +501,7 @@ func auditorReads(t *testing.T, spec string) {
 	l, err := OpenReadOnly(path)
 	if c.Error != "" {
 		if err == nil {
-			l.Close()
+			_ = l.Close()
 			t.Fatalf("OpenReadOnly succeeded; want %q", c.Error)
 		}
 		if want := "audit log " + path + ": " + c.Error; err.Error() != want || !errors.Is(err, ErrUnavailable) {
@@ -497,7 +512,7 @@ func auditorReads(t *testing.T, spec string) {
 	if err != nil {
 		t.Fatalf("OpenReadOnly: %v", err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	r := readAll(t, l, "run-2")
 	if int64(r.Events) != c.Events || r.HeadSeq != c.Events || !r.Verify.OK || r.Verify.Events != c.Events {
 		t.Errorf("read %d events, head %d, verify %+v; want %d events, verified", r.Events, r.HeadSeq, r.Verify, c.Events)
@@ -507,7 +522,7 @@ func auditorReads(t *testing.T, spec string) {
 	}
 	// A read-write open is refused, as it should be for this user.
 	if rw, err := Open(path); err == nil {
-		rw.Close()
+		_ = rw.Close()
 		t.Error("a read-write Open succeeded for a user who cannot write the file")
 	}
 	t.Logf("read %d events, head %s, integrity checked, writes refused", r.Events, r.Head)

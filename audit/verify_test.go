@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
@@ -23,7 +24,7 @@ func tenEvents(t testing.TB) (path, head string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	steps := []step{
 		{"alice@example.com", actions.OktaTarget, actions.ActionClearSessions},
 		{"alice@example.com", "app1", actions.ActionGTR},
@@ -65,7 +66,9 @@ func TestVerifyIntactLog(t *testing.T) {
 	// An earlier head printed in a ticket is still in a longer chain.
 	l := openLog(t, path)
 	var first string
-	l.db.QueryRow(`SELECT hash FROM events WHERE seq = 4`).Scan(&first)
+	if err := l.db.QueryRowContext(context.Background(), `SELECT hash FROM events WHERE seq = 4`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
 	if got := verify(t, path, first); !got.OK {
 		t.Errorf("Verify(head of seq 4) = %+v; want OK", got)
 	}
@@ -91,11 +94,11 @@ func TestVerifyEmptyLog(t *testing.T) {
 func TestHashMatchesDocumentedFormat(t *testing.T) {
 	path, _ := tenEvents(t)
 	db := rawDB(t, path)
-	rows, err := db.Query(`SELECT ` + columnList + ` FROM events ORDER BY seq`)
+	rows, err := db.QueryContext(context.Background(), `SELECT `+columnList+` FROM events ORDER BY seq`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	prev := strings.Repeat("0", 64)
 	for rows.Next() {
 		vals := make([]sql.NullString, len(columns))
@@ -116,6 +119,9 @@ func TestHashMatchesDocumentedFormat(t *testing.T) {
 			t.Fatalf("seq %s: documented hash %s, stored %s (prev %s, want %s)", vals[0].String, got, vals[18].String, vals[17].String, prev)
 		}
 		prev = vals[18].String
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -148,7 +154,7 @@ func TestAppendOnlyTriggersRefuseEdits(t *testing.T) {
 		`DELETE FROM events`,
 		`UPDATE schema_migrations SET version = 2`,
 	} {
-		_, err := db.Exec(q)
+		_, err := db.ExecContext(context.Background(), q)
 		if err == nil || !strings.Contains(err.Error(), "audit log is append-only") {
 			t.Errorf("%s: err = %v; want the append-only refusal", q, err)
 		}
@@ -256,7 +262,7 @@ func readRow(t testing.TB, db *sql.DB, seq int64) row {
 	for i := range vals {
 		ptrs[i] = &vals[i]
 	}
-	if err := db.QueryRow(`SELECT `+columnList+` FROM events WHERE seq = ?`, seq).Scan(ptrs...); err != nil {
+	if err := db.QueryRowContext(context.Background(), `SELECT `+columnList+` FROM events WHERE seq = ?`, seq).Scan(ptrs...); err != nil {
 		t.Fatalf("read row %d: %v", seq, err)
 	}
 	r, _ := rowFromValues(vals)
@@ -272,7 +278,7 @@ func swapRows(t testing.TB, db *sql.DB, i, j int64) {
 		for k := range vals {
 			ptrs[k] = &vals[k]
 		}
-		if err := db.QueryRow(`SELECT `+columnList+` FROM events WHERE seq = ?`, seq).Scan(ptrs...); err != nil {
+		if err := db.QueryRowContext(context.Background(), `SELECT `+columnList+` FROM events WHERE seq = ?`, seq).Scan(ptrs...); err != nil {
 			t.Fatalf("read row %d: %v", seq, err)
 		}
 		return vals[1:]
@@ -328,7 +334,7 @@ func FuzzVerify(f *testing.F) {
 				swapRows(t, db, i, j)
 			}
 		}
-		db.Close()
+		_ = db.Close()
 		// With the head printed earlier, even dropping the last row shows.
 		got := verify(t, path, head)
 		if got.OK == changed {
@@ -351,13 +357,13 @@ func editColumn(t *testing.T, db *sql.DB, seq int64, col, pos int, x byte) bool 
 	var val any
 	if isIntColumn(col) {
 		var v int64
-		if err := db.QueryRow(`SELECT `+name+` FROM events WHERE seq = ?`, seq).Scan(&v); err != nil {
+		if err := db.QueryRowContext(context.Background(), `SELECT `+name+` FROM events WHERE seq = ?`, seq).Scan(&v); err != nil {
 			t.Fatal(err)
 		}
 		val = v ^ int64(x)<<(8*(pos%8))
 	} else {
 		var s string
-		if err := db.QueryRow(`SELECT `+name+` FROM events WHERE seq = ?`, seq).Scan(&s); err != nil {
+		if err := db.QueryRowContext(context.Background(), `SELECT `+name+` FROM events WHERE seq = ?`, seq).Scan(&s); err != nil {
 			t.Fatal(err)
 		}
 		b := []byte(s)
@@ -368,7 +374,7 @@ func editColumn(t *testing.T, db *sql.DB, seq int64, col, pos int, x byte) bool 
 		}
 		val = string(b)
 	}
-	if _, err := db.Exec(`UPDATE events SET `+name+` = ? WHERE seq = ?`, val, seq); err != nil {
+	if _, err := db.ExecContext(context.Background(), `UPDATE events SET `+name+` = ? WHERE seq = ?`, val, seq); err != nil {
 		if strings.Contains(err.Error(), "UNIQUE constraint failed") {
 			return false
 		}
