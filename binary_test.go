@@ -120,7 +120,7 @@ func runBinary(t *testing.T, env []string, args ...string) (int, string, string)
 // started. Call it only from the test's goroutine.
 func runCommand(t *testing.T, env []string, viaShell bool, args ...string) (int, string, string) {
 	t.Helper()
-	code, out, errOut, err := execULC(env, viaShell, args...)
+	code, out, errOut, err := execULC(t.Context(), env, viaShell, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,16 +128,18 @@ func runCommand(t *testing.T, env []string, viaShell bool, args ...string) (int,
 }
 
 // execULC is runCommand without a test: the exit status, stdout and
-// stderr, or an error if ulc could not be built or run at all.
-func execULC(env []string, viaShell bool, args ...string) (int, string, string, error) {
+// stderr, or an error if ulc could not be built or run at all. The process
+// is killed if ctx ends first.
+func execULC(ctx context.Context, env []string, viaShell bool, args ...string) (int, string, string, error) {
 	bin, err := builtULC()
 	if err != nil {
 		return 0, "", "", err
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	if viaShell {
-		cmd = exec.Command("bash", args...)
+		cmd = exec.CommandContext(ctx, "bash", args...)
 	}
+	cmd.WaitDelay = 5 * time.Second
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -98,12 +98,15 @@ func startPrismMock(t *testing.T, prism, spec string) string {
 
 func launchPrismMock(t *testing.T, prism, spec string) (string, *lockedBuffer, error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, prism, "mock", spec, "--errors", "-h", "127.0.0.1", "-p", port)
 	out := &lockedBuffer{}
@@ -126,7 +129,11 @@ func launchPrismMock(t *testing.T, prism, spec string) (string, *lockedBuffer, e
 			return "", out, fmt.Errorf("exited before answering: %v", cmd.ProcessState)
 		default:
 		}
-		if resp, err := hc.Get(url + "/"); err == nil {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+		if err != nil {
+			return "", out, err
+		}
+		if resp, err := hc.Do(req); err == nil {
 			resp.Body.Close()
 			return url, out, nil
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,7 +29,12 @@ func TestTMuxDemo(t *testing.T) {
 	bin := ulcBinary(t)
 
 	tm := &e2eTmux{t: t, tmux: tmuxPath, socket: fmt.Sprintf("ulc-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	t.Cleanup(func() { _ = tm.cmd("kill-server").Run() })
+	t.Cleanup(func() {
+		// Not the test's context: it is done by the time cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = tm.cmdContext(ctx, "kill-server").Run() // fails only if the server is gone already
+	})
 
 	// A clean environment: no Okta settings of the developer's (OKTA_*,
 	// ~/.okta) can reach the demo, and everything it writes stays in dir.
@@ -127,7 +133,7 @@ func TestTMuxDemo(t *testing.T) {
 		t.Fatalf("the demo did not say where it kept its files (in %s):\n%s", dir, errText)
 	}
 	// The run is in the audit log, and the log's chain is intact.
-	out, err := exec.Command(bin, "audit", "verify", "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), bin, "audit", "verify", "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "intact:") || !strings.Contains(string(out), boardHead) {
 		t.Fatalf("ulc audit verify (the board showed head %s): %v\n%s", boardHead, err, out)
 	}
@@ -156,8 +162,12 @@ type e2eTmux struct {
 	seen   strings.Builder // every screen captured, for the secrets check
 }
 
-func (s *e2eTmux) cmd(args ...string) *exec.Cmd {
-	c := exec.Command(s.tmux, append([]string{"-L", s.socket}, args...)...)
+// cmd is the tmux command with args on this server, for the test's life.
+func (s *e2eTmux) cmd(args ...string) *exec.Cmd { return s.cmdContext(s.t.Context(), args...) }
+
+// cmdContext is cmd, killed when ctx ends.
+func (s *e2eTmux) cmdContext(ctx context.Context, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, s.tmux, append([]string{"-L", s.socket}, args...)...)
 	c.Env = append(os.Environ(), "TERM=xterm-256color")
 	return c
 }

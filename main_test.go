@@ -55,6 +55,14 @@ func newFixture(t *testing.T, statuses map[string]int) *fixture {
 	return f
 }
 
+// writeFile writes data to path (mode 0600), failing the test if it cannot.
+func writeFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // ulc runs the command line in-process and returns exit status and output.
 func ulc(t *testing.T, stdin string, args ...string) (int, string, string) {
 	t.Helper()
@@ -160,7 +168,7 @@ func TestRevokeDryRunSendsNothingButRecords(t *testing.T) {
 func TestUsageErrorsExitTwo(t *testing.T) {
 	f := newFixture(t, map[string]int{"chat": 204})
 	bad := filepath.Join(f.dir, "bad.toml")
-	os.WriteFile(bad, []byte("[[target]]\nname = \"x\"\nurl = \"http://example.com/gtr\"\ntoken_env = \"X\"\n"), 0o600)
+	writeFile(t, bad, []byte("[[target]]\nname = \"x\"\nurl = \"http://example.com/gtr\"\ntoken_env = \"X\"\n"))
 	cases := []struct {
 		args []string
 		says string
@@ -186,7 +194,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 func TestAuditUnwritableExitsThreeAndSendsNothing(t *testing.T) {
 	f := newFixture(t, map[string]int{"chat": 204})
 	blocker := filepath.Join(f.dir, "not-a-dir")
-	os.WriteFile(blocker, []byte("x"), 0o600)
+	writeFile(t, blocker, []byte("x"))
 	f.audit = filepath.Join(blocker, "audit.db") // its parent is a file
 	code, _, errOut := f.revoke(t, "--yes")
 	if code != exitAudit || !strings.Contains(errOut, "nothing was sent") {
@@ -243,16 +251,18 @@ func TestAuditListShowVerifyExportAndTamper(t *testing.T) {
 	}
 	var seq int64
 	mustExec := func(q string, args ...any) {
-		if _, err := db.Exec(q, args...); err != nil {
+		if _, err := db.ExecContext(t.Context(), q, args...); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := db.QueryRow(`SELECT seq FROM events WHERE outcome = 'failed'`).Scan(&seq); err != nil {
+	if err := db.QueryRowContext(t.Context(), `SELECT seq FROM events WHERE outcome = 'failed'`).Scan(&seq); err != nil {
 		t.Fatal(err)
 	}
 	mustExec(`DROP TRIGGER events_no_update`)
 	mustExec(`UPDATE events SET outcome = 'revoked', http_status = 204 WHERE seq = ?`, seq)
-	db.Close()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
 	code, out, _ = ulc(t, "", "audit", "verify", "--audit-db", f.audit)
 	if code != exitFailures || !strings.Contains(out, fmt.Sprintf("BROKEN at event %d", seq)) {
 		t.Fatalf("verify after tampering: exit %d: %s", code, out)
@@ -287,7 +297,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 func TestUsersFile(t *testing.T) {
 	f := newFixture(t, map[string]int{"chat": 204})
 	list := filepath.Join(f.dir, "leavers.txt")
-	os.WriteFile(list, []byte("# leavers\nneo@example.com\n\nniobe@example.com  # second\nneo@example.com\n"), 0o600)
+	writeFile(t, list, []byte("# leavers\nneo@example.com\n\nniobe@example.com  # second\nneo@example.com\n"))
 	code, out, errOut := ulc(t, "", "revoke", "--config", f.config, "--audit-db", f.audit, "--no-okta",
 		"--users-file", list, "--reason", "offboarding", "--yes", "--json")
 	if code != 0 {
@@ -299,7 +309,7 @@ func TestUsersFile(t *testing.T) {
 	if !strings.Contains(out, "niobe@example.com") {
 		t.Fatal("second user missing from output")
 	}
-	os.WriteFile(list, []byte("neo@example.com trinity@example.com\n"), 0o600)
+	writeFile(t, list, []byte("neo@example.com trinity@example.com\n"))
 	code, _, errOut = ulc(t, "", "revoke", "--config", f.config, "--audit-db", f.audit, "--no-okta",
 		"--users-file", list, "--reason", "x", "--yes")
 	if code != exitUsage || !strings.Contains(errOut, "leavers.txt:1") {
@@ -324,8 +334,8 @@ func TestResumeSendsOnlyWhatDidNotSucceed(t *testing.T) {
 	}))
 	defer flaky.Close()
 	cfg := filepath.Join(dir, "targets.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("[defaults]\nretries = 0\n[[target]]\nname = \"ok\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n[[target]]\nname = \"flaky\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n",
-		ok.URL+"/gtr", flaky.URL+"/gtr")), 0o600)
+	writeFile(t, cfg, fmt.Appendf(nil, "[defaults]\nretries = 0\n[[target]]\nname = \"ok\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n[[target]]\nname = \"flaky\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n",
+		ok.URL+"/gtr", flaky.URL+"/gtr"))
 	db := filepath.Join(dir, "audit.db")
 	code, out, _ := ulc(t, "", "revoke", "--config", cfg, "--audit-db", db, "--no-okta", "--user", "neo@example.com",
 		"--user", "niobe@example.com", "--reason", "phished", "--ticket", "INC-9", "--yes", "--json")
@@ -336,7 +346,9 @@ func TestResumeSendsOnlyWhatDidNotSucceed(t *testing.T) {
 		RunID string `json:"run_id"`
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	json.Unmarshal([]byte(lines[len(lines)-1]), &first)
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &first); err != nil || first.RunID == "" {
+		t.Fatalf("no run id in the summary line %q: %v", lines[len(lines)-1], err)
+	}
 
 	healthy.Store(true)
 	code, out, errOut := ulc(t, "", "resume", first.RunID, "--config", cfg, "--audit-db", db, "--yes", "--json")

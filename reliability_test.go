@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,11 +69,14 @@ func TestKilledMidRunThenResumed(t *testing.T) {
 	var hits sync.Map // path → count
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body) // so the server notices a client that is gone
+		_, _ = io.Copy(io.Discard, r.Body) // so the server notices a client that is gone
 		n, _ := hits.LoadOrStore(r.URL.Path, new(atomic.Int32))
 		n.(*atomic.Int32).Add(1)
-		var i int
-		fmt.Sscanf(r.URL.Path, "/t/%d", &i)
+		i, ok := targetIndex(r.URL.Path)
+		if !ok {
+			w.WriteHeader(http.StatusBadRequest) // not a target of this test: it fails the run
+			return
+		}
 		if i < 100 || healthy.Load() {
 			w.WriteHeader(204)
 			return
@@ -87,7 +92,7 @@ func TestKilledMidRunThenResumed(t *testing.T) {
 	dir := t.TempDir()
 	cfg := manyTargets(t, dir, srv.URL, 200, "timeout = \"60s\"\nconcurrency = 64\nretries = 0")
 	db := filepath.Join(dir, "audit.db")
-	cmd := exec.Command(ulcBinary(t), "revoke", "--config", cfg, "--audit-db", db, "--no-okta",
+	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "revoke", "--config", cfg, "--audit-db", db, "--no-okta",
 		"--user", "neo@example.com", "--reason", "crash drill", "--ticket", "INC-99", "--yes", "--json")
 	cmd.Env = cleanEnv(t)
 	stdout, _ := cmd.StdoutPipe()
@@ -99,14 +104,16 @@ func TestKilledMidRunThenResumed(t *testing.T) {
 	var runID string
 	results, attempts := 0, 0
 	sc := bufio.NewScanner(stdout)
-	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
+	deadline := time.AfterFunc(60*time.Second, func() { _ = cmd.Process.Kill() })
 	defer deadline.Stop()
 	for sc.Scan() {
 		var ev struct {
 			RunID string `json:"run_id"`
 			Kind  string `json:"kind"`
 		}
-		json.Unmarshal(sc.Bytes(), &ev)
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatalf("event line %q: %v", sc.Bytes(), err)
+		}
 		runID = ev.RunID
 		switch ev.Kind {
 		case "result":
@@ -121,8 +128,8 @@ func TestKilledMidRunThenResumed(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	go io.Copy(io.Discard, stdout)
-	cmd.Wait()
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	_ = cmd.Wait() // "signal: killed", as intended
 	if results != 100 {
 		t.Fatalf("saw %d results before the kill", results)
 	}
@@ -162,9 +169,7 @@ func TestKilledMidRunThenResumed(t *testing.T) {
 	resent := 0
 	hits.Range(func(k, v any) bool {
 		d := v.(*atomic.Int32).Load() - before[k.(string)]
-		var i int
-		fmt.Sscanf(k.(string), "/t/%d", &i)
-		if d > 0 && i < 100 {
+		if i, _ := targetIndex(k.(string)); d > 0 && i < 100 {
 			t.Errorf("resume sent again to %s, which had answered 204", k)
 		}
 		resent += int(d)
@@ -197,21 +202,36 @@ func TestAuditUnavailableSendsNothing(t *testing.T) {
 		says  string
 	}{
 		{"corrupt file", func(t *testing.T, db string) {
-			os.WriteFile(db, []byte(strings.Repeat("not a database ", 500)), 0o600)
+			writeFile(t, db, []byte(strings.Repeat("not a database ", 500)))
 		}, "not a ulc audit log"},
 		{"another application's database", func(t *testing.T, db string) {
-			raw, _ := sql.Open("sqlite3", db)
-			raw.Exec(`CREATE TABLE notes (x TEXT)`)
-			raw.Close()
+			raw, err := sql.Open("sqlite3", db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.ExecContext(t.Context(), `CREATE TABLE notes (x TEXT)`); err != nil {
+				t.Fatal(err)
+			}
+			if err := raw.Close(); err != nil {
+				t.Fatal(err)
+			}
 		}, "not a ulc audit log"},
 		{"no room to write", nil, "file too large"},
 		{"read-only file", func(t *testing.T, db string) {
-			os.WriteFile(db, nil, 0o400)
+			if err := os.WriteFile(db, nil, 0o400); err != nil {
+				t.Fatal(err)
+			}
 			if os.Geteuid() == 0 { // root writes through modes; make it immutable
-				if out, err := exec.Command("chattr", "+i", db).CombinedOutput(); err != nil {
+				if out, err := exec.CommandContext(t.Context(), "chattr", "+i", db).CombinedOutput(); err != nil {
 					t.Fatalf("chattr +i: %v %s", err, out)
 				}
-				t.Cleanup(func() { exec.Command("chattr", "-i", db).Run() })
+				t.Cleanup(func() {
+					// Not t.Context(): it is done by the time cleanups run,
+					// and the file must become removable again.
+					if out, err := exec.CommandContext(context.Background(), "chattr", "-i", db).CombinedOutput(); err != nil {
+						t.Errorf("chattr -i: %v %s", err, out)
+					}
+				})
 			}
 		}, "not permitted|permission denied"},
 		{"locked by another process", func(t *testing.T, db string) {
@@ -220,14 +240,23 @@ func TestAuditUnavailableSendsNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			raw.SetMaxOpenConns(1)
-			tx, err := raw.Begin()
+			// The transaction ends (rolled back) with the subtest's
+			// context; the lock is held while ulc runs.
+			tx, err := raw.BeginTx(t.Context(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tx.Exec(`CREATE TABLE hold (x)`); err != nil {
+			if _, err := tx.ExecContext(t.Context(), `CREATE TABLE hold (x)`); err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { tx.Rollback(); raw.Close() })
+			t.Cleanup(func() {
+				if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+					t.Error(err)
+				}
+				if err := raw.Close(); err != nil {
+					t.Error(err)
+				}
+			})
 		}, "locked"},
 	}
 	for _, c := range cases {
@@ -275,6 +304,7 @@ func TestTwoProcessesOneChain(t *testing.T) {
 	db := filepath.Join(dir, "audit.db")
 	env := cleanEnv(t)
 	ulcBinary(t) // built here, where a failure stops the test, so both processes start together
+	ctx := t.Context()
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
 	stderrs := make([]string, 2)
@@ -283,7 +313,7 @@ func TestTwoProcessesOneChain(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], _, stderrs[i], runErrs[i] = execULC(env, false, "revoke", "--config", cfg, "--audit-db", db, "--no-okta",
+			codes[i], _, stderrs[i], runErrs[i] = execULC(ctx, env, false, "revoke", "--config", cfg, "--audit-db", db, "--no-okta",
 				"--user", fmt.Sprintf("user%d@example.com", i), "--reason", "parallel", "--yes")
 		}()
 	}
@@ -299,11 +329,23 @@ func TestTwoProcessesOneChain(t *testing.T) {
 		OK     bool  `json:"ok"`
 		Events int64 `json:"events"`
 	}
-	json.Unmarshal([]byte(out), &v)
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("verify --json: %v\n%s", err, out)
+	}
 	// Each run: run_started, 60 planned, 60 attempts, 60 results, run_finished.
 	if code != 0 || !v.OK || v.Events != 2*(1+60*3+1) {
 		t.Fatalf("verify exit %d: %s", code, out)
 	}
+}
+
+// targetIndex is i for the path /t/i of one of manyTargets' targets.
+func targetIndex(path string) (int, bool) {
+	n, ok := strings.CutPrefix(path, "/t/")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(n)
+	return i, err == nil
 }
 
 // saysOneOf reports whether s contains one of the |-separated phrases.

@@ -18,7 +18,11 @@ func TestRevokeAgainstTheSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	trinity, ok := sb.Okta.Person("trinity@whiterabbit.fake")
 	if !ok || sb.Okta.Sessions(trinity.ID) == 0 {
 		t.Fatal("the sandbox's trinity has no Okta session to clear")

@@ -53,7 +53,11 @@ func TestNoCredentialInAnyOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Error(err)
+		}
+	})
 	secrets := secretsOf(t, dir)
 	db := filepath.Join(dir, "audit.db")
 	env := cleanEnv(t)
@@ -75,7 +79,7 @@ func TestNoCredentialInAnyOutput(t *testing.T) {
 		all.WriteString(out + errOut)
 	}
 	// A bad token must not be echoed either.
-	os.WriteFile(sb.TokenFile, []byte("00wrong-token-for-the-test\n"), 0o600)
+	writeFile(t, sb.TokenFile, []byte("00wrong-token-for-the-test\n"))
 	_, out, errOut := runBinary(t, env, runs[1]...)
 	if !strings.Contains(errOut, "rejected the API token") {
 		t.Fatalf("a bad Okta token: %s%s", out, errOut)
@@ -126,7 +130,7 @@ func TestCredentialsGoOnlyWhereTheyBelong(t *testing.T) {
 	dir := t.TempDir()
 	var toml strings.Builder
 	fmt.Fprintf(&toml, "[okta]\norg_url = %q\ntoken_file = \"okta.token\"\n", oktaSrv.URL)
-	os.WriteFile(filepath.Join(dir, "okta.token"), []byte("00okta-secret-token\n"), 0o600)
+	writeFile(t, filepath.Join(dir, "okta.token"), []byte("00okta-secret-token\n"))
 	recs := map[string]*authRecorder{}
 	for _, name := range []string{"alpha", "beta", "gamma"} {
 		rec := &authRecorder{seen: map[string]int{}, label: name, next: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -135,11 +139,11 @@ func TestCredentialsGoOnlyWhereTheyBelong(t *testing.T) {
 		srv := httptest.NewServer(rec)
 		defer srv.Close()
 		recs[name] = rec
-		os.WriteFile(filepath.Join(dir, name+".token"), []byte("secret-of-"+name+"\n"), 0o600)
+		writeFile(t, filepath.Join(dir, name+".token"), []byte("secret-of-"+name+"\n"))
 		fmt.Fprintf(&toml, "[[target]]\nname = %q\nurl = %q\ntoken_file = %q\n", name, srv.URL+"/gtr", name+".token")
 	}
 	cfg := filepath.Join(dir, "targets.toml")
-	os.WriteFile(cfg, []byte(toml.String()), 0o600)
+	writeFile(t, cfg, []byte(toml.String()))
 
 	code, out, errOut := runBinary(t, cleanEnv(t), "revoke", "--config", cfg, "--audit-db", filepath.Join(dir, "a.db"),
 		"--user", "trinity@whiterabbit.fake", "--user", "neo@whiterabbit.fake", "--reason", "x", "--yes")
