@@ -49,7 +49,11 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 	// is cancelled and its answers recorded. The second ends the program
 	// at once (tea.WithContext), restoring the terminal.
 	e.sig.held.Store(true)
-	p := tea.NewProgram(tui.New(deps), tea.WithInput(e.stdin), tea.WithOutput(e.stdout), tea.WithContext(e.sig.hard))
+	// Bubble Tea's own signal handler stays off: with two registrations a
+	// SIGTERM could reach both, and Bubble Tea's, trying to deliver a quit
+	// to a program that had already stopped, blocked its shutdown forever.
+	p := tea.NewProgram(tui.New(deps), tea.WithInput(e.stdin), tea.WithOutput(e.stdout),
+		tea.WithContext(e.sig.hard), tea.WithoutSignalHandler())
 	stop := context.AfterFunc(ctx, func() { p.Send(tui.ShutdownMsg{}) })
 	defer stop()
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {

@@ -90,6 +90,11 @@ func (m *Model) top() screen {
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
+		// A terminal that cannot tell its size (output to a pipe, a
+		// serial console) reports 0×0: lay out for 80×24 rather than
+		// for nothing. Smaller than that is clamped too, so no width
+		// below zero reaches a component.
+		msg.Width, msg.Height = usableSize(msg.Width, msg.Height)
 		m.c.width, m.c.height = msg.Width, msg.Height
 		m.help.SetWidth(msg.Width)
 		for _, s := range m.live() {
@@ -251,6 +256,21 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	return m, top.update(msg)
+}
+
+// The smallest layout the console draws; a terminal reporting no size gets
+// the classic 80×24.
+const (
+	minWidth, minHeight         = 20, 8
+	defaultWidth, defaultHeight = 80, 24
+)
+
+// usableSize returns the size to lay out for when the terminal reports w×h.
+func usableSize(w, h int) (int, int) {
+	if w <= 0 || h <= 0 {
+		return defaultWidth, defaultHeight
+	}
+	return max(w, minWidth), max(h, minHeight)
 }
 
 // rateLimited is a directory that knows Okta's rate-limit budget.

@@ -333,3 +333,19 @@ func TestHeaderShowsOktaRateBudget(t *testing.T) {
 	d = newDriver(t, deps, 120, 30)
 	d.sees("okta 12/600 until " + testNow.Add(time.Minute).Format("15:04:05"))
 }
+
+// A terminal that reports no size (output to a pipe) or a tiny one must not
+// crash the console: it lays out for 80×24, or its smallest layout.
+func TestUnknownOrTinyTerminalSize(t *testing.T) {
+	for _, size := range [][2]int{{0, 0}, {1, 1}, {5, 3}} {
+		deps, _, _, _ := testDeps()
+		var m tea.Model = New(deps)
+		m, _ = m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		v := m.View()
+		if !strings.Contains(v.Content, "Search") {
+			t.Errorf("at %dx%d the console shows no Search tab:\n%s", size[0], size[1], v.Content)
+		}
+		m, _ = m.Update(tea.KeyPressMsg{Code: tea.KeyTab})
+		_ = m.View()
+	}
+}
