@@ -128,7 +128,7 @@ func LoadConfig(ctx context.Context, path string) (*config.File, error) {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return nil, usagef("%s does not exist: write one (the ulc repository's targets.toml is a commented example), pass --config, or try 'ulc demo'", path)
 	}
-	f, err := config.Load(path) // SWITCH: LoadContext
+	f, err := config.LoadContext(ctx, path)
 	if err != nil {
 		return nil, classify(ClassUsage, err)
 	}
@@ -176,7 +176,7 @@ func (b *Backend) openAudit(ctx context.Context, readOnly bool) error {
 		if _, err := os.Stat(path); err != nil {
 			return usagef("audit log %s: %v", path, err)
 		}
-		l, err := audit.Open(path) // SWITCH: OpenReadOnly
+		l, err := audit.OpenReadOnly(path)
 		if err != nil {
 			return classify(ClassAudit, err)
 		}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"ulc/internal/safetext"
@@ -63,20 +62,13 @@ func ReadUsers(r io.Reader, name string) ([]string, error) {
 // apps would receive a different email than the one on screen, answer 404,
 // and the user would be reported not found.
 func CheckText(s string) error {
-	if !utf8.ValidString(s) {
+	r, ok := safetext.Invisible(s)
+	switch {
+	case !ok:
+		return nil
+	case r == utf8.RuneError && !utf8.ValidString(s):
 		return fmt.Errorf("%q is not valid UTF-8", safetext.Line(s, 80))
 	}
-	for i, r := range s {
-		if invisible(r) {
-			return fmt.Errorf("%q holds an invisible character U+%04X at byte %d: retype it (it may come from a copy and paste or a spreadsheet export)",
-				safetext.Line(s, 80), r, i)
-		}
-	}
-	return nil
-}
-
-// invisible reports whether r cannot be seen or changes how text around it
-// is shown.
-func invisible(r rune) bool {
-	return unicode.Is(unicode.Cf, r) || unicode.IsControl(r) || !safetext.Printable(r) && !unicode.IsSpace(r)
+	return fmt.Errorf("%q holds an invisible character %U: retype it (it may come from a copy and paste or a spreadsheet export)",
+		safetext.Line(s, 80), r)
 }
