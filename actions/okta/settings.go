@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -368,7 +369,9 @@ func keyMaterial(ref string) ([]byte, error) {
 // read or write (a key every account on the host can read is not one to
 // keep using quietly).
 func readKeyFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	// O_NONBLOCK: a named pipe in place of the key must not block the
+	// open (and with it ulc's start-up) until someone writes to it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("the key file %s does not exist", path)
@@ -382,6 +385,9 @@ func readKeyFile(path string) ([]byte, error) {
 	}
 	if info.IsDir() {
 		return nil, fmt.Errorf("the key file %s is a directory", path)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("the key file %s is not a regular file (%s); put the private key in a regular file", path, info.Mode().Type())
 	}
 	if runtime.GOOS != "windows" && info.Mode().Perm()&0o066 != 0 {
 		return nil, fmt.Errorf("the key file %s is open to other users (mode %04o); run chmod 600 %s", path, info.Mode().Perm(), path)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -370,5 +371,39 @@ func TestBucketKey(t *testing.T) {
 	}
 	if got := bucketKey("POST", "/api/v1/users/00u1abcdEFGH2345ijkl/lifecycle/suspend"); got != "WRITE /api/v1/users/*/lifecycle/suspend" {
 		t.Errorf("post: %s", got)
+	}
+}
+
+// A named pipe in place of the private key is refused at once: opening it
+// must not block start-up until someone writes to it.
+func TestResolveSettingsKeyFileIsAPipe(t *testing.T) {
+	home := cleanEnv(t)
+	fifo := filepath.Join(t.TempDir(), "okta.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	env := map[string]string{
+		"OKTA_CLIENT_ORGURL": "https://env.okta.com", "OKTA_CLIENT_AUTHORIZATIONMODE": "PrivateKey",
+		"OKTA_CLIENT_CLIENTID": "0oaENV", "OKTA_CLIENT_SCOPES": "okta.users.read", "OKTA_CLIENT_PRIVATEKEY": fifo,
+	}
+	tbl := config.Okta{OrgURL: "https://t.okta.com", AuthMode: config.OktaAuthPrivateKey, ClientID: "0oaTABLE",
+		PrivateKeyFile: fifo, Scopes: []string{"okta.users.read"}, Line: 1, File: "t.toml"}
+	for name, c := range map[string]struct {
+		t   config.Okta
+		env map[string]string
+	}{"OKTA_CLIENT_PRIVATEKEY": {config.Okta{}, env}, "[okta] private_key_file": {tbl, map[string]string{}}} {
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := ResolveSettings(c.t, envMap(c.env), home)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("%s names a pipe: err = %v, want 'not a regular file'", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s names a pipe: ResolveSettings is still blocked after 30s", name)
+		}
 	}
 }
