@@ -42,6 +42,7 @@ Exit status as for ulc revoke.`,
 			if err != nil {
 				return err
 			}
+			warnUnusable(e, plan)
 			if !o.dryRun && !o.yes {
 				if err := confirm(e, plan); err != nil {
 					return err

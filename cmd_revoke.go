@@ -47,9 +47,15 @@ the audit log before anything is sent. The Okta connection comes from the
 SDK's variables (OKTA_CLIENT_ORGURL, OKTA_CLIENT_TOKEN, ...) or the [okta]
 table of targets.toml; --no-okta skips Okta altogether.
 
+A target whose credential is missing or unusable (token_env unset, a key
+file that cannot be read) does not stop the run: its steps are recorded as
+failed with what to fix, everything else is sent, and 'ulc resume RUN'
+sends the rest once it is fixed.
+
 Exit status: 0 when every target answered revoked or not_found; 1 when any
-step was rejected, failed or cancelled; 2 for a usage or configuration
-error; 3 when the audit log cannot be written (nothing was sent).`,
+step was rejected, failed or cancelled, or could not be sent; 2 for a usage
+or configuration error; 3 when the audit log cannot be written or is
+corrupt (nothing was sent).`,
 		Example: `  ulc revoke --user neo@example.com --reason "phished, INC-4211" --ticket INC-4211 --yes
   ulc revoke --users-file leavers.txt --reason "offboarding" --no-okta --json --yes
   ulc revoke --user neo@example.com --reason "drill" --dry-run`,
@@ -136,12 +142,22 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 	if err != nil {
 		return err
 	}
+	warnUnusable(e, plan)
 	if !o.dryRun && !o.yes {
 		if err := confirm(e, plan); err != nil {
 			return err
 		}
 	}
 	return executePlan(ctx, e, b, plan, o.json)
+}
+
+// warnUnusable says, before anything is sent, which targets cannot be
+// sent to and why: their steps are recorded as failed and the rest of the
+// run goes ahead.
+func warnUnusable(e *env, p *actions.Plan) {
+	for _, u := range p.Unusable() {
+		fmt.Fprintf(e.stderr, "✗ %s cannot be sent to: %s\n", safetext.Line(u.Target, 40), safetext.Line(u.Reason, 300))
+	}
 }
 
 // executePlan runs plan, printing its events, then the summary with the

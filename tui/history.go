@@ -121,6 +121,15 @@ func (h *historyScreen) update(msg tea.Msg) tea.Cmd {
 		if len(msg.p.Steps) == 1 {
 			what = "its 1 step that has not succeeded"
 		}
+		if n := len(msg.p.Unusable()); n > 0 {
+			// Say it before y: those steps will be recorded as failed
+			// again, not sent.
+			u := msg.p.Unusable()[0]
+			what += fmt.Sprintf(" (%s still cannot be sent: %s)", clean(u.Target, 30), clean(u.Reason, 80))
+			if n > 1 {
+				what += fmt.Sprintf(" and %d more targets that cannot be sent", n-1)
+			}
+		}
 		return status(fmt.Sprintf("Resume run %s: send %s again, as a new run? y/n", msg.id, what), false)
 	case tea.KeyPressMsg:
 		return h.key(msg)
