@@ -218,7 +218,7 @@ func newAuditExportCmd(e *env) *cobra.Command {
 				}
 				runID = st.RunID
 			}
-			var w io.Writer = e.stdout
+			w := io.Writer(e.stdout)
 			if xf.out != "" && xf.out != "-" {
 				f, err := os.OpenFile(xf.out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 				if err != nil {

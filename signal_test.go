@@ -17,13 +17,13 @@ import (
 // output switched to the alternate screen).
 func startConsole(t *testing.T) (*exec.Cmd, chan error) {
 	t.Helper()
-	cmd := exec.Command(ulcBinary(t), "demo")
+	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "demo")
 	cmd.Env = cleanEnv(t)
 	in, err := cmd.StdinPipe() // held open: the console waits for keys
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { in.Close() })
+	t.Cleanup(func() { _ = in.Close() })
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd, exited chan error, what string) error
 		return err
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
-		<-exited
+		_ = <-exited
 		t.Fatalf("%s: ulc demo did not end", what)
 		return nil
 	}
@@ -111,7 +111,7 @@ func TestInterruptAndHangupEndIdleConsole(t *testing.T) {
 
 // A headless command that runs until stopped ends on the first signal.
 func TestSignalEndsHeadlessCommand(t *testing.T) {
-	cmd := exec.Command(ulcBinary(t), "sandbox")
+	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "sandbox")
 	cmd.Env = cleanEnv(t)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
