@@ -142,38 +142,57 @@ func (h *historyScreen) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
+// key handles a key: the resume question first, then the filter while it
+// has focus, then the list.
 func (h *historyScreen) key(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case h.ask != nil:
+		return h.answerKey(msg)
+	case h.editing:
+		return h.filterKey(msg)
+	}
+	return h.listKey(msg)
+}
+
+// answerKey answers the resume question: y runs the planned resume.
+func (h *historyScreen) answerKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := h.c.keys
-	if h.ask != nil {
+	switch {
+	case key.Matches(msg, k.Yes):
 		p := h.ask
-		switch {
-		case key.Matches(msg, k.Yes):
-			h.ask = nil
-			return push(newBoard(h.c, p))
-		case key.Matches(msg, k.No):
-			h.ask = nil
-			return status("not resumed", false)
-		}
+		h.ask = nil
+		return push(newBoard(h.c, p))
+	case key.Matches(msg, k.No):
+		h.ask = nil
+		return status("not resumed", false)
+	}
+	return nil
+}
+
+// filterKey edits the filter: enter keeps it, esc clears it.
+func (h *historyScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := h.c.keys
+	switch {
+	case key.Matches(msg, k.Open):
+		h.editing = false
+		h.filter.Blur()
+		return nil
+	case key.Matches(msg, k.Back):
+		h.editing = false
+		h.filter.Blur()
+		h.filter.SetValue("")
+		h.refilter()
 		return nil
 	}
-	if h.editing {
-		switch {
-		case key.Matches(msg, k.Open):
-			h.editing = false
-			h.filter.Blur()
-			return nil
-		case key.Matches(msg, k.Back):
-			h.editing = false
-			h.filter.Blur()
-			h.filter.SetValue("")
-			h.refilter()
-			return nil
-		}
-		var cmd tea.Cmd
-		h.filter, cmd = h.filter.Update(msg)
-		h.refilter()
-		return cmd
-	}
+	var cmd tea.Cmd
+	h.filter, cmd = h.filter.Update(msg)
+	h.refilter()
+	return cmd
+}
+
+// listKey moves in the list and acts on the selected run.
+func (h *historyScreen) listKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := h.c.keys
 	switch {
 	case key.Matches(msg, k.Filter):
 		h.editing = true
@@ -196,30 +215,38 @@ func (h *historyScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 			return push(newRunDetail(h.c, r.RunID))
 		}
 	case key.Matches(msg, k.Verify):
-		hist := h.c.deps.History
-		// In sequence: "verifying…" must not arrive after the answer.
-		return tea.Sequence(status("verifying the hash chain…", false), func() tea.Msg {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			res, err := hist.Verify(ctx, "")
-			return verifiedMsg{res, err}
-		})
+		return h.verifyChain()
 	case key.Matches(msg, k.Resume) && !h.c.deps.ReadOnly:
-		r := h.selected()
-		if r == nil {
-			return nil
+		if r := h.selected(); r != nil {
+			return h.planResume(r.RunID)
 		}
-		runner, id := h.c.deps.Runner, r.RunID
-		// The backend works out what is left, counting every later resume
-		// of the run: the question below names exactly what will be sent.
-		return tea.Sequence(status("planning the resumed run…", false), func() tea.Msg {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			p, err := runner.Resume(ctx, id, false)
-			return resumePlannedMsg{id, p, err}
-		})
 	}
 	return nil
+}
+
+// verifyChain verifies the audit log's hash chain.
+func (h *historyScreen) verifyChain() tea.Cmd {
+	hist := h.c.deps.History
+	// In sequence: "verifying…" must not arrive after the answer.
+	return tea.Sequence(status("verifying the hash chain…", false), func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		res, err := hist.Verify(ctx, "")
+		return verifiedMsg{res, err}
+	})
+}
+
+// planResume asks the backend what resuming run id would send. It works
+// that out counting every later resume of the run, so the question that
+// follows names exactly what will be sent.
+func (h *historyScreen) planResume(id string) tea.Cmd {
+	runner := h.c.deps.Runner
+	return tea.Sequence(status("planning the resumed run…", false), func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p, err := runner.Resume(ctx, id, false)
+		return resumePlannedMsg{id, p, err}
+	})
 }
 
 func (h *historyScreen) selected() *history.RunSummary {
