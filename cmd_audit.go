@@ -50,7 +50,7 @@ func newAuditListCmd(e *env) *cobra.Command {
 		Example: `  ulc audit list --since 7d
   ulc audit list --user neo@example.com --outcome failed --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			f := backend.RunFilter{User: lf.user, Outcome: actions.Outcome(lf.outcome), Limit: lf.limit}
 			if err := backend.CheckText(lf.user); err != nil {
 				return usageErr("--user: %v", err)
@@ -69,7 +69,7 @@ func newAuditListCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer closeInto(&err, b)
 			runs, err := b.Runs(cmd.Context(), f)
 			if err != nil {
 				return &exitError{code: exitAudit, err: err}
@@ -105,7 +105,7 @@ func printRuns(w io.Writer, runs []backend.RunSummary) {
 			safetext.Line(r.Info.Operator, 20), usersCell(r.Info.Users), safetext.Line(r.Info.Reason, 40),
 			safetext.Line(r.Info.Ticket, 16), countsCell(r))
 	}
-	tw.Flush()
+	_ = tw.Flush() // a failed write is kept by main's output and sets the exit status
 }
 
 func newAuditShowCmd(e *env) *cobra.Command {
@@ -114,7 +114,7 @@ func newAuditShowCmd(e *env) *cobra.Command {
 		Use:   "show RUN",
 		Short: "Show one run: its plan, every step's outcome and its event timeline",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			if err := backend.CheckText(args[0]); err != nil {
 				return usageErr("%v", err)
 			}
@@ -122,7 +122,7 @@ func newAuditShowCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer closeInto(&err, b)
 			st, events, err := b.Run(cmd.Context(), args[0])
 			if err != nil {
 				return &exitError{code: exitUsage, err: err}
@@ -160,12 +160,12 @@ events cut off the end. The log is opened read-only: a read-only copy, in a
 folder the auditor cannot write, verifies. Exit status 0 when intact, 1 when
 not.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			b, err := e.openLog(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer closeInto(&err, b)
 			res, err := b.Verify(cmd.Context(), vf.head)
 			if err != nil {
 				return &exitError{code: exitAudit, err: err}
@@ -198,7 +198,7 @@ func newAuditExportCmd(e *env) *cobra.Command {
 		Example: `  ulc audit export --format jsonl > audit.jsonl
   ulc audit export --format csv --run 20261121-194512-3f9a2c -o run.csv`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if xf.format != "jsonl" && xf.format != "csv" {
 				return usageErr("--format %q: want jsonl or csv", safetext.Line(xf.format, 40))
 			}
@@ -209,7 +209,7 @@ func newAuditExportCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer closeInto(&err, b)
 			runID := ""
 			if xf.run != "" {
 				st, _, err := b.Run(cmd.Context(), xf.run)
@@ -220,11 +220,13 @@ func newAuditExportCmd(e *env) *cobra.Command {
 			}
 			w := io.Writer(e.stdout)
 			if xf.out != "" && xf.out != "-" {
-				f, err := os.OpenFile(xf.out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-				if err != nil {
-					return usageErr("-o: %v", err)
+				f, oerr := os.OpenFile(xf.out, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+				if oerr != nil {
+					return usageErr("-o: %v", oerr)
 				}
-				defer f.Close()
+				// Closing is where a full disk shows: it is the command's
+				// error, not a silent loss of the export.
+				defer closeInto(&err, f)
 				w = f
 			}
 			if err := b.Export(cmd.Context(), w, xf.format, runID); err != nil {
@@ -284,7 +286,7 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Step, safetext.Line(s.User, 32), safetext.Line(name, 40),
 			safetext.Line(string(s.Outcome), 20), status, s.Attempts, s.LatencyMS, detail)
 	}
-	tw.Flush()
+	_ = tw.Flush() // a failed write is kept by main's output and sets the exit status
 
 	fmt.Fprintln(w, "\ntimeline")
 	for _, ev := range events {

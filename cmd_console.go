@@ -16,7 +16,7 @@ import (
 )
 
 // runConsoleCmd opens the backend the console needs and runs it.
-func runConsoleCmd(ctx context.Context, e *env, readOnly bool) error {
+func runConsoleCmd(ctx context.Context, e *env, readOnly bool) (err error) {
 	mode := backend.AuditWrite
 	if readOnly {
 		// Review only: the log is read as an auditor would, and a machine
@@ -30,7 +30,7 @@ func runConsoleCmd(ctx context.Context, e *env, readOnly bool) error {
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeInto(&err, b)
 	return runConsole(ctx, e, b, readOnly)
 }
 
@@ -52,7 +52,7 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 	// Bubble Tea's own signal handler stays off: with two registrations a
 	// SIGTERM could reach both, and Bubble Tea's, trying to deliver a quit
 	// to a program that had already stopped, blocked its shutdown forever.
-	p := tea.NewProgram(tui.New(deps), tea.WithInput(e.stdin), tea.WithOutput(e.stdout),
+	p := tea.NewProgram(tui.New(deps), tea.WithInput(e.stdin), tea.WithOutput(e.term),
 		tea.WithContext(e.sig.hard), tea.WithoutSignalHandler())
 	stop := context.AfterFunc(ctx, func() { p.Send(tui.ShutdownMsg{}) })
 	defer stop()
@@ -80,25 +80,30 @@ console with a fresh audit log.
 Try: type "trin", press enter twice, r, fill in a reason, tab to Confirm,
 type the login, enter, and watch the board. Then 2 for History.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			dir, err := os.MkdirTemp("", "ulc-demo-")
 			if err != nil {
 				return err
 			}
 			if !keep {
-				defer os.RemoveAll(dir)
+				defer func() {
+					if err := os.RemoveAll(dir); err != nil {
+						fmt.Fprintf(e.stderr, "ulc: the demo's files in %s were not all removed: %v\n", dir, err)
+					}
+				}()
 			}
 			sb, err := sandbox.Start(sandbox.Options{Dir: dir, People: people})
 			if err != nil {
 				return err
 			}
-			defer sb.Close()
+			// The sandbox's servers only shut down here: nothing to report.
+			defer func() { _ = sb.Close() }()
 			b, err := e.open(cmd.Context(), backend.Options{ConfigPath: sb.ConfigPath, Okta: backend.OktaRequired,
 				Audit: backend.AuditWrite, AuditPath: filepath.Join(dir, "audit.db")})
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer closeInto(&err, b)
 			err = runConsole(cmd.Context(), e, b, false)
 			if keep {
 				fmt.Fprintf(e.stderr, "the demo's files are kept in %s\n", dir)
@@ -129,7 +134,8 @@ func newSandboxCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer sb.Close()
+			// The sandbox's servers only shut down here: nothing to report.
+			defer func() { _ = sb.Close() }()
 			w := e.stdout
 			fmt.Fprintf(w, "ulc sandbox is running; ctrl+c stops it.\n\n")
 			fmt.Fprintf(w, "Okta org      %s (API token in %s)\n", sb.OktaURL, sb.TokenFile)

@@ -24,7 +24,7 @@ sent again: Global Token Revocation is idempotent.
 
 Exit status as for ulc revoke.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx := cmd.Context()
 			if err := backend.CheckText(args[0]); err != nil {
 				return usageErr("%v", err)
@@ -33,7 +33,7 @@ Exit status as for ulc revoke.`,
 			if err != nil {
 				return err
 			}
-			defer b.Close()
+			defer closeInto(&err, b)
 			plan, err := b.Resume(ctx, args[0], o.dryRun)
 			if errors.Is(err, actions.ErrNothingToResume) {
 				fmt.Fprintln(e.stdout, sanitizeMessage(err.Error()))

@@ -84,7 +84,7 @@ corrupt (nothing was sent).`,
 	return c
 }
 
-func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
+func runRevoke(ctx context.Context, e *env, o revokeOpts) (err error) {
 	users, err := collectUsers(e, o)
 	if err != nil {
 		return err
@@ -126,7 +126,7 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) error {
 	if err != nil {
 		return err
 	}
-	defer b.Close()
+	defer closeInto(&err, b)
 	targets, err := b.Config().Select(o.targets)
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -204,7 +204,7 @@ func collectUsers(e *env, o revokeOpts) ([]string, error) {
 			if err != nil {
 				return nil, usageErr("--users-file: %v", err)
 			}
-			defer f.Close()
+			defer func() { _ = f.Close() }() // read only: the scan reports read errors
 			r = f
 		}
 		more, err := backend.ReadUsers(r, o.usersFile)

@@ -2,12 +2,22 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
+
+// closeInto closes c when a command is done and reports a failure to close
+// as the command's error, unless it already has one: closing the audit log
+// is its last write, and closing an export is where a full disk shows.
+func closeInto(err *error, c io.Closer) {
+	if cerr := c.Close(); cerr != nil && *err == nil {
+		*err = cerr
+	}
+}
 
 // sharedFlags are the flags several commands take, defined here once so
 // each has one name, default and help text everywhere.

@@ -244,3 +244,20 @@ func TestDebugLog(t *testing.T) {
 		t.Errorf("the debug log's mode is %v, want 0600", info.Mode().Perm())
 	}
 }
+
+// failingWriter is a stdout whose reader went away.
+type failingWriter struct{}
+
+func (failingWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
+
+// A script reading --json output must not see exit 0 when the output did
+// not arrive.
+func TestLostOutputIsNotSuccess(t *testing.T) {
+	dir, cfg, _ := subjectTarget(t, "")
+	var errb strings.Builder
+	code := run([]string{"revoke", "--config", cfg, "--audit-db", filepath.Join(dir, "a.db"), "--no-okta",
+		"--user", "neo@example.com", "--reason", "phished", "--yes", "--json"}, strings.NewReader(""), failingWriter{}, &errb)
+	if code != exitFailures || !strings.Contains(errb.String(), "writing the output") {
+		t.Fatalf("exit %d, stderr %q; want exit 1 saying the output was not written", code, errb.String())
+	}
+}

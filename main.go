@@ -65,6 +65,9 @@ func main() {
 type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
+	// term is the process's own stdout, unwrapped: the console draws on
+	// it and must be able to tell that it is a terminal.
+	term io.Writer
 	getenv         func(string) string
 	// sig is the process's signal registration.
 	sig *signals
@@ -78,7 +81,8 @@ type env struct {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	sig := notifySignals(context.Background())
 	defer sig.stop()
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, sig: sig,
+	out, errOut := &output{w: stdout}, &output{w: stderr}
+	e := &env{stdin: stdin, stdout: out, stderr: errOut, term: stdout, getenv: os.Getenv, sig: sig,
 		log: slog.New(slog.DiscardHandler)}
 	root := newRoot(e)
 	root.SetArgs(args)
@@ -89,14 +93,39 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if e.flags.closeDebug != nil {
 		e.flags.closeDebug()
 	}
+	if err == nil && out.err != nil {
+		// What was printed did not all arrive (a closed pipe, a full
+		// disk): a script must not read exit 0 as success.
+		err = &exitError{code: exitFailures, err: fmt.Errorf("writing the output: %w", out.err)}
+	}
 	if err == nil {
 		return exitOK
 	}
 	code, msg := exitStatus(err)
 	if msg != "" {
-		fmt.Fprintln(stderr, "ulc: "+sanitizeMessage(msg))
+		fmt.Fprintln(errOut, "ulc: "+sanitizeMessage(msg))
 	}
 	return code
+}
+
+// output is stdout or stderr as the commands write to it: it keeps the
+// first failed write, so that formatted printing need not check each call
+// and a lost write still changes the exit status.
+type output struct {
+	w   io.Writer
+	err error
+}
+
+// Write implements io.Writer; after a failure it writes nothing more.
+func (o *output) Write(p []byte) (int, error) {
+	if o.err != nil {
+		return 0, o.err
+	}
+	n, err := o.w.Write(p)
+	if err != nil {
+		o.err = err
+	}
+	return n, err
 }
 
 // exitStatus maps a command's error to ulc's exit status and the message

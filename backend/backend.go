@@ -93,8 +93,9 @@ func Open(ctx context.Context, opts Options) (*Backend, error) {
 		b.slog = slog.New(slog.DiscardHandler)
 	}
 	if err := b.open(ctx); err != nil {
-		b.Close()
-		return nil, err
+		// The open failed part-way: what was opened is closed, and the
+		// first failure is the one to report.
+		return nil, errors.Join(err, b.Close())
 	}
 	return b, nil
 }

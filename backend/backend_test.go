@@ -72,7 +72,11 @@ func open(t *testing.T, targets ...string) (*Backend, *receivers) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("closing the backend: %v", err)
+		}
+	})
 	return b, rs
 }
 

@@ -104,7 +104,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case pushMsg:
 		m.stack = append(m.stack, msg.s)
 		m.status, m.isErr = "", false
-		cmd := msg.s.update(pushedMsg{msg.s})
+		cmd := msg.s.update(pushedMsg(msg))
 		// A board starts its run when pushed: the run is in flight from
 		// now on, before any answer (or its end) can arrive.
 		if b, ok := msg.s.(*boardScreen); ok && b.running {

@@ -70,7 +70,11 @@ func (d *fakeDir) Search(_ context.Context, q string, limit int, cursor string) 
 	total := len(out)
 	if size > 0 {
 		from := 0
-		fmt.Sscan(cursor, &from)
+		if cursor != "" {
+			if _, err := fmt.Sscan(cursor, &from); err != nil {
+				return Page{}, fmt.Errorf("cursor %q: %w", cursor, err)
+			}
+		}
 		out = out[min(from, len(out)):min(from+size, len(out))]
 		if from+size < total {
 			return Page{People: out, Total: total, Next: fmt.Sprint(from + size)}, nil
