@@ -67,8 +67,8 @@ type env struct {
 	stdout, stderr io.Writer
 	// term is the process's own stdout, unwrapped: the console draws on
 	// it and must be able to tell that it is a terminal.
-	term io.Writer
-	getenv         func(string) string
+	term   io.Writer
+	getenv func(string) string
 	// sig is the process's signal registration.
 	sig *signals
 	// log is the --debug log; it discards when --debug is not given.
