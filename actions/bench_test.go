@@ -54,7 +54,11 @@ func benchFanOut(b *testing.B, n, conc int, delay time.Duration) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer log.Close()
+	defer func() {
+		if err := log.Close(); err != nil {
+			b.Errorf("closing the audit log: %v", err)
+		}
+	}()
 	x := &actions.Executor{Journal: log}
 
 	b.ResetTimer()

@@ -63,7 +63,11 @@ func TestMissingCredentialBlocksOnlyItsTarget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { log.Close() })
+	t.Cleanup(func() {
+		if err := log.Close(); err != nil {
+			t.Errorf("closing the audit log: %v", err)
+		}
+	})
 	vars := env{"T_TOKEN": testToken}
 	okta := &countingOkta{}
 	x := &actions.Executor{Journal: log, Okta: okta, BackoffBase: 5 * time.Millisecond}

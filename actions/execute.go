@@ -334,9 +334,10 @@ func (r *run) gtrStep(s Step) {
 }
 
 // buildRequest builds one attempt's request; a JWT is signed afresh for each
-// attempt, with a new jti.
+// attempt, with a new jti. The request carries the run's context; send
+// narrows it to the per-attempt timeout.
 func (r *run) buildRequest(t *runTarget, s Step) (*http.Request, string, error) {
-	req, err := http.NewRequest(http.MethodPost, t.cfg.URL, strings.NewReader(s.Detail.Body))
+	req, err := http.NewRequestWithContext(r.ctx, http.MethodPost, t.cfg.URL, strings.NewReader(s.Detail.Body))
 	if err != nil {
 		return nil, "", fmt.Errorf("building the request: %v", err)
 	}

@@ -108,7 +108,11 @@ func runOnce(t *testing.T, ctx context.Context, f *config.File, mutate func(*act
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { log.Close() })
+	t.Cleanup(func() {
+		if err := log.Close(); err != nil {
+			t.Errorf("closing the audit log: %v", err)
+		}
+	})
 	req := actions.Request{
 		Users: []string{"alice@example.com"}, Reason: "test", Operator: "tester",
 		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv, Version: "test",
@@ -129,12 +133,15 @@ func TestAnswersAndFaults(t *testing.T) {
 	hang := make(chan struct{})
 	t.Cleanup(func() { close(hang) })
 	refused := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
 		addr := l.Addr().String()
-		l.Close()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
 		return "http://" + addr + "/gtr"
 	}
 
@@ -190,10 +197,18 @@ func TestAnswersAndFaults(t *testing.T) {
 			if err != nil {
 				return
 			}
-			buf.WriteString("HTTP/1.1 20")
-			buf.Flush()
-			conn.(*net.TCPConn).SetLinger(0) // RST, not FIN
-			conn.Close()
+			if _, err := buf.WriteString("HTTP/1.1 20"); err != nil {
+				t.Errorf("writing half a status line: %v", err)
+			}
+			if err := buf.Flush(); err != nil {
+				t.Errorf("writing half a status line: %v", err)
+			}
+			if err := conn.(*net.TCPConn).SetLinger(0); err != nil { // RST, not FIN
+				t.Errorf("setting linger 0: %v", err)
+			}
+			if err := conn.Close(); err != nil {
+				t.Errorf("resetting the connection: %v", err)
+			}
 		}, outcome: actions.Failed, attempts: 3, errHas: "connection reset or broken before a complete answer"},
 		{name: "huge body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			w.WriteHeader(200)
@@ -209,10 +224,11 @@ func TestAnswersAndFaults(t *testing.T) {
 			if err != nil {
 				return
 			}
-			defer conn.Close()
+			// The client gives up first; closing after it has gone can
+			// fail, and that says nothing about what is tested here.
+			defer func() { _ = conn.Close() }()
 			for _, b := range []byte("HTTP/1.1 204 No Content\r\n\r\n") {
-				buf.WriteByte(b)
-				if buf.Flush() != nil {
+				if buf.WriteByte(b) != nil || buf.Flush() != nil {
 					return
 				}
 				select {
@@ -249,7 +265,9 @@ func TestAnswersAndFaults(t *testing.T) {
 		}, outcome: actions.Failed, status: 500, attempts: 3, errHas: "server error (500): EEEE"},
 		{name: "hostile error body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			w.WriteHeader(403)
-			w.Write([]byte("\x1b]0;pwned\x07\x1b[2J\u202eevil\u202c\r\ndenied\xff"))
+			if _, err := w.Write([]byte("\x1b]0;pwned\x07\x1b[2J\u202eevil\u202c\r\ndenied\xff")); err != nil {
+				t.Errorf("writing the hostile body: %v", err)
+			}
 		}, outcome: actions.Rejected, status: 403, attempts: 1, errHas: "evil denied\ufffd"},
 	}
 	for _, tc := range cases {

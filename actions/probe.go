@@ -57,10 +57,10 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	a := r.send(rt, req)
 	o, _ := Classify(a.status, a.err)
 	res := ProbeResult{Outcome: o, HTTPStatus: a.status, LatencyMS: a.latency.Milliseconds()}
-	switch {
-	case o == NotFound:
+	switch o {
+	case NotFound:
 		res.Verdict = fmt.Sprintf("reachable, credential accepted (404 for a user that cannot exist, %d ms)", res.LatencyMS)
-	case o == Revoked:
+	case Revoked:
 		res.Outcome = NotFound
 		res.Verdict = fmt.Sprintf("reachable, credential accepted; it answered %d even for a user that cannot exist", a.status)
 	default:
