@@ -5,6 +5,7 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -61,7 +62,10 @@ func Start(o Options) (*Sandbox, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	ln, err := net.Listen("tcp", addr)
+	// Binding a local address does not block, and Start has no caller's
+	// context to honour; a name in OktaAddr is resolved without one.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: Okta fake: %w", err)
 	}
@@ -79,8 +83,7 @@ func Start(o Options) (*Sandbox, error) {
 
 	s.TokenFile = filepath.Join(o.Dir, "okta.token")
 	if err := os.WriteFile(s.TokenFile, []byte(token+"\n"), 0o600); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("sandbox: %w", err)
+		return nil, errors.Join(fmt.Errorf("sandbox: %w", err), s.Close())
 	}
 	var users []apps.User
 	for _, p := range okta.People() {
@@ -88,14 +91,12 @@ func Start(o Options) (*Sandbox, error) {
 	}
 	fleet, err := apps.Start(apps.Options{Dir: o.Dir, Users: users, Issuer: s.OktaURL, Specs: o.Specs})
 	if err != nil {
-		s.Close()
-		return nil, err
+		return nil, errors.Join(err, s.Close())
 	}
 	s.Fleet = fleet
 	snippet := fmt.Sprintf("# The sandbox's Okta-compatible directory.\n[okta]\norg_url = %q\ntoken_file = \"okta.token\"\n", s.OktaURL)
 	if err := apps.WriteConfig(fleet, snippet); err != nil {
-		s.Close()
-		return nil, err
+		return nil, errors.Join(err, s.Close())
 	}
 	s.ConfigPath = fleet.ConfigPath
 	return s, nil

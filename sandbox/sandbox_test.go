@@ -16,7 +16,7 @@ func TestStartWritesAUsableConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
+	closeAtEnd(t, sb)
 	f, err := config.Load(sb.ConfigPath)
 	if err != nil {
 		t.Fatalf("the generated targets.toml does not load: %v", err)
@@ -36,7 +36,10 @@ func TestStartWritesAUsableConfig(t *testing.T) {
 	if fi, err := os.Stat(sb.TokenFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("token file mode: %v %v", fi.Mode(), err)
 	}
-	req, _ := http.NewRequest("GET", sb.OktaURL+"/api/v1/users?limit=1", nil)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", sb.OktaURL+"/api/v1/users?limit=1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "SSWS "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
@@ -50,11 +53,17 @@ func TestRateLimitSwitch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sb.Close()
-	b, _ := os.ReadFile(sb.TokenFile)
+	closeAtEnd(t, sb)
+	b, err := os.ReadFile(sb.TokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var codes []int
 	for range 5 {
-		req, _ := http.NewRequest("GET", sb.OktaURL+"/api/v1/users?limit=1", nil)
+		req, err := http.NewRequestWithContext(t.Context(), "GET", sb.OktaURL+"/api/v1/users?limit=1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Authorization", "SSWS "+strings.TrimSpace(string(b)))
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -69,4 +78,14 @@ func TestRateLimitSwitch(t *testing.T) {
 	if codes[0] != 200 || codes[4] != 429 {
 		t.Fatalf("answers %v: want the budget of 3 spent, then 429", codes)
 	}
+}
+
+// closeAtEnd stops sb when the test ends and fails the test if that fails.
+func closeAtEnd(t *testing.T, sb *Sandbox) {
+	t.Helper()
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 }

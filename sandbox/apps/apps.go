@@ -17,6 +17,7 @@
 package apps
 
 import (
+	"context"
 	"crypto"
 	"errors"
 	"fmt"
@@ -382,7 +383,10 @@ func startApp(s Spec, dir *directory, issuer string, keys map[string]*signingKey
 		a.pub, a.keyFile, a.keyID = k.pub, k.file, k.keyID
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// Binding a loopback port does not block, and Start has no caller's
+	// context to honour.
+	var lc net.ListenConfig
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("apps: %s: listening: %w", s.Name, err)
 	}

@@ -354,7 +354,10 @@ func TestSlow(t *testing.T) {
 // logout behind and the request is recorded as unanswered.
 func TestSlowGivesUpWhenTheCallerDoes(t *testing.T) {
 	h := start(t, []Spec{{Name: "analytics", Subject: SubjectEmail, Auth: AuthBearer, Behaviour: Slow, Delay: 5 * time.Second}})
-	req, _ := http.NewRequest("POST", h.target("analytics").URL, strings.NewReader(string(h.body("analytics", trinity))))
+	req, err := http.NewRequestWithContext(t.Context(), "POST", h.target("analytics").URL, strings.NewReader(string(h.body("analytics", trinity))))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", h.auth("analytics"))
 	c := &http.Client{Timeout: 200 * time.Millisecond}
@@ -419,7 +422,10 @@ func TestDown(t *testing.T) {
 	if a.Spec().Behaviour != Down || a.URL() == "" {
 		t.Fatalf("build-farm: %+v %q", a.Spec(), a.URL())
 	}
-	_, err := do("POST", a.URL(), "application/json", h.auth("build-farm"), h.body("build-farm", trinity))
+	resp, err := do(t.Context(), "POST", a.URL(), "application/json", h.auth("build-farm"), h.body("build-farm", trinity))
+	if err == nil {
+		resp.Body.Close()
+	}
 	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("build-farm: %v, want connection refused", err)
 	}
@@ -463,7 +469,11 @@ func TestClose(t *testing.T) {
 	if err := f.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	if _, err := do("POST", url, "application/json", "", nil); !errors.Is(err, syscall.ECONNREFUSED) {
+	resp, err := do(t.Context(), "POST", url, "application/json", "", nil)
+	if err == nil {
+		resp.Body.Close()
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Fatalf("after Close: %v, want connection refused", err)
 	}
 	if f.App("nope") != nil {
@@ -519,13 +529,14 @@ func TestConcurrent(t *testing.T) {
 			}
 		}
 	}
+	ctx := t.Context()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(jobs))
 	for _, j := range jobs {
 		wg.Go(func() {
 			// Only plain values here: h.target may call t.Fatal, which
 			// must not run outside the test's goroutine.
-			resp, err := do("POST", j.url, "application/json", j.authz, j.body)
+			resp, err := do(ctx, "POST", j.url, "application/json", j.authz, j.body)
 			if err != nil {
 				errs <- err
 				return

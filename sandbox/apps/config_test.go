@@ -88,7 +88,11 @@ func TestWriteConfigWithOkta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() {
+		if err := f.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
 	okta := "[okta]\norg_url = \"http://127.0.0.1:1234\"\ntoken_file = \"okta.token\"\n"
 	if err := WriteConfig(f, okta); err != nil {
 		t.Fatal(err)

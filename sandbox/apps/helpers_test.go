@@ -2,6 +2,7 @@ package apps
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -138,7 +139,7 @@ func (h *harness) revoke(name string, u User) (int, http.Header, []byte) {
 // transport error.
 func send(t *testing.T, method, url, contentType, authz string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
-	resp, err := do(method, url, contentType, authz, body)
+	resp, err := do(t.Context(), method, url, contentType, authz, body)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -147,8 +148,8 @@ func send(t *testing.T, method, url, contentType, authz string, body []byte) (in
 	return resp.StatusCode, resp.Header, b
 }
 
-func do(method, url, contentType, authz string, body []byte) (*http.Response, error) {
-	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+func do(ctx context.Context, method, url, contentType, authz string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,12 +73,21 @@ func writeKeys(dir string, specs []Spec) (map[string]*signingKey, error) {
 // writeSecret writes a token or key file that only its owner can read. It
 // writes a fresh 0600 file and renames it into place, so the secret never
 // sits in a file with a looser mode, even when one of that name exists.
-func writeSecret(path string, data []byte) error {
+func writeSecret(path string, data []byte) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
 		return fmt.Errorf("apps: writing %s: %w", path, err)
 	}
-	defer os.Remove(tmp.Name()) // fails harmlessly after the rename
+	// A failed write leaves no temporary copy of the secret behind, and
+	// says so when it cannot remove one.
+	defer func() {
+		if err == nil {
+			return
+		}
+		if rerr := os.Remove(tmp.Name()); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("apps: removing %s: %w", tmp.Name(), rerr))
+		}
+	}()
 	if err := tmp.Chmod(0o600); err != nil {
 		_ = tmp.Close()
 		return fmt.Errorf("apps: protecting %s: %w", path, err)

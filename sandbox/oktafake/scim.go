@@ -61,13 +61,13 @@ func tokenize(s string) ([]token, error) {
 	var toks []token
 	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		switch c {
+		case ' ', '\t', '\n', '\r':
 			i++
-		case c == '(' || c == ')':
+		case '(', ')':
 			toks = append(toks, token{kind: c})
 			i++
-		case c == '"':
+		case '"':
 			var b strings.Builder
 			i++
 			closed := false
