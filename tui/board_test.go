@@ -61,13 +61,19 @@ func TestBoardShowsStepsInFlight(t *testing.T) {
 	run.block = make(chan struct{})
 	d := newDriver(t, deps, 80, 24)
 	d.startRun()
-	d.waitFor("sending")
-	d.sees("0/3 running", "3 waiting", "x cancel run")
-	for _, r := range rowsBelow(d.frame(), "OUTCOME") {
-		if !strings.Contains(r, "sending") {
-			t.Fatalf("row %q is not shown in flight:\n%s", r, d.frame())
+	// The board shows whatever events are queued when it wakes, so the
+	// steps' attempts can reach the screen over several frames: wait for
+	// the one where every row is in flight.
+	d.until("every row to read sending", func() bool {
+		rows := rowsBelow(d.frame(), "OUTCOME")
+		for _, r := range rows {
+			if !strings.Contains(r, "sending") {
+				return false
+			}
 		}
-	}
+		return len(rows) > 0
+	})
+	d.sees("0/3 running", "3 waiting", "x cancel run")
 	d.notSees("R retry", "finished")
 
 	close(run.block)
