@@ -272,7 +272,7 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 	fmt.Fprintln(tw, "STEP\tUSER\tTARGET\tOUTCOME\tHTTP\tTRIES\tMS\tDETAIL")
 	for _, s := range st.Steps {
 		name := s.Target
-		if s.Action != actions.ActionGTR {
+		if s.Action.Okta() {
 			name = string(s.Action)
 		}
 		status := "-"

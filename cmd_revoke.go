@@ -284,7 +284,7 @@ func (p *eventPrinter) event(ev actions.Event) {
 			status = fmt.Sprint(ev.HTTPStatus)
 		}
 		name := ev.Target
-		if ev.Action != actions.ActionGTR {
+		if ev.Action.Okta() {
 			name = string(ev.Action)
 		}
 		fmt.Fprintf(p.w, "  %-9s %-22s %-28s %3s %5dms  %s\n", ev.Outcome, name, safetext.Line(ev.User, 28), status, ev.LatencyMS, ev.Error)

@@ -189,7 +189,7 @@ func (r *run) perform() {
 		go func() {
 			defer workers.Done()
 			for s := range work {
-				r.gtrStep(s)
+				r.targetStep(s)
 			}
 		}()
 	}
@@ -208,12 +208,12 @@ func (r *run) perform() {
 			defer users.Done()
 			for steps := range next {
 				for _, s := range steps {
-					if s.Action != ActionGTR {
+					if s.Action.Okta() {
 						r.oktaStep(s)
 					}
 				}
 				for _, s := range steps {
-					if s.Action == ActionGTR {
+					if !s.Action.Okta() {
 						work <- s
 					}
 				}
@@ -273,8 +273,9 @@ func transportOrNil(a OktaAnswer) error {
 	return nil
 }
 
-// gtrStep sends one GTR request, retrying what may be retried.
-func (r *run) gtrStep(s Step) {
+// targetStep performs one step to a target through its kind's connector,
+// within the target's concurrency limit.
+func (r *run) targetStep(s Step) {
 	t := r.plan.targets[s.Target]
 	select {
 	case t.sem <- struct{}{}:
@@ -283,81 +284,115 @@ func (r *run) gtrStep(s Step) {
 		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
 		return
 	}
+	c := &stepCaller{r: r, t: t, s: s}
+	res := t.conn.Revoke(r.ctx, s, c)
+	if c.auditFailed {
+		res = Result{Outcome: Cancelled, Error: "not sent: the audit log failed"}
+	} else if r.ctx.Err() != nil && res.Outcome != Cancelled && !res.Outcome.Success() && res.HTTPStatus == 0 {
+		res = Result{Outcome: Cancelled, Error: "cancelled before an answer came"}
+	}
+	if res.Outcome == "" {
+		res.Outcome, res.Error = Failed, "the connector gave no outcome: "+res.Error
+	}
+	r.emit(false, Event{
+		Kind: KindResult, Step: s.N, Attempt: c.n, HTTPStatus: res.HTTPStatus, Outcome: res.Outcome,
+		LatencyMS: c.latency.Milliseconds(), RequestID: res.RequestID, ErrorCode: res.ErrorCode, ErrorID: res.ErrorID,
+		Error: safetextLine(res.Error),
+	}, s)
+}
+
+// stepCaller is the Caller of one step: it numbers the attempts of every
+// call of the step, records each durably before its request leaves, and
+// retries what may be retried.
+type stepCaller struct {
+	r *run
+	t *runTarget
+	s Step
+	// n is the number of attempts so far, across the step's calls;
+	// latency is their total time.
+	n           int
+	latency     time.Duration
+	auditFailed bool
+}
+
+// callDetail is recorded with each attempt: which call, to where.
+type callDetail struct {
+	Call   string `json:"call"`
+	Method string `json:"method"`
+	URL    string `json:"url"`
+}
+
+// Do implements Caller.
+func (c *stepCaller) Do(call Call) Answer {
+	r, t, s := c.r, c.t, c.s
 	attempts := 1 + max(t.cfg.Retries, 0)
 	for n := 1; ; n++ {
-		if r.ctx.Err() != nil {
-			r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n - 1, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
-			return
+		if r.ctx.Err() != nil || c.auditFailed {
+			return Answer{Outcome: Cancelled, Reason: "cancelled before it was sent"}
 		}
-		req, jti, err := r.buildRequest(t, s)
+		req, id, err := call.Build(r.ctx)
 		if err != nil {
-			r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n - 1, Outcome: Failed, Error: err.Error()}, s)
-			return
+			return Answer{Outcome: Failed, Reason: err.Error()}
 		}
+		c.n++
+		detail, _ := json.Marshal(callDetail{Call: call.Name, Method: req.Method, URL: redactURL(req.URL.String())})
 		// The attempt is durable before the request leaves, so a crash
 		// leaves "unknown", never a false "not sent".
-		if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: n, RequestID: jti}, s) {
-			r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n, Outcome: Cancelled, Error: "not sent: the audit log failed"}, s)
-			return
+		if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: c.n, RequestID: id, Detail: detail}, s) {
+			c.auditFailed = true
+			return Answer{Outcome: Cancelled, Reason: "not sent: the audit log failed"}
 		}
-		a := r.send(t, req)
+		a := r.send(t, req, call.ReadBody)
+		c.latency += a.latency
 		outcome, retryable := Classify(a.status, a.err)
 		if a.err != nil && r.ctx.Err() != nil {
 			outcome, retryable = Cancelled, false
 		}
-		ev := Event{
-			Kind: KindResult, Step: s.N, Attempt: n, HTTPStatus: a.status, Outcome: outcome,
-			LatencyMS: a.latency.Milliseconds(), RequestID: a.requestID,
-			Error: explain(t.cfg, a, outcome),
+		ans := Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: outcome,
+			RequestID: a.requestID, Latency: a.latency, Reason: explain(t.cfg, a, outcome)}
+		var asked time.Duration
+		if call.Retry != nil && a.err == nil && outcome.Success() {
+			if again, wait := call.Retry(ans); again {
+				retryable, asked = true, wait
+				ans.Outcome, ans.Reason = Failed, "rate limited"
+			}
 		}
 		if retryable && n < attempts {
 			wait, ok := r.backoff(t.cfg, n, a)
+			if asked > 0 {
+				wait, ok = asked, asked <= t.cfg.MaxRetryWait
+			}
 			if ok {
-				ev.Kind, ev.Outcome = KindRetry, ""
-				ev.Error += fmt.Sprintf("; retrying in %s", wait.Round(10*time.Millisecond))
+				ev := Event{Kind: KindRetry, Step: s.N, Attempt: c.n, HTTPStatus: a.status,
+					LatencyMS: a.latency.Milliseconds(), RequestID: a.requestID,
+					Error: ans.Reason + fmt.Sprintf("; retrying in %s", wait.Round(10*time.Millisecond))}
 				r.emit(false, ev, s)
 				select {
 				case <-time.After(wait):
 					continue
 				case <-r.ctx.Done():
-					r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: n, HTTPStatus: a.status, Outcome: Cancelled, Error: "cancelled while waiting to retry"}, s)
-					return
+					return Answer{Status: a.status, Outcome: Cancelled, Reason: "cancelled while waiting to retry"}
 				}
 			}
-			ev.Error += fmt.Sprintf("; asked to wait %s, longer than max_retry_wait %s", wait.Round(time.Second), t.cfg.MaxRetryWait)
+			ans.Reason += fmt.Sprintf("; asked to wait %s, longer than max_retry_wait %s", wait.Round(time.Second), t.cfg.MaxRetryWait)
 		} else if retryable && attempts > 1 {
-			ev.Error += fmt.Sprintf(" (after %d attempts)", n)
+			ans.Reason += fmt.Sprintf(" (after %d attempts)", n)
 		}
-		r.emit(false, ev, s)
-		return
+		return ans
 	}
 }
 
-// buildRequest builds one attempt's request; a JWT is signed afresh for each
-// attempt, with a new jti. The request carries the run's context; send
-// narrows it to the per-attempt timeout.
-func (r *run) buildRequest(t *runTarget, s Step) (*http.Request, string, error) {
-	req, err := http.NewRequestWithContext(r.ctx, http.MethodPost, t.cfg.URL, strings.NewReader(s.Detail.Body))
-	if err != nil {
-		return nil, "", fmt.Errorf("building the request: %v", err)
+// redactURL drops a URL's query, where some APIs take tokens: the audit log
+// records where a call went, never a credential.
+func redactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		return u[:i]
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "ulc/"+r.plan.Info.Version)
-	var jti string
-	switch t.cred.Kind {
-	case config.AuthBearer:
-		req.Header.Set("Authorization", "Bearer "+t.cred.Token())
-	case config.AuthJWT:
-		tok, id, err := t.signer.Sign(t.cfg.URL, time.Now())
-		if err != nil {
-			return nil, "", fmt.Errorf("signing the JWT: %v", err)
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
-		jti = id
-	}
-	return req, jti, nil
+	return u
 }
+
+// safetextLine bounds a result's reason to one printable line.
+func safetextLine(s string) string { return safetext.Line(s, 300) }
 
 // answer is what one attempt got back.
 type answer struct {
@@ -371,7 +406,7 @@ type answer struct {
 }
 
 // send performs one attempt with the target's per-attempt timeout.
-func (r *run) send(t *runTarget, req *http.Request) answer {
+func (r *run) send(t *runTarget, req *http.Request, readBody bool) answer {
 	ctx, cancel := context.WithTimeout(r.ctx, t.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -379,10 +414,12 @@ func (r *run) send(t *runTarget, req *http.Request) answer {
 	a := answer{err: err}
 	if err == nil {
 		a.status, a.header = resp.StatusCode, resp.Header
-		// The status is the answer; the body is read only to explain a
-		// failure, and only up to a cap, so a success is never held up by
-		// an app that trickles or floods its body.
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		// For GTR the status is the answer; the body is read only to
+		// explain a failure, and only up to a cap, so a success is never
+		// held up by an app that trickles or floods its body. A call whose
+		// success body carries the answer (a vendor's JSON) reads it, to
+		// the same cap, within the same timeout.
+		if readBody || resp.StatusCode < 200 || resp.StatusCode > 299 {
 			a.body, _ = io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		}
 		resp.Body.Close()

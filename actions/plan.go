@@ -18,7 +18,6 @@ import (
 	"sync"
 	"time"
 
-	"ulc/actions/gtr"
 	"ulc/config"
 	"ulc/internal/safetext"
 )
@@ -93,8 +92,6 @@ type Step struct {
 	Action Action
 	// Target is the target name, or OktaTarget.
 	Target string
-	// Subject is the subject identifier a GTR step sends.
-	Subject gtr.Subject
 	// Detail is the exact request, as recorded in the audit log.
 	Detail StepDetail
 	// Blocked, when not empty, says why the step cannot be sent and what
@@ -130,13 +127,12 @@ type Plan struct {
 	targets     map[string]*runTarget
 }
 
-// runTarget is a target with its loaded credential and HTTP client, or,
+// runTarget is a target opened by its connector, with its HTTP client, or,
 // when its credential could not be loaded, the reason its steps are blocked.
 type runTarget struct {
 	cfg     config.Target
 	blocked string
-	cred    *config.Credential
-	signer  *gtr.Signer
+	conn    Conn
 	client  *http.Client
 	sem     chan struct{}
 }
@@ -169,7 +165,8 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 		targets:     map[string]*runTarget{},
 	}
 	users, problems := resolveUsers(ctx, dir, req.Users)
-	problems = append(problems, p.loadTargets(ctx, req.Targets, getenv)...)
+	env := ConnEnv{Getenv: getenv, Issuer: req.Issuer, Version: req.Version}
+	problems = append(problems, p.loadTargets(ctx, req.Targets, env)...)
 	okta := oktaOrder(req.OktaSteps)
 	problems = append(problems, p.planOkta(req, users, okta)...)
 	problems = append(problems, p.planFanOut(req, users)...)
@@ -228,7 +225,7 @@ func resolveUsers(ctx context.Context, dir Directory, refs []string) ([]User, []
 // its credential (or start-up being interrupted), is a problem; one whose
 // credential or CA file is missing or unusable (config.ErrCredential) is
 // kept, blocked with the reason.
-func (p *Plan) loadTargets(ctx context.Context, targets []config.Target, getenv func(string) string) []error {
+func (p *Plan) loadTargets(ctx context.Context, targets []config.Target, env ConnEnv) []error {
 	var problems []error
 	shared := sharedClient()
 	for _, t := range targets {
@@ -236,7 +233,7 @@ func (p *Plan) loadTargets(ctx context.Context, targets []config.Target, getenv 
 			problems = append(problems, fmt.Errorf("target %q selected twice", t.Name))
 			continue
 		}
-		rt, err := newRunTarget(ctx, t, getenv, shared)
+		rt, err := newRunTarget(ctx, t, env, shared)
 		if err != nil {
 			if !credentialProblem(err) {
 				problems = append(problems, err)
@@ -298,36 +295,23 @@ func (p *Plan) planFanOut(req Request, users []User) []error {
 	for _, u := range users {
 		for _, t := range req.Targets {
 			rt := p.targets[t.Name]
-			if rt == nil || req.Skip != nil && req.Skip(u, ActionGTR, t.Name) {
+			action := ActionOf(t)
+			if rt == nil || req.Skip != nil && req.Skip(u, action, t.Name) {
 				continue
 			}
-			iss := t.SubjectIss
-			if iss == "" {
-				iss = req.Issuer
+			detail := StepDetail{URL: t.URL, TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries}
+			if rt.conn != nil {
+				d, err := rt.conn.Plan(u)
+				if err != nil {
+					problems = append(problems, err)
+					continue
+				}
+				detail = d
 			}
-			subj, err := gtr.NewSubject(t.Subject, gtr.Identity{ID: u.ID, Email: u.Email, Issuer: iss})
-			if err != nil {
-				problems = append(problems, fmt.Errorf("%s, user %s: %v", t.Where(), u.Key(), err))
-				continue
-			}
-			body, err := gtr.Body(t.BodyKey, subj)
-			if err != nil {
-				problems = append(problems, fmt.Errorf("%s: %v", t.Where(), err))
-				continue
-			}
-			step := Step{
-				N: len(p.Steps) + 1, User: u, Action: ActionGTR, Target: t.Name, Subject: subj,
-				Detail: StepDetail{
-					Method: http.MethodPost, URL: t.URL, Body: string(body),
-					SubjectFormat: t.Subject, BodyKey: t.BodyKey, Auth: t.Auth,
-					TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries,
-				},
-				Blocked: rt.blocked,
-			}
-			if rt.cred != nil {
-				step.Detail.Credential = rt.cred.Fingerprint
-			}
-			p.Steps = append(p.Steps, step)
+			p.Steps = append(p.Steps, Step{
+				N: len(p.Steps) + 1, User: u, Action: action, Target: t.Name,
+				Detail: detail, Blocked: rt.blocked,
+			})
 		}
 	}
 	return problems
@@ -406,19 +390,17 @@ func blockedReason(err error, runID string) string {
 	return safetext.Line(msg, 300) + ", then ulc resume " + runID
 }
 
-// newRunTarget loads t's credential and picks its HTTP client: the shared
-// one, or one of its own when t trusts an extra CA. An error that means the
-// credential or the CA file is missing or unusable wraps
-// config.ErrCredential; when ctx is done first, the error wraps ctx.Err().
-func newRunTarget(ctx context.Context, t config.Target, getenv func(string) string, shared *http.Client) (*runTarget, error) {
-	cred, err := t.LoadCredentialContext(ctx, getenv)
+// newRunTarget picks t's HTTP client (the shared one, or one of its own
+// when t trusts an extra CA) and opens t with its kind's connector, which
+// loads its credentials. An error that means a credential or the CA file is
+// missing or unusable wraps config.ErrCredential; when ctx is done first,
+// the error wraps ctx.Err().
+func newRunTarget(ctx context.Context, t config.Target, env ConnEnv, shared *http.Client) (*runTarget, error) {
+	connector, err := connectorFor(t)
 	if err != nil {
 		return nil, err
 	}
-	rt := &runTarget{cfg: t, cred: cred, client: shared, sem: make(chan struct{}, max(t.Concurrency, 1))}
-	if cred.Kind == config.AuthJWT {
-		rt.signer = &gtr.Signer{Key: cred.Signer(), Alg: cred.Alg, KeyID: cred.KeyID, Iss: t.JWTIss, Sub: t.JWTSub, TTL: t.JWTTTL}
-	}
+	rt := &runTarget{cfg: t, client: shared, sem: make(chan struct{}, max(t.Concurrency, 1))}
 	pem, err := t.LoadCA(ctx)
 	if err != nil {
 		return nil, err
@@ -436,6 +418,10 @@ func newRunTarget(ctx context.Context, t config.Target, getenv func(string) stri
 			}
 		}
 		rt.client = newClient(pool, max(t.Concurrency, 1))
+	}
+	env.Client = rt.client
+	if rt.conn, err = connector.Open(ctx, t, env); err != nil {
+		return nil, err
 	}
 	return rt, nil
 }

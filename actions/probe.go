@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"ulc/actions/gtr"
 	"ulc/config"
@@ -27,44 +28,69 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	rt, err := newRunTarget(ctx, t, getenv, sharedClient())
+	rt, err := newRunTarget(ctx, t, ConnEnv{Getenv: getenv, Issuer: probeIssuer(t, issuer), Version: "check"}, sharedClient())
 	if err != nil {
 		return ProbeResult{Outcome: Rejected, Verdict: err.Error()}
 	}
 	nonce := strings.ToLower(gtr.NewJTI()[:12])
-	iss := t.SubjectIss
-	if iss == "" {
-		iss = issuer
-	}
-	if iss == "" {
-		iss = "https://ulc-check.invalid"
-	}
-	subj, err := gtr.NewSubject(t.Subject, gtr.Identity{
-		ID: "ulccheck" + nonce, Email: "no-such-user-" + nonce + "@ulc-check.invalid", Issuer: iss,
-	})
-	if err != nil {
-		return ProbeResult{Outcome: Rejected, Verdict: err.Error()}
-	}
-	body, err := gtr.Body(t.BodyKey, subj)
+	u := User{ID: "ulccheck" + nonce, Email: "no-such-user-" + nonce + "@ulc-check.invalid"}
+	u.Login = u.Email
+	detail, err := rt.conn.Plan(u)
 	if err != nil {
 		return ProbeResult{Outcome: Rejected, Verdict: err.Error()}
 	}
 	r := &run{x: &Executor{}, plan: &Plan{Info: RunInfo{Version: "check"}}, ctx: ctx}
-	req, _, err := r.buildRequest(rt, Step{Detail: StepDetail{Body: string(body)}})
-	if err != nil {
-		return ProbeResult{Outcome: Failed, Verdict: err.Error()}
-	}
-	a := r.send(rt, req)
-	o, _ := Classify(a.status, a.err)
-	res := ProbeResult{Outcome: o, HTTPStatus: a.status, LatencyMS: a.latency.Milliseconds()}
-	switch o {
+	pc := &probeCaller{r: r, t: rt}
+	res := rt.conn.Revoke(ctx, Step{User: u, Action: ActionOf(t), Target: t.Name, Detail: detail}, pc)
+	out := ProbeResult{Outcome: res.Outcome, HTTPStatus: res.HTTPStatus, LatencyMS: pc.latency.Milliseconds()}
+	switch res.Outcome {
 	case NotFound:
-		res.Verdict = fmt.Sprintf("reachable, credential accepted (404 for a user that cannot exist, %d ms)", res.LatencyMS)
+		out.Verdict = fmt.Sprintf("reachable, credential accepted (%s for a user that cannot exist, %d ms)", statusWord(res.HTTPStatus), out.LatencyMS)
 	case Revoked:
-		res.Outcome = NotFound
-		res.Verdict = fmt.Sprintf("reachable, credential accepted; it answered %d even for a user that cannot exist", a.status)
+		out.Outcome = NotFound
+		out.Verdict = fmt.Sprintf("reachable, credential accepted; it answered %d even for a user that cannot exist", res.HTTPStatus)
 	default:
-		res.Verdict = explain(t, a, o)
+		out.Verdict = res.Error
 	}
-	return res
+	return out
+}
+
+// statusWord names an answer's status for a verdict.
+func statusWord(status int) string {
+	if status == 0 {
+		return "no such user"
+	}
+	return fmt.Sprint(status)
+}
+
+// probeIssuer is the issuer a probe's subjects name.
+func probeIssuer(t config.Target, issuer string) string {
+	switch {
+	case t.SubjectIss != "":
+		return t.SubjectIss
+	case issuer != "":
+		return issuer
+	}
+	return "https://ulc-check.invalid"
+}
+
+// probeCaller sends each call once and records nothing: a probe revokes
+// nobody.
+type probeCaller struct {
+	r       *run
+	t       *runTarget
+	latency time.Duration
+}
+
+// Do implements Caller.
+func (c *probeCaller) Do(call Call) Answer {
+	req, _, err := call.Build(c.r.ctx)
+	if err != nil {
+		return Answer{Outcome: Failed, Reason: err.Error()}
+	}
+	a := c.r.send(c.t, req, call.ReadBody)
+	c.latency += a.latency
+	o, _ := Classify(a.status, a.err)
+	return Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: o,
+		RequestID: a.requestID, Latency: a.latency, Reason: explain(c.t.cfg, a, o)}
 }

@@ -47,7 +47,7 @@ func ResumeOf(st *RunState, later ...*RunState) Resume {
 		}
 		r.Steps++
 		again[s.User] = true
-		if s.Action == ActionGTR {
+		if !s.Action.Okta() {
 			if !slices.Contains(r.Targets, s.Target) {
 				r.Targets = append(r.Targets, s.Target)
 			}

@@ -268,16 +268,17 @@ func (l *Log) scan(ctx context.Context, runID string, fn func(ev actions.Event, 
 	return l.settled(nil)
 }
 
-// TargetStats returns, per target, the results of its last n GTR steps,
-// oldest first: the Targets screen's record of each target.
+// TargetStats returns, per target, the results of its last n steps (of
+// every kind but Okta's), oldest first: the Targets screen's record of each
+// target.
 func (l *Log) TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
 	// Newest first, a bounded window: the record is about recent behaviour.
-	rows, err := l.db.QueryContext(ctx, `SELECT target, "user", outcome, http_status, attempt, latency_ms, "error"
-		FROM events WHERE kind = ? AND "action" = ? ORDER BY seq DESC LIMIT 20000`,
-		string(actions.KindResult), string(actions.ActionGTR))
+	rows, err := l.db.QueryContext(ctx, `SELECT target, "user", outcome, "action", http_status, attempt, latency_ms, "error"
+		FROM events WHERE kind = ? AND "action" NOT LIKE 'okta.%' ORDER BY seq DESC LIMIT 20000`,
+		string(actions.KindResult))
 	if err != nil {
 		return nil, l.wrap(err)
 	}
@@ -285,11 +286,11 @@ func (l *Log) TargetStats(ctx context.Context, n int) (map[string][]actions.Step
 	out := map[string][]actions.StepState{}
 	for rows.Next() {
 		var s actions.StepState
-		var outcome string
-		if err := rows.Scan(&s.Target, &s.User, &outcome, &s.HTTPStatus, &s.Attempts, &s.LatencyMS, &s.Error); err != nil {
+		var outcome, action string
+		if err := rows.Scan(&s.Target, &s.User, &outcome, &action, &s.HTTPStatus, &s.Attempts, &s.LatencyMS, &s.Error); err != nil {
 			return nil, l.wrap(err)
 		}
-		s.Outcome, s.Action = actions.Outcome(outcome), actions.ActionGTR
+		s.Outcome, s.Action = actions.Outcome(outcome), actions.Action(action)
 		if len(out[s.Target]) < n {
 			out[s.Target] = append(out[s.Target], s)
 		}

@@ -505,9 +505,10 @@ func (b *boardScreen) detailView() string {
 
 // stepName is what a board row calls a step: the target, or the Okta step.
 func stepName(s *actions.StepState) string {
-	switch s.Action {
-	case actions.ActionGTR:
+	if !s.Action.Okta() {
 		return s.Target
+	}
+	switch s.Action {
 	case actions.ActionClearSessions:
 		return "okta sessions"
 	case actions.ActionRevokeGrants:
