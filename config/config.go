@@ -1,5 +1,8 @@
 // Package config reads targets.toml, the registry of the applications ulc
-// sends Global Token Revocation requests to, and loads their credentials.
+// signs a user out of, and loads their credentials. Each target has a kind,
+// the connector that serves it: Global Token Revocation (the default), or a
+// vendor's own API (Google Workspace, Microsoft Entra ID, Slack), or a CAEP
+// session-revoked event pushed to a receiver.
 //
 // Decoding is strict because the people reading its errors are SOC analysts
 // in the middle of an incident: an unknown key, a plain-http URL or a token
@@ -40,12 +43,69 @@ const (
 
 // Ways a request to a target is authenticated.
 const (
-	// AuthBearer sends a static token from the environment or a file.
+	// AuthBearer sends a static token from the environment or a file (kind
+	// "gtr" targets that say so, and every kind "slack" target).
 	AuthBearer = "bearer"
-	// AuthJWT sends a short-lived signed JWT (draft -06 §3.5).
+	// AuthJWT sends a short-lived signed JWT (draft -06 §3.5); for kind
+	// "caep" targets, the signed JWT is the Security Event Token itself.
 	AuthJWT = "jwt"
 	// AuthNone sends no Authorization header (test receivers only).
 	AuthNone = "none"
+	// AuthServiceAccount exchanges a JWT signed with a Google service
+	// account's key for an access token (kind "google").
+	AuthServiceAccount = "service_account"
+	// AuthClientSecret gets an access token with the OAuth client
+	// credentials grant and a client secret (kind "microsoft").
+	AuthClientSecret = "client_secret"
+	// AuthClientCertificate gets an access token with the client
+	// credentials grant and a JWT assertion signed with the key of a
+	// certificate registered with the application (kind "microsoft").
+	AuthClientCertificate = "client_certificate"
+)
+
+// Target kinds: the connector that signs a user out of a target.
+const (
+	// KindGTR sends a Global Token Revocation request
+	// (draft-parecki-oauth-global-token-revocation). It is the kind of a
+	// target written without a kind key.
+	KindGTR = "gtr"
+	// KindGoogle calls the Google Workspace Admin SDK: users.signOut and,
+	// with revoke_oauth_grants, tokens.list and tokens.delete.
+	KindGoogle = "google"
+	// KindMicrosoft calls Microsoft Graph: revokeSignInSessions.
+	KindMicrosoft = "microsoft"
+	// KindSlack calls the Slack Enterprise Grid API: users.lookupByEmail,
+	// then admin.users.session.reset.
+	KindSlack = "slack"
+	// KindCAEP pushes a CAEP session-revoked Security Event Token to a
+	// receiver (RFC 8935).
+	KindCAEP = "caep"
+)
+
+// Kinds returns every target kind, KindGTR first.
+func Kinds() []string {
+	return []string{KindGTR, KindGoogle, KindMicrosoft, KindSlack, KindCAEP}
+}
+
+// The default endpoints of the kinds that have one. A target's url (and a
+// kind "microsoft" target's token_url) replaces them, for the sandbox, tests
+// or a national cloud.
+const (
+	// DefaultGoogleURL is the root of Google's APIs; the Admin SDK calls
+	// go to admin/directory/v1/... under it.
+	DefaultGoogleURL = "https://admin.googleapis.com/"
+	// DefaultGoogleTokenURL is the token endpoint of a service-account key
+	// file that names none (token_uri).
+	DefaultGoogleTokenURL = "https://oauth2.googleapis.com/token"
+	// DefaultMicrosoftURL is the root of Microsoft Graph; the calls go to
+	// v1.0/users/{user}/... under it.
+	DefaultMicrosoftURL = "https://graph.microsoft.com/"
+	// DefaultMicrosoftTokenURL is the Entra ID token endpoint; {tenant} is
+	// replaced with the target's tenant.
+	DefaultMicrosoftTokenURL = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+	// DefaultSlackURL is the root of Slack's Web API; methods are called
+	// as its sub-paths, such as admin.users.session.reset.
+	DefaultSlackURL = "https://slack.com/api/"
 )
 
 // Okta authentication modes.
@@ -145,28 +205,41 @@ type Okta struct {
 	File string
 }
 
-// Target is one [[target]]: an application that receives Global Token
-// Revocation requests.
+// Target is one [[target]]: an application ulc signs users out of, through
+// the connector of its Kind. The keys of one kind are refused on a target of
+// another, so the fields of other kinds are always empty.
 type Target struct {
 	// Name identifies the target in the console, the audit log and Select.
 	Name string
-	// URL is the target's Global Token Revocation endpoint.
+	// Kind is the connector, as written: KindGTR, KindGoogle,
+	// KindMicrosoft, KindSlack or KindCAEP, or "" when the target has no
+	// kind key, which means KindGTR. Use EffectiveKind to switch on it.
+	Kind string
+	// URL is the target's Global Token Revocation endpoint (kind "gtr"),
+	// the API root (kinds "google", "microsoft" and "slack": the default
+	// when not written, and always ending in "/"), or the receiver's push
+	// endpoint (kind "caep").
 	URL string
 	// Subject is the subject identifier format: SubjectEmail,
-	// SubjectOpaque or SubjectIssSub.
+	// SubjectOpaque or SubjectIssSub. Kind "gtr" only.
 	Subject string
 	// SubjectIss is the iss of iss_sub subjects. It may be empty after
 	// Parse when no issuer is configured; see File.IssuerFallback.
 	SubjectIss string
-	// BodyKey is BodyKeySubID or BodyKeySubject.
+	// BodyKey is BodyKeySubID or BodyKeySubject. Kind "gtr" only.
 	BodyKey string
-	// Auth is AuthBearer, AuthJWT or AuthNone.
+	// Auth is how requests are authenticated: AuthBearer, AuthJWT or
+	// AuthNone for kind "gtr"; AuthServiceAccount for "google";
+	// AuthClientSecret or AuthClientCertificate for "microsoft";
+	// AuthBearer for "slack"; AuthJWT for "caep".
 	Auth string
-	// TokenEnv names the environment variable holding the bearer token.
+	// TokenEnv names the environment variable holding the bearer token
+	// (kinds "gtr" and "slack", and the optional push token of "caep").
 	TokenEnv string
 	// TokenFile is the resolved path of the file holding the bearer token.
 	TokenFile string
-	// JWTKeyFile is the resolved path of the PEM key that signs the JWTs.
+	// JWTKeyFile is the resolved path of the PEM key that signs the JWTs
+	// (kind "gtr" with auth = "jwt", and kind "caep").
 	JWTKeyFile string
 	// JWTKeyID is the JWT header kid (optional).
 	JWTKeyID string
@@ -176,6 +249,37 @@ type Target struct {
 	JWTSub string
 	// JWTTTL is the lifetime of each JWT.
 	JWTTTL time.Duration
+	// CredentialsFile is the resolved path of the Google service account's
+	// JSON key (kind "google").
+	CredentialsFile string
+	// Admin is the email address of the Google Workspace admin the service
+	// account acts for, by domain-wide delegation: the sub of its token
+	// requests (kind "google").
+	Admin string
+	// RevokeOAuthGrants also deletes the user's grants to third-party apps
+	// (kind "google"; false unless written).
+	RevokeOAuthGrants bool
+	// Tenant is the Entra ID tenant: its domain or its ID (kind
+	// "microsoft").
+	Tenant string
+	// ClientID is the application (client) ID of the app registration
+	// (kind "microsoft").
+	ClientID string
+	// ClientSecretEnv names the environment variable holding the client
+	// secret (kind "microsoft").
+	ClientSecretEnv string
+	// ClientSecretFile is the resolved path of the file holding the client
+	// secret (kind "microsoft").
+	ClientSecretFile string
+	// ClientCertFile is the resolved path of the PEM certificate registered
+	// with the app (kind "microsoft", with ClientKeyFile).
+	ClientCertFile string
+	// ClientKeyFile is the resolved path of that certificate's PEM private
+	// key (kind "microsoft", with ClientCertFile).
+	ClientKeyFile string
+	// TokenURL is the token endpoint, {tenant} already replaced (kind
+	// "microsoft"; DefaultMicrosoftTokenURL when not written).
+	TokenURL string
 	// Timeout bounds one attempt.
 	Timeout time.Duration
 	// MaxRetryWait caps a Retry-After or backoff wait.
@@ -326,6 +430,15 @@ func (f *File) IssuerFallback(iss string) error {
 		errs = append(errs, t.errorf("subject = %q needs an issuer: set subject_iss, or issuer or org_url in [okta]", SubjectIssSub))
 	}
 	return errs.err()
+}
+
+// EffectiveKind returns the kind of connector that serves t: t.Kind, or
+// KindGTR when t has no kind key.
+func (t Target) EffectiveKind() string {
+	if t.Kind == "" {
+		return KindGTR
+	}
+	return t.Kind
 }
 
 // Where returns the prefix of every message about t, such as

@@ -67,6 +67,7 @@ type rawOkta struct {
 
 type rawTarget struct {
 	Name         *string   `toml:"name"`
+	Kind         *string   `toml:"kind"`
 	URL          *string   `toml:"url"`
 	Subject      *string   `toml:"subject"`
 	SubjectIss   *string   `toml:"subject_iss"`
@@ -86,6 +87,19 @@ type rawTarget struct {
 	CAFile       *string   `toml:"ca_file"`
 	Enabled      *bool     `toml:"enabled"`
 	Tags         *[]string `toml:"tags"`
+
+	// Kind "google".
+	CredentialsFile   *string `toml:"credentials_file"`
+	Admin             *string `toml:"admin"`
+	RevokeOAuthGrants *bool   `toml:"revoke_oauth_grants"`
+	// Kind "microsoft".
+	Tenant           *string `toml:"tenant"`
+	ClientID         *string `toml:"client_id"`
+	ClientSecretEnv  *string `toml:"client_secret_env"`
+	ClientSecretFile *string `toml:"client_secret_file"`
+	ClientCertFile   *string `toml:"client_cert_file"`
+	ClientKeyFile    *string `toml:"client_key_file"`
+	TokenURL         *string `toml:"token_url"`
 }
 
 // schema is the set of keys a table accepts and the Go type of each, read
@@ -161,11 +175,14 @@ const (
 )
 
 // scope is a table of the file: the top level, [defaults], [okta] or the
-// index-th [[target]]. label is how messages name it.
+// index-th [[target]]. label is how messages name it. targetKind is the
+// kind a [[target]] declares, when it is a known one ("" otherwise), so
+// that its messages can name the keys of that kind.
 type scope struct {
-	kind  scopeKind
-	index int
-	label string
+	kind       scopeKind
+	index      int
+	label      string
+	targetKind string
 }
 
 var (
@@ -323,7 +340,13 @@ func (p *parser) checkGeneric(generic map[string]any) {
 				if s, ok := m["name"].(string); ok {
 					name = &s
 				}
-				p.checkTable(targetScope(i, name), key, m, targetSchema)
+				sc := targetScope(i, name)
+				sc.targetKind = KindGTR
+				if _, written := m["kind"]; written {
+					k, _ := m["kind"].(string)
+					sc.targetKind = knownKind(k)
+				}
+				p.checkTable(sc, key, m, targetSchema)
 			}
 		default:
 			p.unknownKey(topScope, key, toml.Key{key}.String(), topSchema)
@@ -373,21 +396,43 @@ func (p *parser) unknownKey(sc scope, key, path string, sch schema) {
 		p.unknownIn[sc.index] = true
 	}
 	if isCredentialKey(key) {
-		where := "an environment variable (token_env) or a file (token_file)"
-		if strings.Contains(strings.ToLower(key), "private") {
-			where = "a file (jwt_key_file)"
-			if sc.kind == scopeOkta {
-				where = "a file (private_key_file)"
-			}
-		}
-		p.errAt(sc, key, "inline credentials are not accepted; name %s", where)
+		p.errAt(sc, key, "inline credentials are not accepted; name %s", credentialHint(sc, key))
 		return
 	}
+	known := sch.keys
+	if sc.kind == scopeTarget && sc.targetKind != "" {
+		known = kindSpecs[sc.targetKind].suggest
+	}
 	msg := "unknown key " + quote(key)
-	if s := suggest(key, sch.keys); s != "" {
+	if s := suggest(key, known); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	p.errAt(sc, key, "%s", msg)
+}
+
+// credentialHint says which keys name a credential in sc, for a credential
+// written inline under key.
+func credentialHint(sc scope, key string) string {
+	private := strings.Contains(strings.ToLower(key), "private")
+	switch {
+	case sc.kind == scopeOkta && private:
+		return "a file (private_key_file)"
+	case sc.kind != scopeTarget:
+		return "an environment variable (token_env) or a file (token_file)"
+	}
+	switch sc.targetKind {
+	case KindGoogle:
+		return "a file (credentials_file) holding the service account's JSON key"
+	case KindMicrosoft:
+		if private {
+			return "a file (client_key_file)"
+		}
+		return "an environment variable (client_secret_env) or a file (client_secret_file)"
+	}
+	if private {
+		return "a file (jwt_key_file)"
+	}
+	return "an environment variable (token_env) or a file (token_file)"
 }
 
 // checkUndecoded is a second line of defence behind checkGeneric: any key

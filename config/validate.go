@@ -133,6 +133,9 @@ func (p *parser) okta(ro *rawOkta) Okta {
 
 func (p *parser) target(i int, rt *rawTarget, f *File) Target {
 	sc := targetScope(i, rt.Name)
+	if rt.Kind != nil {
+		sc.targetKind = knownKind(*rt.Kind)
+	}
 	d := f.Defaults
 	t := Target{File: p.file, Line: p.src.lineOf(sc, "")}
 
@@ -144,24 +147,24 @@ func (p *parser) target(i int, rt *rawTarget, f *File) Target {
 	default:
 		t.Name = *rt.Name
 	}
-	if rt.URL == nil {
-		p.errAt(sc, "", "url is required")
-	} else if msg := urlProblem("url", *rt.URL); msg != "" {
-		p.errAt(sc, "url", "%s", msg)
-	} else {
-		t.URL = *rt.URL
+	kind, known := p.targetKind(sc, rt, &t)
+	if known {
+		p.foreignKeys(sc, rt, kind)
 	}
+	t.URL = p.targetURL(sc, kind, rt.URL)
 
-	t.Subject = p.oneOf(sc, "subject", rt.Subject, d.Subject, SubjectEmail, SubjectOpaque, SubjectIssSub)
-	t.BodyKey = p.oneOf(sc, "body_key", rt.BodyKey, d.BodyKey, BodyKeySubID, BodyKeySubject)
-	switch {
-	case rt.SubjectIss != nil && t.Subject != SubjectIssSub:
-		p.errAt(sc, "subject_iss", "subject_iss applies only to subject = %q", SubjectIssSub)
-	case rt.SubjectIss != nil:
-		t.SubjectIss = p.word(sc, "subject_iss", rt.SubjectIss)
-	case t.Subject == SubjectIssSub:
-		// May still be empty: File.IssuerFallback can supply it later.
-		t.SubjectIss = f.Okta.Issuer
+	if kind == KindGTR {
+		t.Subject = p.oneOf(sc, "subject", rt.Subject, d.Subject, SubjectEmail, SubjectOpaque, SubjectIssSub)
+		t.BodyKey = p.oneOf(sc, "body_key", rt.BodyKey, d.BodyKey, BodyKeySubID, BodyKeySubject)
+		switch {
+		case rt.SubjectIss != nil && t.Subject != SubjectIssSub:
+			p.errAt(sc, "subject_iss", "subject_iss applies only to subject = %q", SubjectIssSub)
+		case rt.SubjectIss != nil:
+			t.SubjectIss = p.word(sc, "subject_iss", rt.SubjectIss)
+		case t.Subject == SubjectIssSub:
+			// May still be empty: File.IssuerFallback can supply it later.
+			t.SubjectIss = f.Okta.Issuer
+		}
 	}
 
 	t.Timeout = p.duration(sc, "timeout", rt.Timeout, d.Timeout, maxTimeout)
@@ -179,7 +182,12 @@ func (p *parser) target(i int, rt *rawTarget, f *File) Target {
 			}
 		}
 	}
-	p.auth(i, sc, rt, &t, d)
+	switch {
+	case kind == KindGTR:
+		p.auth(i, sc, rt, &t, d)
+	case known:
+		p.kindTarget(kind, sc, rt, &t, d, p.unknownIn[i])
+	}
 	return t
 }
 
