@@ -172,7 +172,7 @@ func executePlan(ctx context.Context, e *env, b *backend.Backend, plan *actions.
 	if state == nil {
 		state = actions.NewRunState(plan.RunID)
 	}
-	out.summary(backend.NewSummary(state, head, b.AuditPath(), execErr))
+	out.summary(backend.NewSummary(plan, state, head, b.AuditPath(), execErr))
 	switch {
 	case execErr != nil:
 		return execErr

@@ -4,8 +4,13 @@ import "ulc/config"
 
 // kindGTR is the kind of targets that speak Global Token Revocation, the
 // default.
-const kindGTR = "gtr"
+const kindGTR = config.KindGTR
 
-// kindOf is t's kind. Every target of this registry speaks GTR until the
-// registry names kinds.
-func kindOf(config.Target) string { return kindGTR }
+// kindOf is t's kind; a target built without one (in code, not from a
+// registry) speaks GTR.
+func kindOf(t config.Target) string {
+	if t.Kind == "" {
+		return kindGTR
+	}
+	return t.Kind
+}

@@ -466,3 +466,28 @@ func (p *Plan) Events() []Event {
 	}
 	return evs
 }
+
+// Residual returns, per target of the plan, what stays alive at the
+// application after its steps succeed (its connector's Residual), for the
+// operator to follow up before the incident is closed. Targets with
+// nothing known to survive are left out.
+func (p *Plan) Residual() map[string]string {
+	out := map[string]string{}
+	for name, rt := range p.targets {
+		if rt.conn != nil {
+			if r := rt.conn.Residual(); r != "" {
+				out[name] = r
+			}
+		}
+	}
+	return out
+}
+
+// Kind returns the kind of the plan's target name ("gtr", "google", ...),
+// "" for a name the plan does not send to.
+func (p *Plan) Kind(name string) string {
+	if rt := p.targets[name]; rt != nil {
+		return kindOf(rt.cfg)
+	}
+	return ""
+}

@@ -14,6 +14,10 @@ type Summary struct {
 	Result string `json:"result"`
 	// Targets is every step's final state.
 	Targets []*actions.StepState `json:"targets"`
+	// Residual says, per target, what stays alive at the application
+	// after its sign-out (tokens that live to expiry, grants), for the
+	// follow-up.
+	Residual map[string]string `json:"residual,omitempty"`
 	// AuditDB and AuditHead name the log and its head hash after the run,
 	// for the ticket.
 	AuditDB   string `json:"audit_db"`
@@ -22,8 +26,8 @@ type Summary struct {
 	Error string `json:"error,omitempty"`
 }
 
-// NewSummary summarises a finished run.
-func NewSummary(st *actions.RunState, head, auditPath string, err error) Summary {
+// NewSummary summarises a finished run of plan p.
+func NewSummary(p *actions.Plan, st *actions.RunState, head, auditPath string, err error) Summary {
 	counts := map[string]int{}
 	for o, n := range st.Counts() {
 		if o != "" {
@@ -32,6 +36,9 @@ func NewSummary(st *actions.RunState, head, auditPath string, err error) Summary
 	}
 	s := Summary{Type: "summary", RunID: st.RunID, DryRun: st.Info.DryRun, Counts: counts,
 		Result: actions.Tally(st.Counts(), nil), Targets: st.Steps, AuditDB: auditPath, AuditHead: head}
+	if r := p.Residual(); len(r) > 0 {
+		s.Residual = r
+	}
 	if s.Targets == nil {
 		s.Targets = []*actions.StepState{}
 	}
