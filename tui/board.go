@@ -483,14 +483,23 @@ func (b *boardScreen) detailView() string {
 	row("Step", fmt.Sprint(s.Step))
 	row("User", clean(s.User, 80))
 	row("Target", s.Target)
-	row("Action", string(s.Action))
+	if s.Action.Okta() {
+		row("Action", string(s.Action))
+	} else {
+		row("Kind", clean(string(s.Action), 20)) // a target step's action is its kind
+	}
 	row("Outcome", c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)))
 	if s.HTTPStatus != 0 {
 		row("HTTP", fmt.Sprint(s.HTTPStatus))
 	}
 	row("Attempts", fmt.Sprint(s.Attempts))
-	row("Latency", fmt.Sprintf("%d ms (last attempt)", s.LatencyMS))
+	row("Latency", fmt.Sprintf("%d ms (all attempts)", s.LatencyMS))
 	row("Reason", wrap(clean(s.Error, 1000), c.width-13))
+	if r := b.plan.Residual()[s.Target]; r != "" && !s.Action.Okta() {
+		// What the sign-out leaves alive: the follow-up before the
+		// incident is closed.
+		row("Still alive", wrap(clean(r, 600), c.width-13))
+	}
 	row("Request", clean(s.Detail.Method+" "+s.Detail.URL, 200))
 	row("Body", clean(s.Detail.Body, 300))
 	row("Subject", s.Detail.SubjectFormat)
