@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -29,16 +30,46 @@ const maxSecretFile = 64 << 10
 // an unexported pointer, and every fmt verb prints only String(), so logging
 // a Credential (or a struct holding one) cannot leak it.
 type Credential struct {
-	// Kind is AuthBearer, AuthJWT or AuthNone.
+	// Kind is how it authenticates, the Target's Auth: AuthBearer, AuthJWT
+	// or AuthNone (kind "gtr"), AuthServiceAccount ("google"),
+	// AuthClientSecret or AuthClientCertificate ("microsoft"), AuthBearer
+	// ("slack"), AuthJWT ("caep").
 	Kind string
-	// Alg is the JWT signing algorithm, "RS256" or "ES256"; "" otherwise.
+	// TargetKind is the kind of the target it was loaded for: KindGTR,
+	// KindGoogle, KindMicrosoft, KindSlack or KindCAEP.
+	TargetKind string
+	// Alg is the JWT signing algorithm, "RS256" or "ES256" (always "RS256"
+	// for kinds "google" and "caep"); "" otherwise. A kind "microsoft"
+	// certificate leaves it to the connector (PS256 or RS256).
 	Alg string
-	// KeyID is the JWT header kid, if any.
+	// KeyID is the JWT header kid: jwt_key_id; for kind "google", the
+	// key file's private_key_id; for kind "caep" without jwt_key_id, the
+	// RFC 7638 SHA-256 thumbprint of the public key (base64url), so the
+	// kid is stable and matches the key's JWK.
 	KeyID string
+	// Account is who the credential authenticates as, not a secret: the
+	// service account's client_email (kind "google"), the client_id (kind
+	// "microsoft"); "" otherwise.
+	Account string
+	// TokenURL is where the credential is exchanged for an access token:
+	// the key file's token_uri (kind "google"; DefaultGoogleTokenURL when
+	// it names none), the target's token_url (kind "microsoft"); ""
+	// otherwise.
+	TokenURL string
+	// CertThumbprintS256 is the base64url SHA-256 of the certificate's DER,
+	// for the x5t#S256 JWT header (kind "microsoft" with a certificate).
+	CertThumbprintS256 string
+	// CertThumbprintSHA1 is the base64url SHA-1 of the certificate's DER,
+	// for the x5t JWT header (kind "microsoft" with a certificate).
+	CertThumbprintSHA1 string
 	// Fingerprint is "sha256:" + the first 12 hex characters of the SHA-256
-	// of the token, or of the public key's PKIX DER for a JWT key; "" for
-	// none. It identifies a credential in the audit log without revealing it.
+	// of the token or secret, or of the public key's PKIX DER for a signing
+	// key; "" for none. It identifies a credential in the audit log without
+	// revealing it.
 	Fingerprint string
+	// TokenFingerprint is the fingerprint of a kind "caep" target's
+	// optional push token (Fingerprint is its signing key's); "" otherwise.
+	TokenFingerprint string
 
 	// secret is a pointer so that even printing a struct that embeds a
 	// Credential by value shows an address, never the token or key.
@@ -48,9 +79,13 @@ type Credential struct {
 type secretMaterial struct {
 	token  string
 	signer crypto.Signer
+	// serviceAccount is the raw JSON key of a Google service account.
+	serviceAccount []byte
 }
 
-// Token returns the bearer token (Kind AuthBearer only; "" otherwise).
+// Token returns the secret string: the bearer token (Kind AuthBearer), the
+// client secret (AuthClientSecret), or a kind "caep" target's optional push
+// token; "" otherwise. It is a secret: never log or print it.
 func (c *Credential) Token() string {
 	if c == nil || c.secret == nil {
 		return ""
@@ -58,7 +93,9 @@ func (c *Credential) Token() string {
 	return c.secret.token
 }
 
-// Signer returns the JWT signing key (Kind AuthJWT only; nil otherwise).
+// Signer returns the signing key: of the JWTs (Kind AuthJWT), of the
+// service account (AuthServiceAccount), of the certificate
+// (AuthClientCertificate); nil otherwise.
 func (c *Credential) Signer() crypto.Signer {
 	if c == nil || c.secret == nil {
 		return nil
@@ -66,8 +103,22 @@ func (c *Credential) Signer() crypto.Signer {
 	return c.secret.signer
 }
 
+// ServiceAccountJSON returns a copy of the Google service account's JSON
+// key file as read (Kind AuthServiceAccount; nil otherwise), for
+// golang.org/x/oauth2/google.JWTConfigFromJSON. It holds the private key:
+// it is a secret, never log, print or store it.
+func (c *Credential) ServiceAccountJSON() []byte {
+	if c == nil || c.secret == nil || c.secret.serviceAccount == nil {
+		return nil
+	}
+	return bytes.Clone(c.secret.serviceAccount)
+}
+
 // String describes the credential without its secret, such as
-// "bearer sha256:3f9a0c2b7d1e" or "jwt RS256 kid=ulc-2026 sha256:…".
+// "bearer sha256:3f9a0c2b7d1e", "jwt RS256 kid=ulc-2026 sha256:…" or, for
+// the other kinds, "service account sa@p.iam.gserviceaccount.com, key
+// sha256:…", "client 1f0c…, secret sha256:…", "token sha256:…" or
+// "SET RS256 kid=ulc-caep-1, key sha256:…, push token sha256:…".
 func (c *Credential) String() string {
 	if c == nil {
 		return "<nil>"
@@ -87,6 +138,9 @@ func (c Credential) Format(s fmt.State, verb rune) {
 }
 
 func (c Credential) describe() string {
+	if c.TargetKind != "" && c.TargetKind != KindGTR {
+		return c.describeKind()
+	}
 	parts := []string{c.Kind}
 	if c.Alg != "" {
 		parts = append(parts, c.Alg)
@@ -122,6 +176,22 @@ func (t Target) loadCredential(getenv func(string) string) (*Credential, error) 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	switch t.Kind {
+	case "", KindGTR:
+	case KindGoogle, KindMicrosoft, KindSlack, KindCAEP:
+		return t.loadKindCredential(getenv)
+	default:
+		return nil, t.errorf("kind must be %s, not %s", quotedList(Kinds(), "or"), quote(t.Kind))
+	}
+	c, err := t.loadGTRCredential(getenv)
+	if c != nil {
+		c.TargetKind = KindGTR
+	}
+	return c, err
+}
+
+// loadGTRCredential loads the credential of a kind "gtr" target.
+func (t Target) loadGTRCredential(getenv func(string) string) (*Credential, error) {
 	switch t.Auth {
 	case AuthNone:
 		return &Credential{Kind: AuthNone}, nil
@@ -263,36 +333,57 @@ func (o Okta) problem(pr *problem) *Error {
 // path (whichever is set) and checks that it can go into a header as is. It
 // returns a problem instead of an error so callers can prefix their scope.
 func loadToken(getenv func(string) string, env, path string) (string, *problem) {
+	return loadSecret(getenv, tokenSource, env, path)
+}
+
+// secretSource names the keys of one secret string and what it is, for
+// messages: the bearer token (token_env, token_file) or a client secret
+// (client_secret_env, client_secret_file).
+type secretSource struct {
+	envKey, fileKey string
+	what            string // "token", "secret"
+	// breaks says what a character a header cannot carry would break.
+	breaks string
+}
+
+var (
+	tokenSource  = secretSource{"token_env", "token_file", "token", "the Authorization header"}
+	clientSecret = secretSource{"client_secret_env", "client_secret_file", "secret", "the token request"}
+)
+
+// loadSecret reads a secret string from the environment variable env or the
+// file path (whichever is set) and checks that it can be sent as is.
+func loadSecret(getenv func(string) string, src secretSource, env, path string) (string, *problem) {
 	var from, token string
 	switch {
 	case env != "":
 		if !envNameRE.MatchString(env) {
-			// Not a variable name: possibly the token itself, so don't echo.
-			return "", &problem{msg: "token_env must be the name of an environment variable in upper case, never the token itself"}
+			// Not a variable name: possibly the secret itself, so don't echo.
+			return "", &problem{msg: fmt.Sprintf("%s must be the name of an environment variable in upper case, never the %s itself", src.envKey, src.what)}
 		}
-		from = "token_env " + env
+		from = src.envKey + " " + env
 		token = strings.TrimSpace(getenv(env))
 		if token == "" {
 			return "", credentialf("%s is not set: set it", from)
 		}
 	case path != "":
-		from = "token_file " + path
-		data, pr := readSecretFile("token_file", path)
+		from = src.fileKey + " " + path
+		data, pr := readSecretFile(src.fileKey, path)
 		if pr != nil {
 			return "", pr
 		}
 		token = strings.TrimSpace(string(data))
 		if token == "" {
-			return "", credentialf("%s is empty: put the token in it", from)
+			return "", credentialf("%s is empty: put the %s in it", from, src.what)
 		}
 	default:
 		return "", nil
 	}
 	if first, _, found := strings.Cut(token, " "); found && (strings.EqualFold(first, "Bearer") || strings.EqualFold(first, "SSWS")) {
-		return "", credentialf("%s starts with %q; give only the token, ulc adds the scheme", from, first+" ")
+		return "", credentialf("%s starts with %q; give only the %s, ulc adds the scheme", from, first+" ", src.what)
 	}
 	if strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
-		return "", credentialf("%s holds a token with whitespace, control or non-ASCII characters inside it, which would corrupt the Authorization header", from)
+		return "", credentialf("%s holds a %s with whitespace, control or non-ASCII characters inside it, which would corrupt %s", from, src.what, src.breaks)
 	}
 	return token, nil
 }
@@ -302,8 +393,13 @@ func loadToken(getenv func(string) string, env, path string) (string, *problem) 
 // the setting in messages.
 func readSecretFile(key, path string) ([]byte, *problem) {
 	what := "the private key"
-	if key == "token_file" {
+	switch key {
+	case "token_file":
 		what = "the token"
+	case "client_secret_file":
+		what = "the client secret"
+	case "credentials_file":
+		what = "the service account's JSON key"
 	}
 	return readFileProblem(key, path, what, maxSecretFile, secretPerm)
 }
