@@ -2,7 +2,10 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -422,5 +425,53 @@ func TestEveryTargetKeyHasAnOwner(t *testing.T) {
 	}
 	if got := Kinds(); len(got) != len(kindKeys) || got[0] != KindGTR {
 		t.Errorf("Kinds() = %v", got)
+	}
+}
+
+// commentedCode matches a commented-out line of TOML in the example file:
+// a [[target]] header or a key = value line.
+var commentedCode = regexp.MustCompile(`^# (\[\[target\]\]|[a-z_]+ = .*)$`)
+
+// TestExampleFileKinds keeps the commented examples of the other kinds at
+// the end of the repository's targets.toml valid: uncommented, they decode
+// into one target of each kind, beside the active GTR targets.
+func TestExampleFileKinds(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "targets.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	_, examples, found := strings.Cut(text, "\n# Other kinds of target.")
+	if !found {
+		t.Fatal(`targets.toml has no "# Other kinds of target." section`)
+	}
+	var b strings.Builder
+	b.WriteString(text)
+	for line := range strings.SplitSeq(examples, "\n") {
+		if m := commentedCode.FindStringSubmatch(line); m != nil {
+			b.WriteString(m[1] + "\n")
+		}
+	}
+	f, err := Parse([]byte(b.String()), filepath.Join("..", "targets.toml"))
+	if err != nil {
+		t.Fatalf("the uncommented examples do not parse:\n%v", err)
+	}
+	kinds := map[string]Target{}
+	for _, tg := range f.Targets {
+		kinds[tg.EffectiveKind()] = tg
+	}
+	for _, k := range Kinds() {
+		if _, ok := kinds[k]; !ok {
+			t.Errorf("no example of kind %q", k)
+		}
+	}
+	if g := kinds[KindGoogle]; !g.RevokeOAuthGrants || g.Admin == "" || g.CredentialsFile == "" {
+		t.Errorf("google example = %+v", g)
+	}
+	if m := kinds[KindMicrosoft]; m.TokenURL != "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token" {
+		t.Errorf("microsoft example token URL = %q", m.TokenURL)
+	}
+	if c := kinds[KindCAEP]; c.TokenEnv == "" || c.JWTKeyID != "ulc-caep-1" {
+		t.Errorf("caep example = %+v", c)
 	}
 }
