@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
+	"ulc/config"
 	"ulc/internal/safetext"
 )
 
@@ -298,4 +299,51 @@ func ago(t, now time.Time) string {
 // wrap word-wraps s to width.
 func wrap(s string, width int) string {
 	return lipgloss.NewStyle().Width(max(width, 10)).Render(s)
+}
+
+// targetCells are a target's kind, subject format and credential as the
+// target tables show them. Only Global Token Revocation targets have a
+// subject format; the other kinds name how they authenticate.
+func targetCells(t config.Target) (kind, subject, auth string) {
+	switch t.Kind {
+	case "", config.KindGTR:
+		return config.KindGTR, t.Subject, t.Auth
+	case config.KindGoogle:
+		auth = "SA key" // a service account's key, with domain-wide delegation
+	case config.KindMicrosoft:
+		auth = "secret"
+		if t.ClientCertFile != "" {
+			auth = "cert"
+		}
+	case config.KindCAEP:
+		auth = "SET" // a signed Security Event Token
+	default:
+		auth = "token"
+	}
+	return clean(t.Kind, 12), "-", auth
+}
+
+// mixedKinds reports whether the registry has targets of another kind than
+// Global Token Revocation: only then do the target tables spend a column on
+// the kind.
+func mixedKinds(ts []config.Target) bool {
+	for _, t := range ts {
+		if t.Kind != "" && t.Kind != config.KindGTR {
+			return true
+		}
+	}
+	return false
+}
+
+// withKind inserts the kind column at i of cols and of every row, when the
+// registry mixes kinds.
+func withKind(mixed bool, cols []column, rows [][]string, i int, kinds []string) ([]column, [][]string) {
+	if !mixed {
+		return cols, rows
+	}
+	cols = append(cols[:i:i], append([]column{{"KIND", 9}}, cols[i:]...)...)
+	for r := range rows {
+		rows[r] = append(rows[r][:i:i], append([]string{kinds[r]}, rows[r][i:]...)...)
+	}
+	return cols, rows
 }

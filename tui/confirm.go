@@ -418,13 +418,15 @@ func (s *confirmScreen) view() string {
 	b.WriteString(c.st.title.Render(label) + "\n")
 	h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-6, 2)
 	rows := make([][]string, len(s.targets))
+	kinds := make([]string, len(s.targets))
 	for i, t := range s.targets {
 		box := "[ ]"
 		if s.enabled[i] {
 			box = "[x]"
 		}
-		auth := t.Auth
-		if t.Auth == config.AuthJWT {
+		kind, subject, auth := targetCells(t)
+		kinds[i] = kind
+		if auth == config.AuthJWT {
 			auth = "signed JWT"
 		}
 		where := t.URL
@@ -437,14 +439,15 @@ func (s *confirmScreen) view() string {
 				where = c.st.err.Render(clean(why, 300))
 			}
 		}
-		rows[i] = []string{box, t.Name, where, t.Subject, auth}
+		rows[i] = []string{box, t.Name, where, subject, auth}
 	}
 	cur := -1
 	if s.field == fieldTargets {
 		cur = s.tgtCur
 	}
 	s.tgtOff = scroll(s.tgtCur, s.tgtOff, h, len(rows))
-	b.WriteString(c.table([]column{{"", 3}, {"TARGET", 14}, {"URL", 0}, {"SUBJECT", 8}, {"AUTH", 10}}, rows, cur, s.tgtOff, h) + "\n")
+	cols, rows := withKind(mixedKinds(s.targets), []column{{"", 3}, {"TARGET", 14}, {"URL", 0}, {"SUBJECT", 8}, {"AUTH", 10}}, rows, 2, kinds)
+	b.WriteString(c.table(cols, rows, cur, s.tgtOff, h) + "\n")
 	if hidden := len(rows) - h; hidden > 0 {
 		// The plan is more than fits: say so, rather than let a target
 		// go unseen.

@@ -118,6 +118,7 @@ func (t *targetsScreen) view() string {
 		b.WriteString(c.st.err.Render("cannot read the record: "+clean(t.err, 200)) + "\n")
 	}
 	rows := make([][]string, len(c.deps.Targets))
+	kinds := make([]string, len(c.deps.Targets))
 	for i, tg := range c.deps.Targets {
 		recent := t.stats[tg.Name]
 		var marks strings.Builder
@@ -151,11 +152,14 @@ func (t *targetsScreen) view() string {
 		case ok:
 			last = c.st.renderOutcome(p.Outcome, shortMark(p.Outcome)+" "+clean(p.Verdict, 300))
 		}
-		rows[i] = []string{tg.Name, state, tg.Subject, tg.Auth, marks.String(), rate, med, last}
+		kind, subject, auth := targetCells(tg)
+		kinds[i] = kind
+		rows[i] = []string{tg.Name, state, subject, auth, marks.String(), rate, med, last}
 	}
 	t.offset = scroll(t.cursor, t.offset, t.rows(), len(rows))
-	b.WriteString(c.table([]column{{"TARGET", 14}, {"", 3}, {"SUBJECT", 7}, {"AUTH", 6}, {"RECENT", recentResults},
-		{"OK", 4}, {"MEDIAN", 6}, {"URL / CHECK", 0}}, rows, t.cursor, t.offset, t.rows()))
+	cols, rows := withKind(mixedKinds(t.c.deps.Targets), []column{{"TARGET", 14}, {"", 3}, {"SUBJECT", 7}, {"AUTH", 6}, {"RECENT", recentResults},
+		{"OK", 4}, {"MEDIAN", 6}, {"URL / CHECK", 0}}, rows, 2, kinds)
+	b.WriteString(c.table(cols, rows, t.cursor, t.offset, t.rows()))
 	b.WriteString("\n" + c.st.dim.Render("recent, oldest first: "+legend))
 	return b.String()
 }

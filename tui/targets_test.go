@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ulc/actions"
+	"ulc/config"
 )
 
 func TestTargetsShowTheRecentRecord(t *testing.T) {
@@ -71,4 +72,33 @@ func TestTargetsWithoutAProberOfferNoCheck(t *testing.T) {
 	d.notSees("c check")
 	d.key("c")
 	d.notSees("checking")
+}
+
+// A registry that mixes kinds shows each target's kind, and for the API
+// kinds how they authenticate instead of a subject format they do not have.
+func TestTargetsShowEachKind(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	deps.Targets = append(deps.Targets,
+		config.Target{Name: "google", Kind: config.KindGoogle, URL: "https://admin.googleapis.com/", Enabled: true},
+		config.Target{Name: "m365", Kind: config.KindMicrosoft, URL: "https://graph.microsoft.com/", Enabled: true})
+	d := newDriver(t, deps, 100, 30)
+	d.key("tab")
+	d.key("tab")
+	rows := rowsBelow(d.frame(), "KIND")
+	if len(rows) < 5 {
+		t.Fatalf("no KIND column or too few rows:\n%s", d.frame())
+	}
+	for i, want := range [][]string{
+		{"chat", "gtr", "email", "bearer"},
+		{"wiki", "gtr", "opaque", "jwt"},
+		{"legacy", "gtr"},
+		{"google", "google", "SA key"},
+		{"m365", "microsoft", "secret"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(rows[i], w) {
+				t.Errorf("row %d %q lacks %q", i, rows[i], w)
+			}
+		}
+	}
 }
