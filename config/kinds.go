@@ -61,16 +61,14 @@ func knownKind(k string) string {
 	return ""
 }
 
-// writtenKeys returns the keys set in rt, in the schema's order.
-func writtenKeys(rt *rawTarget) []string {
+// writtenKeys calls fn with each key set in rt, in the schema's order.
+func writtenKeys(rt *rawTarget, fn func(key string)) {
 	v := reflect.ValueOf(rt).Elem()
-	var out []string
-	for i := range v.NumField() {
+	for i, key := range targetSchema.keys {
 		if !v.Field(i).IsNil() {
-			out = append(out, v.Type().Field(i).Tag.Get("toml"))
+			fn(key)
 		}
 	}
-	return out
 }
 
 // kindsOf lists the kinds whose targets accept key, in Kinds order.
@@ -121,12 +119,11 @@ func (p *parser) targetKind(sc scope, rt *rawTarget, t *Target) (string, bool) {
 // kind, such as admin on a kind "slack" target.
 func (p *parser) foreignKeys(sc scope, rt *rawTarget, kind string) {
 	spec := kindSpecs[kind]
-	for _, key := range writtenKeys(rt) {
-		if spec.keys[key] {
-			continue
+	writtenKeys(rt, func(key string) {
+		if !spec.keys[key] {
+			p.errAt(sc, key, "%s is a key of kind %s targets; this target is kind %q", key, quotedList(kindsOf(key), "and"), kind)
 		}
-		p.errAt(sc, key, "%s is a key of kind %s targets; this target is kind %q", key, quotedList(kindsOf(key), "and"), kind)
-	}
+	})
 }
 
 // targetURL validates the url of a target of kind (or of a target whose

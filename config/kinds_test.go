@@ -475,3 +475,41 @@ func TestExampleFileKinds(t *testing.T) {
 		t.Errorf("caep example = %+v", c)
 	}
 }
+
+// BenchmarkKindsRegistry parses a registry of 5,000 targets, the five kinds
+// in turn, and the same with a key of another kind on every target (5,000
+// errors, each found and placed on its line).
+func BenchmarkKindsRegistry(b *testing.B) {
+	bodies := []string{
+		"url = \"https://app.example.com/gtr\"\ntoken_env = \"APP_UL_TOKEN\"\n",
+		"kind = \"google\"\ncredentials_file = \"keys/sa.json\"\nadmin = \"a@acme.com\"\n",
+		"kind = \"microsoft\"\ntenant = \"contoso.com\"\nclient_id = \"c\"\nclient_secret_env = \"M365_CLIENT_SECRET\"\n",
+		"kind = \"slack\"\ntoken_env = \"SLACK_ADMIN_TOKEN\"\n",
+		"kind = \"caep\"\nurl = \"https://rx.example.com/events\"\njwt_key_file = \"keys/caep.pem\"\njwt_iss = \"https://ulc.acme.com\"\n",
+	}
+	build := func(extra string) []byte {
+		var sb strings.Builder
+		for i := range 5000 {
+			fmt.Fprintf(&sb, "[[target]]\nname = \"app-%d\"\n%s%s", i, bodies[i%len(bodies)], extra)
+		}
+		return []byte(sb.String())
+	}
+	for _, c := range []struct {
+		name  string
+		data  []byte
+		valid bool
+	}{
+		{"valid", build(""), true},
+		{"each-with-a-foreign-key", build("revoke_oauth_grants = true\nsubject = \"email\"\n"), false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(c.data, "targets.toml"); (err == nil) != c.valid {
+					b.Fatalf("err = %v", err)
+				}
+			}
+		})
+	}
+}
