@@ -335,7 +335,8 @@ func tooLargeError(path string) *Error {
 
 // Parse decodes data strictly and validates it. path is used in messages and
 // to resolve relative file paths (token_file, jwt_key_file, ca_file,
-// private_key_file) against its directory; Parse reads none of those files.
+// private_key_file, credentials_file, client_secret_file, client_cert_file,
+// client_key_file) against its directory; Parse reads none of those files.
 // The error, if any, lists every problem found, one sentence per line.
 // Data over 1 MiB, or nested deeper than 16 levels (tables, arrays and
 // dotted keys inside one another), is refused before it is decoded.

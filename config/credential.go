@@ -160,7 +160,11 @@ func (t Target) LoadCredential(getenv func(string) string) (*Credential, error) 
 }
 
 // LoadCredentialContext loads the credential t needs, reading environment
-// variables through getenv (os.Getenv when nil) and files from disk. Every
+// variables through getenv (os.Getenv when nil) and files from disk: for
+// kind "gtr" its bearer token or JWT key; for "google" the service
+// account's JSON key; for "microsoft" the client secret, or the certificate
+// and its key; for "slack" the token; for "caep" the RSA signing key and
+// the optional push token. It sends nothing anywhere. Every
 // error starts with t.Where() and never contains the secret. An error that
 // means the credential itself is missing or unusable wraps ErrCredential;
 // when ctx is done first, the error wraps ctx.Err().
