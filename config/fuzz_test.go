@@ -66,6 +66,9 @@ func FuzzParse(f *testing.F) {
 			if err != nil || u.User != nil || (u.Scheme != "https" && (u.Scheme != "http" || !isLoopback(u.Hostname()))) {
 				t.Fatalf("accepted URL %q", tg.URL)
 			}
+			if tg.EffectiveKind() != KindGTR {
+				continue // the other kinds' rules are FuzzParseKinds'
+			}
 			switch tg.Auth {
 			case AuthBearer:
 				if (tg.TokenEnv == "") == (tg.TokenFile == "") {
