@@ -336,8 +336,8 @@ func (c *conn) apiFailure(a actions.Answer, tok, user, doing string) actions.Res
 		r.Error = fmt.Sprintf("Google refused to %s (%s): %s", doing, said, c.delegationFix())
 	case a.Status == http.StatusForbidden:
 		r.Outcome = actions.Rejected
-		r.Error = fmt.Sprintf("Google refused to %s (%s): make admin %s a Workspace admin with the Users › Security privilege, and %s",
-			doing, said, c.t.Admin, c.delegationFix())
+		r.Error = fmt.Sprintf("Google refused to %s (%s): make %s an admin with the Users › Security privilege, or check that client ID %s has domain-wide delegation of admin.directory.user.security",
+			doing, said, c.t.Admin, c.clientName())
 	case a.Outcome == actions.Failed:
 		r.Error = fmt.Sprintf("Google did not %s (%s)%s: resume the run later", doing, said, after(a.Reason))
 	default:
@@ -362,17 +362,17 @@ func after(reason string) string {
 // delegationFix is the Admin-console step that grants the service account
 // its scope.
 func (c *conn) delegationFix() string {
-	return fmt.Sprintf("in the Google Admin console (Security › Access and data control › API controls › Domain-wide delegation) authorise client ID %s for the scope %s",
+	return fmt.Sprintf("authorise client ID %s for scope %s in the Google Admin console (Security › API controls › Domain-wide delegation)",
 		c.clientName(), Scope)
 }
 
-// clientName names the service account as the Admin console knows it: the
-// numeric client id, with its address.
+// clientName names the service account as the Admin console knows it:
+// its numeric client id, else its address.
 func (c *conn) clientName() string {
 	if c.clientID == "" {
-		return "of " + c.account
+		return c.account
 	}
-	return c.clientID + " (" + c.account + ")"
+	return c.clientID
 }
 
 // tokenRequest builds one attempt's token request: a freshly signed

@@ -111,13 +111,16 @@ func (c *conn) tokenFailure(a actions.Answer, ta tokenAnswer) actions.Result {
 		r.Error = fmt.Sprintf("Google's token endpoint did not issue a token (%s)%s: resume the run later", said, after(a.Reason))
 	case code == "unauthorized_client":
 		r.Outcome = actions.Rejected
-		r.Error = fmt.Sprintf("Google refused a token for %s acting for %s (%s): %s", sa, c.t.Admin, said, c.delegationFix())
+		r.Error = fmt.Sprintf("Google refused a token for %s (%d %s): %s", c.t.Admin, a.Status, code, c.delegationFix())
 	case code == "invalid_grant" && strings.Contains(desc, "Invalid email or User ID"):
 		r.Outcome = actions.Rejected
 		r.Error = fmt.Sprintf("Google refused a token for %s (%s): admin %s is not a user of the Workspace; set admin to the address of a Workspace admin", sa, said, c.t.Admin)
 	case code == "invalid_grant" && strings.Contains(desc, "timeframe"):
 		r.Outcome = actions.Rejected
 		r.Error = fmt.Sprintf("Google refused a token for %s (%s): set this machine's clock right (NTP)", sa, said)
+	case code == "invalid_grant" && strings.Contains(desc, "audience"):
+		r.Outcome = actions.Rejected
+		r.Error = fmt.Sprintf("Google refused a token for %s (%s): check token_uri in credentials_file", sa, said)
 	case code == "invalid_grant" || code == "invalid_client":
 		r.Outcome = actions.Rejected
 		r.Error = fmt.Sprintf("Google refused a token for %s (%s): the key in credentials_file may be deleted or the service account disabled; create a new JSON key (Google Cloud console: IAM & Admin › Service accounts › Keys)", sa, said)
