@@ -126,10 +126,14 @@ func TestAnswersOfTheTokenEndpointAndTheAPI(t *testing.T) {
 			_, _ = io.WriteString(w, `{"error":"invalid_grant","error_description":"Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim."}`)
 		}, nil, actions.Rejected, 1, []string{"clock"}},
 		{"api token refused", func(w http.ResponseWriter, _ *http.Request, _ int) { tokenOK(w, tok) },
-			func(w http.ResponseWriter, _ *http.Request, _ int) { googleErr(w, 401, "Invalid Credentials", "authError") },
+			func(w http.ResponseWriter, _ *http.Request, _ int) {
+				googleErr(w, 401, "Invalid Credentials", "authError")
+			},
 			actions.Rejected, 2, []string{"401 Invalid Credentials", "resume the run"}},
 		{"api server error", func(w http.ResponseWriter, _ *http.Request, _ int) { tokenOK(w, tok) },
-			func(w http.ResponseWriter, _ *http.Request, _ int) { googleErr(w, 500, "Backend Error", "backendError") },
+			func(w http.ResponseWriter, _ *http.Request, _ int) {
+				googleErr(w, 500, "Backend Error", "backendError")
+			},
 			actions.Failed, 4, []string{"500 Backend Error", "after 3 attempts", "resume the run later"}},
 		{"api not found", func(w http.ResponseWriter, _ *http.Request, _ int) { tokenOK(w, tok) },
 			func(w http.ResponseWriter, _ *http.Request, _ int) {
