@@ -349,7 +349,9 @@ func secretEnv(k string) string {
 	return ""
 }
 
-func fail(code string) answer { return answer{status: 200, body: `{"ok":false,"error":"` + code + `"}`} }
+func fail(code string) answer {
+	return answer{status: 200, body: `{"ok":false,"error":"` + code + `"}`}
+}
 
 func TestDocumentedAnswers(t *testing.T) {
 	lookupOK := []answer{{status: 200, body: okUser}}
