@@ -257,6 +257,10 @@ func (c *conn) result(a actions.Answer) actions.Result {
 	switch s := a.Status; {
 	case s >= 200 && s < 300:
 		r.Outcome, r.Error = actions.Revoked, ""
+	case s >= 300 && s < 400:
+		// Only where it points, not its path or query: a redirect can
+		// carry anything, a token included.
+		r.Outcome, r.Error = actions.Rejected, fmt.Sprintf("the receiver redirected the push (%d) to %s, which ulc does not follow: set url to the push endpoint itself", s, redirectOrigin(a.Header))
 	case s == http.StatusBadRequest:
 		var pe pushError
 		_ = json.Unmarshal(bytes.TrimSpace(a.Body), &pe)
@@ -272,9 +276,19 @@ func (c *conn) result(a actions.Answer) actions.Result {
 	case s == http.StatusUnsupportedMediaType:
 		r.Outcome, r.Error = actions.Rejected, "the receiver does not take application/secevent+jwt (415): set url to an RFC 8935 push endpoint"
 	case s == http.StatusTooManyRequests || s >= 500:
-		r.Error = "the receiver " + r.Error + ": run ulc resume on this run later, or check the receiver's status"
+		r.Error = "the push failed: " + r.Error + "; run ulc resume on this run later, or check the receiver's status"
 	}
 	return r
+}
+
+// redirectOrigin is the scheme and host of a redirect's Location, or
+// "another address" when it has none.
+func redirectOrigin(h http.Header) string {
+	u, err := url.Parse(h.Get("Location"))
+	if err != nil || u.Host == "" {
+		return "another address"
+	}
+	return safetext.Line(u.Scheme+"://"+u.Host, 80)
 }
 
 // explain is the sentence of a 400 with RFC 8935 error code code and the
