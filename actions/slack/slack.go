@@ -142,7 +142,7 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 		return res
 	}
 	id := e.User.ID
-	if !userID.MatchString(id) {
+	if len(id) > 255 || !userID.MatchString(id) {
 		res.Outcome = actions.Failed
 		res.Error = fmt.Sprintf("Slack's %s answered ok without a valid user id for %s: check that url is the Slack Web API root, then ulc resume the run", methodLookup, safetext.Line(email, 80))
 		return res
@@ -155,8 +155,10 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 	return actions.Result{Outcome: actions.Revoked, HTTPStatus: a.Status, RequestID: res.RequestID}
 }
 
-// userID is the shape of a Slack user id.
-var userID = regexp.MustCompile(`^[UW][A-Z0-9]{2,40}$`)
+// userID is the shape of a Slack user id, as Slack's spec gives it
+// (defs_user_id); ids are about ten characters long, so longer than 255
+// is refused too.
+var userID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 
 // call is one Web API call: a form POST of args, the token in the
 // Authorization header.
