@@ -13,6 +13,7 @@
 package googlefake
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -133,7 +134,7 @@ func Start(o Options) (*Server, error) {
 	for u, gs := range o.Grants {
 		s.grants[strings.ToLower(u)] = append([]Grant(nil), gs...)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("googlefake: %w", err)
 	}
