@@ -1,0 +1,395 @@
+package microsoft_test
+
+// Contract tests against the trimmed Microsoft Graph users spec
+// (shared/connectors/specs/msgraph-users-trimmed.yaml, see its SOURCE.md),
+// served by Stoplight Prism:
+//
+//   - TestContractConnectorAgainstPrismMock sends the connector's Graph calls
+//     to `prism mock --errors`, which answers a request that breaks the spec
+//     with an error (422/400/401) instead of an example; Prefer headers make
+//     it answer the spec's documented error examples, which the connector
+//     must classify;
+//   - TestContractFakeBehindPrismProxy sends them to the sandbox's fake
+//     behind `prism proxy --errors`, which checks the requests and every
+//     answer of the fake (500 VIOLATIONS for one that breaks the spec).
+//
+// The token endpoint is not in the spec (it is Entra ID's, not Graph's):
+// the token calls go straight to the fake, whose token endpoint is tested
+// against CONNECTORS.md's facts in sandbox/microsoftfake.
+//
+// The spec is served with one change, made here in a temporary copy: its
+// schemas say `additionalProperties: {type: object}` (what the generator
+// of Microsoft's per-module documents writes for "open"), which read
+// literally makes every "@odata.context" string, in Microsoft's own
+// examples as in Graph's answers, a violation. The copy says
+// `additionalProperties: true`.
+//
+// Prism is installed by .ci/install-prism into <repo>/.prism (or named by
+// $ULC_PRISM). Without it the tests skip, except under CI=true, where they
+// fail. The spec is $ULC_MSGRAPH_SPEC or <repo>/../shared/connectors/specs/.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"ulc/actions"
+	"ulc/sandbox/microsoftfake"
+)
+
+const prismStartTimeout = 60 * time.Second
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			t.Fatalf("no go.mod above %s", dir)
+		}
+	}
+}
+
+// missing skips the test, or fails it under CI=true, where the contract
+// tests must run.
+func missing(t *testing.T, format string, a ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, a...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
+	}
+	t.Skip(msg)
+}
+
+// prismTools returns the prism executable and the served copy of the spec.
+func prismTools(t *testing.T) (prism, spec string) {
+	t.Helper()
+	root := repoRoot(t)
+	prism = os.Getenv("ULC_PRISM")
+	if prism == "" {
+		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
+	}
+	if _, err := os.Stat(prism); err != nil {
+		missing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
+	}
+	src := os.Getenv("ULC_MSGRAPH_SPEC")
+	if src == "" {
+		src = filepath.Join(root, "..", "shared", "connectors", "specs", "msgraph-users-trimmed.yaml")
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		missing(t, "the Graph spec is not at %s (shared/ beside the repository, or set ULC_MSGRAPH_SPEC)", src)
+	}
+	open := regexp.MustCompile(`additionalProperties:\n\s+type: object`)
+	if !open.Match(data) {
+		t.Fatalf("%s no longer writes additionalProperties as {type: object}: review the copy this test serves", src)
+	}
+	spec = filepath.Join(t.TempDir(), "msgraph-users.yaml")
+	if err := os.WriteFile(spec, open.ReplaceAll(data, []byte("additionalProperties: true")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return prism, spec
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (tb *tailBuffer) Write(p []byte) (int, error) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.b = append(tb.b, p...)
+	if over := len(tb.b) - tb.max; over > 0 {
+		tb.b = append(tb.b[:0], tb.b[over:]...)
+	}
+	return len(p), nil
+}
+
+func (tb *tailBuffer) String() string {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return string(tb.b)
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ln.Close() }()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// startPrism starts Prism with args (without -h and -p) on 127.0.0.1 and
+// waits until it answers; it is killed when the test ends.
+func startPrism(t *testing.T, prism string, args ...string) string {
+	t.Helper()
+	for try := 0; ; try++ {
+		port := freePort(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := exec.CommandContext(ctx, prism, append(args, "-h", "127.0.0.1", "-p", port)...)
+		out := &tailBuffer{max: 64 << 10}
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.WaitDelay = 5 * time.Second
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
+		if err := cmd.Start(); err != nil {
+			cancel()
+			t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
+		}
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			cancel()
+			<-done
+			if t.Failed() {
+				t.Logf("--- prism %s output (tail) ---\n%s", args[0], out.String())
+			}
+		})
+		u := "http://127.0.0.1:" + port
+		if err := waitHTTP(u, done); err == nil {
+			return u
+		} else if try > 0 || !strings.Contains(out.String(), "EADDRINUSE") {
+			t.Fatalf("prism %s: %v\n%s", args[0], err, out.String())
+		}
+	}
+}
+
+func waitHTTP(u string, done <-chan struct{}) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(prismStartTimeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-done:
+			return fmt.Errorf("exited before answering")
+		default:
+		}
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u+"/", nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := hc.Do(req); err == nil {
+			_ = resp.Body.Close()
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("did not answer on %s within %s", u, prismStartTimeout)
+}
+
+// exchange is one request through the recorder and Prism's answer.
+type exchange struct {
+	method, uri string
+	status      int
+	problem     string // Prism's own error (application/problem+json), or ""
+	violations  string // Prism's sl-violations header
+}
+
+// recorder sits between the connector and Prism: it strips the /v1.0 of
+// Graph's server URL (Prism serves the spec's paths at its root), adds the
+// Prefer header a case asks for, and keeps Prism's answers.
+type recorder struct {
+	url    string
+	mu     sync.Mutex
+	prefer string
+	log    []exchange
+}
+
+func newRecorder(t *testing.T, upstream string) *recorder {
+	t.Helper()
+	target, err := url.Parse(upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/v1.0")
+			pr.Out.URL.RawPath = strings.TrimPrefix(pr.In.URL.RawPath, "/v1.0")
+			rec.mu.Lock()
+			if rec.prefer != "" {
+				pr.Out.Header.Set("Prefer", rec.prefer)
+			}
+			rec.mu.Unlock()
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			x := exchange{method: resp.Request.Method, uri: resp.Request.URL.RequestURI(), status: resp.StatusCode,
+				violations: resp.Header.Get("Sl-Violations")}
+			if strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
+				body, err := io.ReadAll(resp.Body)
+				_ = resp.Body.Close()
+				if err != nil {
+					return err
+				}
+				resp.Body = io.NopCloser(bytes.NewReader(body))
+				if strings.Contains(string(body), "stoplight.io/prism/errors") {
+					x.problem = string(body)
+				}
+			}
+			rec.mu.Lock()
+			rec.log = append(rec.log, x)
+			rec.mu.Unlock()
+			return nil
+		},
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	rec.url = srv.URL
+	return rec
+}
+
+// take returns the exchanges since the last call and sets the Prefer
+// header of the next ones.
+func (rec *recorder) take(prefer string) []exchange {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	out := rec.log
+	rec.log, rec.prefer = nil, prefer
+	return out
+}
+
+// check fails the test for every exchange Prism objected to, and when the
+// statuses are not want.
+func check(t *testing.T, what string, xs []exchange, want ...int) {
+	t.Helper()
+	var got []int
+	for _, x := range xs {
+		got = append(got, x.status)
+		if x.problem != "" {
+			t.Errorf("%s: %s %s breaks the Graph contract: %d %s", what, x.method, x.uri, x.status, x.problem)
+		}
+		if x.violations != "" {
+			var vs []struct{ Severity, Message string }
+			_ = json.Unmarshal([]byte(x.violations), &vs)
+			t.Errorf("%s: %s %s: Prism warns: %+v", what, x.method, x.uri, vs)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s: statuses %v, want %v", what, got, want)
+	}
+}
+
+// graphVia returns a target whose token endpoint is the fake's and whose
+// Graph is the recorder.
+func graphVia(t *testing.T, fake *microsoftfake.Server, graphURL string) outcomeRunner {
+	t.Helper()
+	dir := t.TempDir()
+	block, err := fake.TargetTOML("m365", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block = regexp.MustCompile(`(?m)^url = .*$`).ReplaceAllString(block, fmt.Sprintf("url = %q", graphURL+"/"))
+	f := load(t, dir, block)
+	return func(users ...string) map[string]outcome {
+		got, _ := run(t, f, users...)
+		return got
+	}
+}
+
+type outcomeRunner func(users ...string) map[string]outcome
+
+func TestContractConnectorAgainstPrismMock(t *testing.T) {
+	prism, spec := prismTools(t)
+	mock := startPrism(t, prism, "mock", spec, "--errors")
+	rec := newRecorder(t, mock)
+	// The harness sees a request that breaks the spec: Prism must object.
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, rec.url+"/v1.0/users/alice@example.com/revokeSignInSessions", nil)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		_ = resp.Body.Close()
+	}
+	if xs := rec.take(""); len(xs) != 1 || xs[0].status != 401 || xs[0].problem == "" && !strings.Contains(xs[0].violations, "Invalid security scheme") {
+		t.Fatalf("Prism did not refuse a call without Authorization: %+v", xs)
+	}
+
+	fake, err := microsoftfake.Start(microsoftfake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = fake.Close() }()
+	revoke := graphVia(t, fake, rec.url)
+	const u = "alice@example.com"
+
+	got := revoke(u)
+	// The spec's example user was signed out long before this run.
+	expect(t, got[u], actions.Revoked, "token,revoke,verify", `^revoked \(Graph accepted the sign-out\), but signInSessionsValidFromDateTime reads 2026-01-01T00:00:00Z, before this run`)
+	check(t, "revoke and verify", rec.take("code=404, example=notFound"), 200, 200)
+
+	got = revoke(u)
+	expect(t, got[u], actions.NotFound, "token,revoke", `^Entra ID has no user whose userPrincipalName is alice@example.com \(404 Request_ResourceNotFound\)`)
+	check(t, "404 notFound", rec.take("code=403, example=denied"), 404)
+
+	got = revoke(u)
+	expect(t, got[u], actions.Rejected, "token,revoke", `\(403 Authorization_RequestDenied\): grant the app registration the Microsoft Graph application permission User\.RevokeSessions\.All`)
+	check(t, "403 denied", rec.take("code=429, example=throttled"), 403)
+
+	got = revoke(u)
+	expect(t, got[u], actions.Failed, "token,revoke,revoke,revoke", `^Graph kept throttling the sign-out \(429 TooManyRequests\) \(after 3 attempts\)`)
+	check(t, "429 throttled", rec.take(""), 429, 429, 429)
+}
+
+func TestContractFakeBehindPrismProxy(t *testing.T) {
+	prism, spec := prismTools(t)
+	const alice, mallory = "alice@contoso.com", "mallory@contoso.com"
+	open, err := microsoftfake.Start(microsoftfake.Options{Users: []string{alice}, Throttle: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = open.Close() }()
+	denied, err := microsoftfake.Start(microsoftfake.Options{Users: []string{alice}, MissingPermission: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = denied.Close() }()
+	recOpen := newRecorder(t, startPrism(t, prism, "proxy", spec, open.URL()+"v1.0", "--errors"))
+	recDenied := newRecorder(t, startPrism(t, prism, "proxy", spec, denied.URL()+"v1.0", "--errors"))
+
+	got := graphVia(t, open, recOpen.url)(alice)
+	expect(t, got[alice], actions.Revoked, "token,revoke,revoke,verify", `\(verified\)$`)
+	check(t, "throttled, then revoke and verify", recOpen.take(""), 429, 200, 200)
+	if open.SignedOut(alice) != 1 {
+		t.Errorf("the fake signed alice out %d times, want 1", open.SignedOut(alice))
+	}
+
+	got = graphVia(t, open, recOpen.url)(mallory)
+	expect(t, got[mallory], actions.NotFound, "token,revoke", `\(404 Request_ResourceNotFound\)`)
+	check(t, "unknown user", recOpen.take(""), 404)
+
+	got = graphVia(t, denied, recDenied.url)(alice)
+	expect(t, got[alice], actions.Rejected, "token,revoke", `User\.RevokeSessions\.All`)
+	check(t, "missing permission", recDenied.take(""), 403)
+
+	// A token the fake never issued: Graph's 401 envelope.
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, recOpen.url+"/v1.0/users/"+alice+"?$select=signInSessionsValidFromDateTime", nil)
+	req.Header.Set("Authorization", "Bearer not-a-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	check(t, "unknown token", recOpen.take(""), 401)
+}
