@@ -139,6 +139,11 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 	a := call.Do(c.call("lookup", methodLookup, url.Values{"email": {email}}))
 	e, res, ok := c.interpret(methodLookup, a)
 	if !ok {
+		if res.Outcome == actions.NotFound && lacksScope(a.Header, scopeReset) {
+			// Nobody to sign out here, but the next user's reset would be
+			// refused: say so now (ulc targets check --live sees it too).
+			res.Error += "; note that the token lacks " + scopeReset + ", so resets of members would be refused: add it under OAuth & Permissions → User Token Scopes and reinstall the app on the org"
+		}
 		return res
 	}
 	id := e.User.ID
@@ -153,6 +158,21 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 		return res
 	}
 	return actions.Result{Outcome: actions.Revoked, HTTPStatus: a.Status, RequestID: res.RequestID}
+}
+
+// lacksScope reports whether Slack's X-OAuth-Scopes header, the scopes of
+// the token it received, is there and lacks scope.
+func lacksScope(h http.Header, scope string) bool {
+	granted := h.Get("X-OAuth-Scopes")
+	if granted == "" {
+		return false
+	}
+	for _, g := range strings.Split(granted, ",") {
+		if strings.TrimSpace(g) == scope {
+			return false
+		}
+	}
+	return true
 }
 
 // userID is the shape of a Slack user id, as Slack's spec gives it

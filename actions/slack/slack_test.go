@@ -222,6 +222,8 @@ func TestFakeAnswers(t *testing.T) {
 	}{
 		{name: "users_not_found", user: "nobody@example.com", outcome: actions.NotFound, status: 200, calls: "lookup",
 			code: "users_not_found", has: []string{"no member with this email"}},
+		{name: "users_not_found, with a token that could not reset", opt: slackfake.Options{MissingPermission: true}, user: "nobody@example.com",
+			outcome: actions.NotFound, status: 200, calls: "lookup", code: "users_not_found", has: []string{"no member with this email", "token lacks admin.users:write"}},
 		{name: "throttled once, then reset", opt: slackfake.Options{Throttle: 1}, outcome: actions.Revoked, status: 200,
 			calls: "lookup reset reset", signed: 1},
 		{name: "throttled past the retries", opt: slackfake.Options{Throttle: 10}, outcome: actions.Failed, status: 429,
@@ -522,5 +524,35 @@ func TestMissingTokenBlocksTheStep(t *testing.T) {
 	o := run(t, f, "alice@example.com", func(string) string { return "" })
 	if o.step.Outcome != actions.Failed || !strings.Contains(o.step.Error, "SLACK_T") || len(o.calls) != 0 {
 		t.Errorf("got %s %q after %d calls, want failed naming SLACK_T and nothing sent", o.step.Outcome, o.step.Error, len(o.calls))
+	}
+}
+
+// TestProbe: ulc targets check --live looks up a user that cannot exist,
+// which proves the token and never resets anyone.
+func TestProbe(t *testing.T) {
+	s := startFake(t, slackfake.Options{Users: []string{"alice@example.com"}})
+	f := load(t, envTarget("slack", s.URL()))
+	tok := s.Token()
+	env := func(k string) string {
+		if k == "SLACK_T" {
+			return tok
+		}
+		return ""
+	}
+	if res := actions.Probe(context.Background(), f.Targets[0], "", env); res.Outcome != actions.NotFound || !strings.Contains(res.Verdict, "credential accepted") {
+		t.Errorf("probe: %s %q, want not_found and the credential accepted", res.Outcome, res.Verdict)
+	}
+	tok = "xoxp-not-this-orgs"
+	res := actions.Probe(context.Background(), f.Targets[0], "", env)
+	if res.Outcome != actions.Rejected || !strings.Contains(res.Verdict, "invalid_auth") || strings.Contains(res.Verdict, tok) {
+		t.Errorf("probe with a wrong token: %s %q, want rejected naming invalid_auth without the token", res.Outcome, res.Verdict)
+	}
+	for _, r := range s.Requests() {
+		if r.Method != "users.lookupByEmail" {
+			t.Errorf("the probe called %s", r.Method)
+		}
+	}
+	if n := s.SignedOut("alice@example.com"); n != 0 {
+		t.Errorf("SignedOut = %d after probes, want 0", n)
 	}
 }
