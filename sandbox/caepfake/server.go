@@ -78,6 +78,10 @@ type Options struct {
 	// KeyID is the kid of the key the receiver trusts (DefaultKeyID when
 	// empty).
 	KeyID string
+	// Audience is the aud the receiver accepts (its own origin, URL(),
+	// when empty): the address ulc pushes to when the receiver sits
+	// behind a proxy, as Okta's org URL does behind a custom domain.
+	Audience string
 }
 
 // Push is one SET the receiver accepted.
@@ -154,7 +158,8 @@ func Start(o Options) (*Server, error) {
 }
 
 // URL is the receiver's origin, http://127.0.0.1:PORT: the aud of the SETs
-// it accepts. Pushes go to URL() + Path.
+// it accepts unless Options.Audience names another. Pushes go to URL() +
+// Path.
 func (s *Server) URL() string { return s.url }
 
 // Endpoint is the push endpoint, URL() + Path.
@@ -458,8 +463,12 @@ func (s *Server) check(r *http.Request) (Push, *setError) {
 	if c.Iss != s.opts.Issuer {
 		return p, refuse(errInvalidIssuer, "no security events provider has issuer %q", c.Iss)
 	}
-	if !audienceHas(c.Aud, s.url) {
-		return p, refuse(errInvalidAud, "aud must be %s", s.url)
+	aud := s.opts.Audience
+	if aud == "" {
+		aud = s.url
+	}
+	if !audienceHas(c.Aud, aud) {
+		return p, refuse(errInvalidAud, "aud must be %s", aud)
 	}
 	if c.Jti == "" || c.Iat == nil {
 		return p, refuse(errInvalidRequest, "the SET lacks jti or iat")
@@ -510,7 +519,7 @@ func (s *Server) check(r *http.Request) (Push, *setError) {
 	if replay {
 		return p, refuse(errInvalidRequest, "jti %s was already received", strconv.Quote(c.Jti))
 	}
-	p.JTI, p.Issuer, p.Audience, p.Txn = c.Jti, c.Iss, s.url, c.Txn
+	p.JTI, p.Issuer, p.Audience, p.Txn = c.Jti, c.Iss, aud, c.Txn
 	p.Email, p.InitiatingEntity, p.Reason = ev.Subject.User.Email, ev.InitiatingEntity, ev.ReasonAdmin["en"]
 	return p, nil
 }
