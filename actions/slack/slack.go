@@ -142,7 +142,7 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 		if res.Outcome == actions.NotFound && lacksScope(a.Header, scopeReset) {
 			// Nobody to sign out here, but the next user's reset would be
 			// refused: say so now (ulc targets check --live sees it too).
-			res.Error += "; note that the token lacks " + scopeReset + ", so resets of members would be refused: add it under OAuth & Permissions → User Token Scopes and reinstall the app on the org"
+			res.Error += "; note that the token lacks " + scopeReset + ", which resets need: add it to the app's User Token Scopes and reinstall it"
 		}
 		return res
 	}
@@ -158,6 +158,19 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 		return res
 	}
 	return actions.Result{Outcome: actions.Revoked, HTTPStatus: a.Status, RequestID: res.RequestID}
+}
+
+// retryNote says how the engine's retries of a rate-limited call ended,
+// from its reason: after how many attempts, or the wait it would not make.
+func retryNote(a actions.Answer) string {
+	note := fmt.Sprintf("HTTP %d", a.Status)
+	if i := strings.LastIndex(a.Reason, "asked to wait"); i >= 0 {
+		return note + ", " + a.Reason[i:]
+	}
+	if i := strings.LastIndex(a.Reason, "(after "); i >= 0 && strings.HasSuffix(a.Reason, ")") {
+		return note + ", " + a.Reason[i+1:len(a.Reason)-1]
+	}
+	return note
 }
 
 // lacksScope reports whether Slack's X-OAuth-Scopes header, the scopes of
@@ -305,7 +318,7 @@ func (c *conn) explain(method string, e envelope, a actions.Answer) (actions.Out
 	case "unknown_method":
 		return actions.Rejected, fmt.Sprintf("Slack does not know %s at this url (unknown_method): url must be the Web API root, such as %s; fix url", method, config.DefaultSlackURL)
 	case "ratelimited":
-		return actions.Failed, fmt.Sprintf("Slack kept answering ratelimited to %s (%s): wait a minute, then ulc resume the run", method, a.Reason)
+		return actions.Failed, fmt.Sprintf("Slack kept answering ratelimited to %s (%s): wait a minute, then ulc resume the run", method, retryNote(a))
 	case "internal_error", "fatal_error", "request_timeout", "service_unavailable":
 		return actions.Failed, fmt.Sprintf("Slack failed on %s (%s): try again later with ulc resume", method, code)
 	case "user_session_reset_failed":
