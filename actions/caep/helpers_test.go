@@ -23,15 +23,8 @@ import (
 )
 
 // register makes Connector the connector of kind "caep" targets in this
-// test binary. While the engine still sends every target to the GTR
-// connector (its kind dispatch is being added), it also stands in for
-// that one, so the engine runs here drive this connector either way.
-var register = sync.OnceFunc(func() {
-	actions.Register(config.KindCAEP, Connector{})
-	if actions.ActionOf(config.Target{Kind: config.KindCAEP}) != actions.Action(config.KindCAEP) {
-		actions.Register("gtr", Connector{})
-	}
-})
+// test binary, as the backend does.
+var register = sync.OnceFunc(func() { actions.Register(config.KindCAEP, Connector{}) })
 
 // memJournal keeps every event in memory.
 type memJournal struct {
