@@ -556,3 +556,39 @@ func TestProbe(t *testing.T) {
 		t.Errorf("SignedOut = %d after probes, want 0", n)
 	}
 }
+
+// BenchmarkSignOut is one user's whole Slack step (plan, lookup, reset,
+// every event recorded in memory) against the fake on loopback.
+func BenchmarkSignOut(b *testing.B) {
+	s, err := slackfake.Start(slackfake.Options{Users: []string{"alice@example.com"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	dir := b.TempDir()
+	block, err := s.TargetTOML("slack", dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(dir, "targets.toml")
+	if err := os.WriteFile(path, []byte(block), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	req := actions.Request{Users: []string{"alice@example.com"}, Reason: "bench", Operator: "bench",
+		Targets: f.Targets, Defaults: f.Defaults, Version: "bench"}
+	for b.Loop() {
+		p, err := actions.BuildPlan(ctx, req, actions.StaticDirectory{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := (&actions.Executor{Journal: &journal{}}).Execute(ctx, p)
+		if err != nil || !st.AllSucceeded() {
+			b.Fatalf("run: %v %v", err, st.Counts())
+		}
+	}
+}
