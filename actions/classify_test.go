@@ -112,3 +112,20 @@ func FuzzClassify(f *testing.F) {
 		}
 	})
 }
+
+// A redirect's reason names only where it points: a hostile app could put a
+// token in the rest of its Location, and the reason reaches the audit log.
+func TestRedirectReasonNamesOnlyTheOrigin(t *testing.T) {
+	for loc, want := range map[string]string{
+		"https://evil.example/collect?token=s3cret-d6f1&u=neo": `"https://evil.example"`,
+		"https://user:s3cret-d6f1@evil.example/x":              `"https://evil.example"`,
+		"/login?next=s3cret-d6f1":                              `"a relative location"`,
+	} {
+		h := http.Header{}
+		h.Set("Location", loc)
+		msg := explain(config.Target{Timeout: time.Second}, answer{status: 302, header: h}, Rejected)
+		if strings.Contains(msg, "s3cret-d6f1") || !strings.Contains(msg, want) {
+			t.Errorf("Location %q: reason %q, want it to name %s and nothing more", loc, msg, want)
+		}
+	}
+}

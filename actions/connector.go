@@ -39,6 +39,10 @@ type ConnEnv struct {
 	Issuer string
 	// Version is ulc's version, for User-Agent headers.
 	Version string
+	// RunID and Reason are the run's id and the operator's reason, for
+	// connectors whose requests carry them (a CAEP SET's txn and
+	// reason_admin).
+	RunID, Reason string
 }
 
 // Conn is a target opened for one run.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -483,7 +484,9 @@ func explain(t config.Target, a answer, o Outcome) string {
 	case s == 404:
 		return "the app has no such user"
 	case s >= 300 && s < 400:
-		loc := safetext.Line(a.header.Get("Location"), 120)
+		// Only where it points: a hostile app could put a token in the
+		// rest of the Location, and the reason reaches the audit log.
+		loc := safetext.Line(originOf(a.header.Get("Location")), 120)
 		msg = fmt.Sprintf("redirected (%d) to %q, not followed: fix url", s, loc)
 	case s == 400:
 		msg = fmt.Sprintf("request refused (400): the app does not accept subject format %s with body key %s", t.Subject, t.BodyKey)
@@ -504,4 +507,17 @@ func explain(t config.Target, a answer, o Outcome) string {
 		msg += ": " + snippet
 	}
 	return msg
+}
+
+// originOf is the scheme and host of a URL, or "a relative location" for a
+// URL without them; nothing of its path, query or user info.
+func originOf(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	switch {
+	case err != nil:
+		return "an unreadable location"
+	case u.Host == "":
+		return "a relative location"
+	}
+	return u.Scheme + "://" + u.Host
 }

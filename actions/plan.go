@@ -165,7 +165,7 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 		targets:     map[string]*runTarget{},
 	}
 	users, problems := resolveUsers(ctx, dir, req.Users)
-	env := ConnEnv{Getenv: getenv, Issuer: req.Issuer, Version: req.Version}
+	env := ConnEnv{Getenv: getenv, Issuer: req.Issuer, Version: req.Version, RunID: p.RunID, Reason: strings.TrimSpace(req.Reason)}
 	problems = append(problems, p.loadTargets(ctx, req.Targets, env)...)
 	okta := oktaOrder(req.OktaSteps)
 	problems = append(problems, p.planOkta(req, users, okta)...)

@@ -52,6 +52,12 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	default:
 		out.Verdict = res.Error
 	}
+	if res.Outcome == NotFound && res.HTTPStatus != 404 && res.Error != "" {
+		// An API that says "no such user" in its body (Slack) says there
+		// too what the credential lacks for the sign-out itself: the
+		// point of the check.
+		out.Verdict += ": " + res.Error
+	}
 	return out
 }
 

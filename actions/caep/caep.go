@@ -45,8 +45,8 @@ const ContentType = "application/secevent+jwt"
 // JWTType is the typ header of a SET.
 const JWTType = "secevent+jwt"
 
-// defaultReason is the reason_admin of every SET until the run's reason
-// reaches the connector: the interoperability profile wants it non-empty.
+// defaultReason is the reason_admin of a SET sent without an operator's
+// reason (a probe): the interoperability profile wants it non-empty.
 const defaultReason = "An administrator signed this user out everywhere with ulc (Universal Logout Console)"
 
 // minRSABits is the smallest key the interoperability profile allows.
@@ -64,6 +64,8 @@ type conn struct {
 	key     *rsa.PrivateKey
 	aud     string
 	version string
+	// runID and reason are the run's: the SET's txn and reason_admin.
+	runID, reason string
 }
 
 // Open implements actions.Connector: it loads the signing key (and the
@@ -86,7 +88,7 @@ func (Connector) Open(ctx context.Context, t config.Target, env actions.ConnEnv)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", t.Where(), err)
 	}
-	return &conn{t: t, cred: cred, key: key, aud: aud, version: env.Version}, nil
+	return &conn{t: t, cred: cred, key: key, aud: aud, version: env.Version, runID: env.RunID, reason: env.Reason}, nil
 }
 
 // Audience is the aud of the SETs pushed to endpoint: its origin
@@ -140,19 +142,25 @@ func (c *conn) Plan(u actions.User) (actions.StepDetail, error) {
 		return actions.StepDetail{}, fmt.Errorf("%s, user %s: kind %q names the user by email address, and the directory has none for this user: add one to the user's profile",
 			c.t.Where(), u.Key(), config.KindCAEP)
 	}
-	// txn ties the attempts of one step together at the receiver. It
-	// should be the run's id, which a connector is not told; a fresh id
-	// per step is the next best thing.
-	txn, err := randomID()
-	if err != nil {
-		return actions.StepDetail{}, fmt.Errorf("%s: %v", c.t.Where(), err)
+	// txn ties the SET to the run that sent it: the receiver's log and
+	// ulc's audit log name the same transaction.
+	txn := c.runID
+	if txn == "" { // opened outside a run (a probe)
+		var err error
+		if txn, err = randomID(); err != nil {
+			return actions.StepDetail{}, fmt.Errorf("%s: %v", c.t.Where(), err)
+		}
+	}
+	reason := c.reason
+	if reason == "" {
+		reason = defaultReason
 	}
 	sub := subjectID{Format: "email", Email: email}
 	cl := claims{
 		Iss: c.t.JWTIss, Aud: c.aud, Txn: txn, SubID: sub,
 		Events: map[string]sessionRevoked{EventSessionRevoked: {
 			Subject: eventSubject{User: sub}, InitiatingEntity: "admin",
-			ReasonAdmin: map[string]string{"en": defaultReason},
+			ReasonAdmin: map[string]string{"en": reason},
 		}},
 	}
 	body, err := json.Marshal(cl)

@@ -34,7 +34,7 @@ func TestPushIsAcceptedAndRecorded(t *testing.T) {
 	}
 	p := ps[0]
 	if p.Email != "alice@example.com" || p.Issuer != s.Issuer() || p.Audience != s.URL() || p.KeyID != s.KeyID() ||
-		p.InitiatingEntity != "admin" || p.Reason == "" || len(p.Txn) != 32 {
+		p.InitiatingEntity != "admin" || p.Reason != "phished" || p.Txn != res.RunID {
 		t.Errorf("push = %+v", p)
 	}
 	// The attempt records the jti it sent; the plan records the claims
