@@ -92,7 +92,7 @@ type the login, enter, and watch the board. Then 2 for History.`,
 					}
 				}()
 			}
-			sb, err := sandbox.Start(sandbox.Options{Dir: dir, People: people})
+			sb, err := sandbox.Start(sandbox.Options{Dir: dir, People: people, Vendors: true})
 			if err != nil {
 				return err
 			}
@@ -153,6 +153,7 @@ func newSandboxCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&o.Vendors, "vendors", true, "also run fakes of the vendors' sign-out APIs (Google, Microsoft, ...) as targets")
 	c.Flags().StringVar(&o.Dir, "dir", "", "where to write targets.toml and credentials (default: a new temporary directory)")
 	c.Flags().IntVar(&o.People, "people", 0, "generated people besides the cast (e.g. 100000 for scale tests)")
 	c.Flags().StringVar(&o.OktaAddr, "okta-addr", "", "the Okta fake's address (default 127.0.0.1 on a free port)")

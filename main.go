@@ -235,7 +235,7 @@ Run without a subcommand to open the console.`,
 	root.Flags().BoolVar(&readOnly, "readonly", false, "search and review only: hide every action that changes anything")
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runConsoleCmd(cmd.Context(), e, readOnly) }
-	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e))
+	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e), newCAEPCmd(e))
 	return root
 }
 

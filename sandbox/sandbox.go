@@ -17,7 +17,11 @@ import (
 	"time"
 
 	"ulc/sandbox/apps"
+	"ulc/sandbox/caepfake"
+	"ulc/sandbox/googlefake"
+	"ulc/sandbox/microsoftfake"
 	"ulc/sandbox/oktafake"
+	"ulc/sandbox/slackfake"
 )
 
 // Options configures a sandbox.
@@ -33,6 +37,9 @@ type Options struct {
 	// RateLimit, when set, is the Okta fake's budget of requests per
 	// minute per endpoint, for drilling how ulc paces itself.
 	RateLimit int
+	// Vendors also starts a fake of each vendor's sign-out API ulc has a
+	// connector for (Microsoft Graph, ...) and registers them as targets.
+	Vendors bool
 }
 
 // Sandbox is a running Okta fake and its demo apps.
@@ -46,8 +53,15 @@ type Sandbox struct {
 	ConfigPath string
 	// TokenFile holds the Okta API token (mode 0600).
 	TokenFile string
+	// Google, Microsoft, Slack and CAEP are the vendor fakes, with
+	// Options.Vendors.
+	Google    *googlefake.Server
+	Microsoft *microsoftfake.Server
+	Slack     *slackfake.Server
+	CAEP      *caepfake.Server
 
-	srv *http.Server
+	srv     *http.Server
+	vendors []vendor
 }
 
 // Start starts the Okta fake and the apps and writes the configuration.
@@ -99,12 +113,21 @@ func Start(o Options) (*Sandbox, error) {
 		return nil, errors.Join(err, s.Close())
 	}
 	s.ConfigPath = fleet.ConfigPath
+	if o.Vendors {
+		var emails []string
+		for _, p := range okta.People() {
+			emails = append(emails, p.Email)
+		}
+		if err := s.startVendors(o.Dir, s.ConfigPath, emails); err != nil {
+			return nil, errors.Join(err, s.Close())
+		}
+	}
 	return s, nil
 }
 
 // Close stops everything.
 func (s *Sandbox) Close() error {
-	var errs []error
+	errs := []error{s.closeVendors()}
 	if s.Fleet != nil {
 		errs = append(errs, s.Fleet.Close())
 	}
