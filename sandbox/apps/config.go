@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"ulc/sandbox/internal/tomlstr"
 )
 
 // OktaMarker starts the place in targets.toml where the [okta] table goes.
@@ -49,28 +51,28 @@ max_retry_wait = "5s"
 	for _, a := range f.Apps {
 		s := a.spec
 		fmt.Fprintf(&b, "\n# %s\n[[target]]\n", describe(s))
-		fmt.Fprintf(&b, "name = %s\n", tomlString(s.Name))
-		fmt.Fprintf(&b, "url = %s\n", tomlString(a.url))
-		fmt.Fprintf(&b, "subject = %s\n", tomlString(s.Subject))
+		fmt.Fprintf(&b, "name = %s\n", tomlstr.Quote(s.Name))
+		fmt.Fprintf(&b, "url = %s\n", tomlstr.Quote(a.url))
+		fmt.Fprintf(&b, "subject = %s\n", tomlstr.Quote(s.Subject))
 		if s.Subject == SubjectIssSub {
-			fmt.Fprintf(&b, "subject_iss = %s\n", tomlString(f.issuer))
+			fmt.Fprintf(&b, "subject_iss = %s\n", tomlstr.Quote(f.issuer))
 		}
 		if s.Behaviour == Legacy {
 			b.WriteString("body_key = \"subject\"\n")
 		}
 		if s.Timeout > 0 {
-			fmt.Fprintf(&b, "timeout = %s\n", tomlString(s.Timeout.String()))
+			fmt.Fprintf(&b, "timeout = %s\n", tomlstr.Quote(s.Timeout.String()))
 		}
 		switch s.Auth {
 		case AuthBearer:
 			b.WriteString("auth = \"bearer\"\n")
-			fmt.Fprintf(&b, "token_file = %s\n", tomlString(a.tokenFile))
+			fmt.Fprintf(&b, "token_file = %s\n", tomlstr.Quote(a.tokenFile))
 		case AuthJWT:
 			b.WriteString("auth = \"jwt\"\n")
-			fmt.Fprintf(&b, "jwt_key_file = %s\n", tomlString(a.keyFile))
-			fmt.Fprintf(&b, "jwt_key_id = %s\n", tomlString(a.keyID))
-			fmt.Fprintf(&b, "jwt_iss = %s\n", tomlString(JWTIssuer))
-			fmt.Fprintf(&b, "jwt_sub = %s\n", tomlString(s.Name+"-client"))
+			fmt.Fprintf(&b, "jwt_key_file = %s\n", tomlstr.Quote(a.keyFile))
+			fmt.Fprintf(&b, "jwt_key_id = %s\n", tomlstr.Quote(a.keyID))
+			fmt.Fprintf(&b, "jwt_iss = %s\n", tomlstr.Quote(JWTIssuer))
+			fmt.Fprintf(&b, "jwt_sub = %s\n", tomlstr.Quote(s.Name+"-client"))
 		}
 	}
 
@@ -111,24 +113,4 @@ func describe(s Spec) string {
 // humanDuration writes 2s as "2 s" and 1500ms as "1.5 s".
 func humanDuration(d time.Duration) string {
 	return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", d.Seconds()), "0"), ".") + " s"
-}
-
-// tomlString quotes s as a TOML basic string. Names, URLs and file names
-// here are printable ASCII; anything else is escaped.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, `\u%04X`, r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }

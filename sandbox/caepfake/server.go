@@ -34,6 +34,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
+
+	"ulc/sandbox/internal/tomlstr"
 )
 
 // Path is where the receiver takes pushed SETs: Okta's
@@ -228,15 +230,15 @@ func (s *Server) TargetTOML(name, dir string) (string, error) {
 		return "", fmt.Errorf("caepfake: writing the key: %w", err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "[[target]]\nname = %s\nkind = \"caep\"\nurl = %s\n", tomlString(name), tomlString(s.Endpoint()))
+	fmt.Fprintf(&b, "[[target]]\nname = %s\nkind = \"caep\"\nurl = %s\n", tomlstr.Quote(name), tomlstr.Quote(s.Endpoint()))
 	fmt.Fprintf(&b, "jwt_key_file = %s\njwt_iss = %s\njwt_key_id = %s\n",
-		tomlString(keyPath), tomlString(s.opts.Issuer), tomlString(s.opts.KeyID))
+		tomlstr.Quote(keyPath), tomlstr.Quote(s.opts.Issuer), tomlstr.Quote(s.opts.KeyID))
 	if s.opts.Token != "" {
 		tokPath := base + "-caep-token"
 		if err := os.WriteFile(tokPath, []byte(s.opts.Token+"\n"), 0o600); err != nil {
 			return "", fmt.Errorf("caepfake: writing the token: %w", err)
 		}
-		fmt.Fprintf(&b, "token_file = %s\n", tomlString(tokPath))
+		fmt.Fprintf(&b, "token_file = %s\n", tomlstr.Quote(tokPath))
 	}
 	return b.String(), nil
 }
@@ -293,25 +295,6 @@ func safeName(name string) string {
 		return "target"
 	}
 	return string(out)
-}
-
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\u%04X", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 // The RFC 8935 §2.4 error codes (IANA "Security Event Token Error Codes").

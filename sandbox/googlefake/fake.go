@@ -29,6 +29,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ulc/sandbox/internal/tomlstr"
 )
 
 // Scope is the OAuth scope of users.signOut, tokens.list and tokens.delete.
@@ -240,17 +242,11 @@ func (s *Server) TargetTOML(name, dir string) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "[[target]]\nname = %s\nkind = \"google\"\nurl = %s\ncredentials_file = %s\nadmin = %s\n",
-		tomlString(name), tomlString(s.url), tomlString(path), tomlString(s.opts.Admin))
+		tomlstr.Quote(name), tomlstr.Quote(s.url), tomlstr.Quote(path), tomlstr.Quote(s.opts.Admin))
 	if s.opts.RevokeOAuthGrants {
 		b.WriteString("revoke_oauth_grants = true\n")
 	}
 	return b.String(), nil
-}
-
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
-	b, _ := json.Marshal(s) // JSON string escapes are valid TOML basic-string escapes
-	return string(b)
 }
 
 // statusWriter remembers the status written.

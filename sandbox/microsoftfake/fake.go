@@ -40,6 +40,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ulc/sandbox/internal/tomlstr"
 )
 
 // GraphScope is the only scope the fake issues tokens for, as a daemon
@@ -206,17 +208,17 @@ func (s *Server) TargetTOML(name, dir string) (string, error) {
 		if err := writeFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})); err != nil {
 			return "", err
 		}
-		cred = fmt.Sprintf("client_cert_file = %s\nclient_key_file = %s\n", tomlString(certPath), tomlString(keyPath))
+		cred = fmt.Sprintf("client_cert_file = %s\nclient_key_file = %s\n", tomlstr.Quote(certPath), tomlstr.Quote(keyPath))
 	} else {
 		p := filepath.Join(dir, name+"-client-secret")
 		if err := writeFile(p, []byte(s.secret+"\n")); err != nil {
 			return "", err
 		}
-		cred = fmt.Sprintf("client_secret_file = %s\n", tomlString(p))
+		cred = fmt.Sprintf("client_secret_file = %s\n", tomlstr.Quote(p))
 	}
 	return fmt.Sprintf("[[target]]\nname = %s\nkind = \"microsoft\"\ntenant = %s\nclient_id = %s\n%stoken_url = %s\nurl = %s\n",
-		tomlString(name), tomlString(s.tenant), tomlString(s.clientID), cred,
-		tomlString(s.url+"/{tenant}/oauth2/v2.0/token"), tomlString(s.URL())), nil
+		tomlstr.Quote(name), tomlstr.Quote(s.tenant), tomlstr.Quote(s.clientID), cred,
+		tomlstr.Quote(s.url+"/{tenant}/oauth2/v2.0/token"), tomlstr.Quote(s.URL())), nil
 }
 
 // SignedOut is how many times the user's sign-in sessions were revoked.
@@ -265,25 +267,6 @@ func writeFile(path string, data []byte) error {
 		return fmt.Errorf("microsoftfake: %w", err)
 	}
 	return nil
-}
-
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\u%04X", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
-	return b.String()
 }
 
 func guid() string {

@@ -32,6 +32,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"ulc/sandbox/internal/tomlstr"
 )
 
 // The scopes of the methods the fake serves, as Slack names them.
@@ -244,7 +246,7 @@ func (s *Server) TargetTOML(name, dir string) (string, error) {
 		return "", fmt.Errorf("slackfake: %w", err)
 	}
 	return fmt.Sprintf("[[target]]\nname = %s\nkind = \"slack\"\nurl = %s\ntoken_file = %s\n",
-		tomlString(name), tomlString(s.URL()), tomlString(abs)), nil
+		tomlstr.Quote(name), tomlstr.Quote(s.URL()), tomlstr.Quote(abs)), nil
 }
 
 // writeSecret writes data to path with mode 0600, also when path exists
@@ -276,25 +278,6 @@ func safeFileName(name string) string {
 	if b.Len() == 0 {
 		return "target"
 	}
-	return b.String()
-}
-
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			b.WriteByte('\\')
-			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f:
-			fmt.Fprintf(&b, "\\u%04X", r)
-		default:
-			b.WriteRune(r)
-		}
-	}
-	b.WriteByte('"')
 	return b.String()
 }
 
