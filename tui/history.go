@@ -492,7 +492,14 @@ func (r *runDetailScreen) view() string {
 	add("Users", clean(usersText(i.Users), 200))
 	lines = append(lines, "")
 	rows := make([][]string, len(r.st.Steps))
+	kinds := make([]string, len(r.st.Steps))
+	mixed := false
 	for j, s := range r.st.Steps {
+		kinds[j] = "okta"
+		if !s.Action.Okta() {
+			kinds[j] = clean(string(s.Action), 12) // a target step's action is its kind
+			mixed = mixed || s.Action != actions.ActionGTR
+		}
 		name := stepName(s) // as the board calls it
 		httpS := ""
 		if s.HTTPStatus != 0 {
@@ -501,8 +508,8 @@ func (r *runDetailScreen) view() string {
 		rows[j] = []string{c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)), name, clean(s.User, 30), httpS,
 			fmt.Sprint(s.Attempts), fmt.Sprintf("%dms", s.LatencyMS), clean(s.Error, 200)}
 	}
-	lines = append(lines, strings.Split(c.table([]column{{"OUTCOME", 12}, {"TARGET", 16}, {"USER", 20}, {"HTTP", 4}, {"TRY", 3}, {"TIME", 7}, {"REASON", 0}},
-		rows, -1, 0, len(rows)), "\n")...)
+	cols, rows := withKind(mixed, []column{{"OUTCOME", 12}, {"TARGET", 16}, {"USER", 20}, {"HTTP", 4}, {"TRY", 3}, {"TIME", 7}, {"REASON", 0}}, rows, 2, kinds)
+	lines = append(lines, strings.Split(c.table(cols, rows, -1, 0, len(rows)), "\n")...)
 	lines = append(lines, "", c.st.title.Render("Timeline"))
 	for _, ev := range r.events {
 		if ev.Kind == actions.KindPlanned {

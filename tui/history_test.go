@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +138,52 @@ func TestHistoryResumesAnInterruptedRun(t *testing.T) {
 		t.Error("resuming does not skip chat, which was revoked")
 	}
 	d.sees("› Run "+runID, "1/1 finished", "wiki")
+}
+
+// mixedHistory serves the fixed run with one more step, to a Google target.
+type mixedHistory struct{ *fakeHistory }
+
+func (h mixedHistory) Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error) {
+	st, evs, err := h.fakeHistory.Run(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	more := []actions.Event{
+		{Seq: 7, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 3, User: cast[0].Login, Target: "google", Action: "google"},
+		{Seq: 8, RunID: id, Time: testNow, Kind: actions.KindResult, Step: 3, User: cast[0].Login, Target: "google", Action: "google",
+			Attempt: 2, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 12},
+	}
+	for _, ev := range more {
+		st.Apply(ev)
+	}
+	return st, append(evs, more...), nil
+}
+
+// A run that signed the user out of several kinds of target shows each
+// step's kind; a run of GTR targets only keeps its columns for the reasons.
+func TestRunDetailShowsEachKind(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	deps.History = mixedHistory{hist}
+	d := newDriver(t, deps, 120, 40)
+	d.key("tab")
+	d.key("enter")
+	rows := rowsBelow(d.frame(), "KIND")
+	var google string
+	for _, r := range rows {
+		if strings.Contains(r, "google") && strings.Contains(r, "revoked") {
+			google = r
+		}
+	}
+	if strings.Count(google, "google") < 2 { // the target, and its kind
+		t.Fatalf("no row of the google step with its kind:\n%s", d.frame())
+	}
+	if !strings.Contains(d.frame(), "gtr") {
+		t.Errorf("the GTR steps do not say their kind:\n%s", d.frame())
+	}
+
+	deps, _, _, _ = testDeps()
+	d = newDriver(t, deps, 120, 40)
+	d.key("tab")
+	d.key("enter")
+	d.notSees("KIND")
 }
