@@ -100,3 +100,19 @@ func (c *probeCaller) Do(call Call) Answer {
 	return Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: o,
 		RequestID: a.requestID, Latency: a.latency, Reason: explain(c.t.cfg, a, o)}
 }
+
+// ResidualOf says what stays alive at t's application after a sign-out by
+// its connector (its Conn's Residual), for the console to show before
+// anything is sent. It opens t as a run would (loading its credential,
+// sending nothing); "" when nothing is known to survive or t cannot be
+// opened.
+func ResidualOf(ctx context.Context, t config.Target, getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	rt, err := newRunTarget(ctx, t, ConnEnv{Getenv: getenv, Version: "check"}, sharedClient())
+	if err != nil {
+		return ""
+	}
+	return rt.conn.Residual()
+}

@@ -182,3 +182,22 @@ func (b *Backend) Probe(ctx context.Context, t config.Target) actions.ProbeResul
 	b.slog.Info("probe", "target", t.Name, "outcome", string(r.Outcome), "http", r.HTTPStatus, "ms", time.Since(start).Milliseconds())
 	return r
 }
+
+// Residuals returns, per enabled target of the registry, what stays alive
+// at the application after its sign-out, for the console to show before
+// sending. Nothing is sent.
+func (b *Backend) Residuals(ctx context.Context) map[string]string {
+	out := map[string]string{}
+	if b.cfg == nil {
+		return out
+	}
+	for _, t := range b.cfg.Targets {
+		if !t.Enabled {
+			continue
+		}
+		if r := actions.ResidualOf(ctx, t, b.opts.Getenv); r != "" {
+			out[t.Name] = r
+		}
+	}
+	return out
+}

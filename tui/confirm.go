@@ -416,7 +416,12 @@ func (s *confirmScreen) view() string {
 		label = "› " + label
 	}
 	b.WriteString(c.st.title.Render(label) + "\n")
-	h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-6, 2)
+	residual := s.residualLine()
+	after := 6 // the lines below the list: more, reason, ticket, confirm, the hint
+	if residual != "" {
+		after++
+	}
+	h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-after, 2)
 	rows := make([][]string, len(s.targets))
 	kinds := make([]string, len(s.targets))
 	for i, t := range s.targets {
@@ -452,6 +457,9 @@ func (s *confirmScreen) view() string {
 		// The plan is more than fits: say so, rather than let a target
 		// go unseen.
 		b.WriteString(c.st.dim.Render(fmt.Sprintf("    … %d more targets: tab to the list, ↓ to scroll", hidden)) + "\n")
+	}
+	if residual != "" {
+		b.WriteString(c.st.dim.Render(ansi.Truncate(residual, c.width, "…")) + "\n")
 	}
 
 	b.WriteString(s.reason.View() + "\n")
@@ -495,4 +503,33 @@ func (s *confirmScreen) heldText() string {
 func (s *confirmScreen) requests() int {
 	r := s.request(false)
 	return len(s.people) * (len(r.OktaSteps) + len(r.Targets))
+}
+
+// residualLine says, before sending, what the sign-outs leave alive: the
+// selected target's residual while the list has focus, else how many
+// switched-on targets leave something. "" when none does.
+func (s *confirmScreen) residualLine() string {
+	res := s.c.deps.Residual
+	if len(res) == 0 {
+		return ""
+	}
+	if s.field == fieldTargets && s.tgtCur < len(s.targets) {
+		t := s.targets[s.tgtCur]
+		if r := res[t.Name]; r != "" {
+			return "    still alive after " + clean(t.Name, 20) + "'s sign-out: " + clean(r, 400)
+		}
+	}
+	n := 0
+	for i, t := range s.targets {
+		if s.enabled[i] && res[t.Name] != "" {
+			n++
+		}
+	}
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return "    1 target leaves something alive after its sign-out: tab to the list to read it"
+	}
+	return fmt.Sprintf("    %d targets leave something alive after their sign-out: tab to the list to read each", n)
 }

@@ -325,3 +325,23 @@ func TestConfirmUnusableGolden(t *testing.T) {
 		})
 	}
 }
+
+// What a sign-out leaves alive is on Confirm before anything is sent: how
+// many targets leave something, and the selected target's residual.
+func TestConfirmShowsWhatStaysAlive(t *testing.T) {
+	deps, _, run, _ := testDeps()
+	deps.Targets = append(deps.Targets, config.Target{Name: "google", Kind: config.KindGoogle, URL: "https://admin.googleapis.com/", Enabled: true})
+	deps.Residual = map[string]string{"google": "OAuth grants and app passwords survive the sign-out"}
+	d := newDriver(t, deps, 100, 30)
+	d.openConfirm("tri")
+	d.sees("1 target leaves something alive after its sign-out: tab to the list to read it")
+	d.key("tab") // ticket
+	d.key("tab") // Okta steps
+	d.key("tab") // targets
+	d.key("down")
+	d.key("down") // chat, wiki, google (legacy is off and not listed)
+	d.sees("still alive after google's sign-out: OAuth grants and app passwords survive the sign-out")
+	if run.executed() != 0 {
+		t.Fatal("showing the residual sent something")
+	}
+}

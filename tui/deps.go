@@ -82,6 +82,9 @@ type Deps struct {
 	Prober    Prober
 	// Targets is the registry, in file order.
 	Targets []config.Target
+	// Residual says, per target, what stays alive at the application
+	// after its sign-out (Confirm shows it before sending).
+	Residual map[string]string
 	// OrgURL and AuditPath are shown in the header.
 	OrgURL    string
 	AuditPath string
