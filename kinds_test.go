@@ -1,0 +1,136 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"ulc/sandbox"
+)
+
+// TestRevokeAcrossKinds is the headless drill against the vendors' fakes:
+// ulc revoke signs the compromised user out of Google Workspace, Microsoft
+// 365, Slack and a CAEP receiver in one run, and the summary reports each
+// with its kind, its truth and what stays alive; no credential appears in
+// any output or in the audit log.
+func TestRevokeAcrossKinds(t *testing.T) {
+	dir := t.TempDir()
+	sb, err := sandbox.Start(sandbox.Options{Dir: dir, Vendors: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	const who = "trinity@whiterabbit.fake"
+	db := filepath.Join(dir, "audit.db")
+	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", who,
+		"--reason", "drill", "--yes", "--json", "--targets", "google,m365,slack,okta-itp")
+	if code != exitFailures {
+		t.Fatalf("exit %d, want 1 (the demo's Slack token lacks a scope): %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var sum struct {
+		Targets []struct {
+			Name, Action, Outcome, Error string
+			Attempts                     int
+		} `json:"targets"`
+		Residual map[string]string `json:"residual"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
+		t.Fatal(err)
+	}
+	wants := map[string]struct{ kind, outcome, says string }{
+		"google":   {"google", "revoked", "deleted 1 grant"},       // the attacker's mail-sync app
+		"m365":     {"microsoft", "revoked", "verified"},           // throttled once, then read back
+		"slack":    {"slack", "rejected", "add admin.users:write"}, // says which scope to add
+		"okta-itp": {"caep", "revoked", ""},
+	}
+	seen := 0
+	for _, s := range sum.Targets {
+		w, ok := wants[s.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		if s.Action != w.kind || s.Outcome != w.outcome || !strings.Contains(s.Error, w.says) {
+			t.Errorf("%s: %s %s %q, want kind %s, %s, saying %q", s.Name, s.Action, s.Outcome, s.Error, w.kind, w.outcome, w.says)
+		}
+		if sum.Residual[s.Name] == "" {
+			t.Errorf("%s: the summary says nothing of what stays alive", s.Name)
+		}
+	}
+	if seen != len(wants) {
+		t.Fatalf("the summary has %d of the %d vendor targets:\n%s", seen, len(wants), out)
+	}
+	if sb.Google.SignedOut(who) != 1 || sb.Microsoft.SignedOut(who) != 1 || sb.CAEP.SignedOut(who) != 1 || sb.Slack.SignedOut(who) != 0 {
+		t.Errorf("signed out at the fakes: google %d, microsoft %d, caep %d, slack %d; want 1, 1, 1, 0",
+			sb.Google.SignedOut(who), sb.Microsoft.SignedOut(who), sb.CAEP.SignedOut(who), sb.Slack.SignedOut(who))
+	}
+
+	// No secret of any credential file reaches the output or the log.
+	audit, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range vendorSecrets(t, dir) {
+		for name, text := range map[string]string{"stdout": out, "stderr": errOut, "the audit log": string(audit)} {
+			if strings.Contains(text, s) {
+				t.Errorf("%s holds a credential (%d bytes long)", name, len(s))
+			}
+		}
+	}
+
+	// ulc caep jwks prints the public key the receiver trusts, not the
+	// private one.
+	code, out, errOut = ulc(t, "", "caep", "jwks", "--config", sb.ConfigPath)
+	var jwks struct {
+		Keys []struct{ Kty, Kid, N, D string } `json:"keys"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &jwks) != nil || len(jwks.Keys) != 1 ||
+		jwks.Keys[0].Kty != "RSA" || jwks.Keys[0].N == "" || jwks.Keys[0].D != "" {
+		t.Errorf("ulc caep jwks: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// vendorSecrets returns the secrets of the credential files the vendors'
+// fakes wrote into dir: tokens and client secrets whole, and each line of
+// the PEM keys, also as they appear JSON-escaped in a service account key.
+func vendorSecrets(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, name := range []string{"slack-slack-token", "m365-client-secret"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, strings.TrimSpace(string(b)))
+	}
+	keys, err := filepath.Glob(filepath.Join(dir, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range keys {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue // a directory
+		}
+		text := strings.ReplaceAll(string(b), `\n`, "\n")
+		if !strings.Contains(text, "PRIVATE KEY-----") {
+			continue
+		}
+		for _, l := range strings.Split(text, "\n") {
+			if l = strings.TrimSpace(l); len(l) >= 40 && !strings.HasPrefix(l, "-----") && !strings.Contains(l, `"`) {
+				out = append(out, l)
+			}
+		}
+	}
+	if len(out) < 4 {
+		t.Fatalf("found only %d secrets in the fakes' credential files", len(out))
+	}
+	return out
+}
