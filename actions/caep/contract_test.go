@@ -31,165 +31,25 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ulc/actions"
+	"ulc/internal/prismtest"
 	"ulc/sandbox/caepfake"
 )
 
-// prismStartTimeout bounds the wait for one Prism to answer.
-const prismStartTimeout = 60 * time.Second
-
-func repoRoot(t *testing.T) string {
+// receiverSpec returns Okta's receiver spec, after checking that Prism is
+// installed (the test skips without either, or fails under CI=true).
+func receiverSpec(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
-
-// missing skips the test, or fails it under CI=true.
-func missing(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
-	}
-	t.Skip(msg)
-}
-
-func prismTools(t *testing.T) (prism, spec string) {
-	t.Helper()
-	root := repoRoot(t)
-	prism = os.Getenv("ULC_PRISM")
-	if prism == "" {
-		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
-	}
-	if _, err := os.Stat(prism); err != nil {
-		missing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
-	}
-	spec = os.Getenv("ULC_CAEP_SPEC")
-	if spec == "" {
-		spec = filepath.Join(root, "..", "shared", "connectors", "specs", "okta-ssf-receiver-trimmed.yaml")
-	}
-	if _, err := os.Stat(spec); err != nil {
-		missing(t, "Okta's receiver spec is not at %s (shared/ beside the repository, or set ULC_CAEP_SPEC)", spec)
-	}
-	return prism, spec
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (tb *tailBuffer) Write(p []byte) (int, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.b = append(tb.b, p...)
-	if over := len(tb.b) - tb.max; over > 0 {
-		tb.b = append(tb.b[:0], tb.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (tb *tailBuffer) String() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return string(tb.b)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-// startPrism starts Prism with args (plus -h and -p) on 127.0.0.1, waits
-// until it answers, and returns its URL. It is stopped when the test ends.
-func startPrism(t *testing.T, prism string, args ...string) string {
-	t.Helper()
-	for try := 0; ; try++ {
-		port := freePort(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, prism, append(append([]string(nil), args...), "-h", "127.0.0.1", "-p", port)...)
-		out := &tailBuffer{max: 128 << 10}
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.WaitDelay = 5 * time.Second
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
-		}
-		done := make(chan struct{})
-		var werr error
-		go func() { werr = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			if t.Failed() {
-				t.Logf("--- prism %s output (tail) ---\n%s", args[0], out.String())
-			}
-		})
-		u := "http://127.0.0.1:" + port
-		err := waitHTTP(u, done)
-		if err == nil {
-			return u
-		}
-		if try == 0 && strings.Contains(out.String(), "EADDRINUSE") {
-			cancel()
-			continue
-		}
-		t.Fatalf("prism %s: %v (exit: %v)\n%s", args[0], err, werr, out.String())
-	}
-}
-
-func waitHTTP(u string, done <-chan struct{}) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(prismStartTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("exited before answering")
-		default:
-		}
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u+"/", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := hc.Do(req); err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("did not answer on %s within %s", u, prismStartTimeout)
+	prismtest.Binary(t)
+	return prismtest.Spec(t, "ULC_CAEP_SPEC", "shared/connectors/specs/okta-ssf-receiver-trimmed.yaml", "Okta's receiver spec")
 }
 
 // exchange is one request through the recorder and Prism's answer.
@@ -287,8 +147,8 @@ func clean(t *testing.T, what string, xs []exchange) []int {
 }
 
 func TestContractPushAgainstPrismMock(t *testing.T) {
-	prism, spec := prismTools(t)
-	mock := startPrism(t, prism, "mock", spec, "--errors")
+	spec := receiverSpec(t)
+	mock := prismtest.Mock(t, spec)
 	rec := newPrismRecorder(t)
 	rec.set(mock, "")
 
@@ -332,10 +192,10 @@ func TestContractPushAgainstPrismMock(t *testing.T) {
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := receiverSpec(t)
 	rec := newPrismRecorder(t)
 	s := startFake(t, caepfake.Options{Users: []string{"alice@example.com"}, Audience: rec.url})
-	proxy := startPrism(t, prism, "proxy", spec, s.URL(), "--errors")
+	proxy := prismtest.Proxy(t, spec, s.URL())
 	rec.set(proxy, "")
 
 	block := replaceKeys(fakeTarget(t, s, "okta-itp"), `url = "`+rec.url+caepfake.Path+`"`)
@@ -368,7 +228,7 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 	// The harness can fail: an answer outside Okta's published operation
 	// (RFC 8935's access_denied, which Okta's enum lacks) is flagged.
 	denied := startFake(t, caepfake.Options{Users: []string{"alice@example.com"}, MissingPermission: true, Audience: rec.url})
-	rec.set(startPrism(t, prism, "proxy", spec, denied.URL(), "--errors"), "")
+	rec.set(prismtest.Proxy(t, spec, denied.URL()), "")
 	engineRun(t, loadTargets(t, replaceKeys(fakeTarget(t, denied, "okta-itp"), `url = "`+rec.url+caepfake.Path+`"`)), nil)
 	// (Prism answers 500 VIOLATIONS, which the engine retries.)
 	xs := rec.take()

@@ -15,35 +15,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ulc/actions"
 	"ulc/config"
+	"ulc/internal/journaltest"
 	"ulc/sandbox/caepfake"
 )
 
 // register makes Connector the connector of kind "caep" targets in this
 // test binary, as the backend does.
 var register = sync.OnceFunc(func() { actions.Register(config.KindCAEP, Connector{}) })
-
-// memJournal keeps every event in memory.
-type memJournal struct {
-	mu  sync.Mutex
-	evs []actions.Event
-}
-
-func (j *memJournal) Record(_ context.Context, _ bool, evs ...actions.Event) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.evs = append(j.evs, evs...)
-	return nil
-}
-
-func (j *memJournal) events() []actions.Event {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]actions.Event(nil), j.evs...)
-}
 
 // run is one engine run's record.
 type run struct {
@@ -54,33 +35,14 @@ type run struct {
 // result is the result event of step n.
 func (r run) result(t *testing.T, n int) actions.Event {
 	t.Helper()
-	for _, ev := range r.events {
-		if ev.Kind == actions.KindResult && ev.Step == n {
-			return ev
-		}
-	}
-	t.Fatalf("no result for step %d; events:\n%s", n, r.dump())
-	return actions.Event{}
+	return journaltest.Result(t, r.events, n)
 }
 
 // of returns the events of kind k, in order.
-func (r run) of(k actions.EventKind) []actions.Event {
-	var out []actions.Event
-	for _, ev := range r.events {
-		if ev.Kind == k {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
+func (r run) of(k actions.EventKind) []actions.Event { return journaltest.Of(r.events, k) }
 
-func (r run) dump() string {
-	var b strings.Builder
-	for _, ev := range r.events {
-		b.WriteString("  " + ev.Describe() + "\n")
-	}
-	return b.String()
-}
+// dump is the events in words, for failure messages.
+func (r run) dump() string { return journaltest.Describe(r.events) }
 
 // loadTargets writes a targets.toml of the given blocks (with a generous
 // timeout, two retries and waits of up to 2s) and loads it.
@@ -109,20 +71,11 @@ func engineRun(t *testing.T, f *config.File, getenv func(string) string, users .
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	req := actions.Request{
+	p, _, j := journaltest.Run(context.Background(), t, actions.Request{
 		Users: users, Reason: "phished", Operator: "tester",
 		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv, Version: "test",
-	}
-	p, err := actions.BuildPlan(context.Background(), req, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	j := &memJournal{}
-	x := &actions.Executor{Journal: j, BackoffBase: 5 * time.Millisecond}
-	if _, err := x.Execute(context.Background(), p); err != nil {
-		t.Fatalf("execute: %v", err)
-	}
-	return run{plan: p, events: j.events()}
+	})
+	return run{plan: p, events: j.Events()}
 }
 
 // startFake starts a receiver closed at the end of the test.

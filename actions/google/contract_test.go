@@ -26,171 +26,28 @@ package google_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ulc/actions"
+	"ulc/internal/prismtest"
 	"ulc/sandbox/googlefake"
 )
 
-// prismStartTimeout bounds the wait for Prism to answer; it starts in a
-// few seconds, more on a busy two-core machine.
-const prismStartTimeout = 60 * time.Second
-
-func repoRoot(t *testing.T) string {
+// adminSpec returns the Admin SDK spec, after checking that Prism is
+// installed (the test skips without either, or fails under CI=true).
+func adminSpec(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
-
-// missing skips the test, or fails it under CI=true, where the contract
-// tests must run.
-func missing(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
-	}
-	t.Skip(msg)
-}
-
-func prismTools(t *testing.T) (prism, spec string) {
-	t.Helper()
-	root := repoRoot(t)
-	prism = os.Getenv("ULC_PRISM")
-	if prism == "" {
-		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
-	}
-	if _, err := os.Stat(prism); err != nil {
-		missing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
-	}
-	spec = os.Getenv("ULC_GOOGLE_SPEC")
-	if spec == "" {
-		spec = filepath.Join(root, "..", "shared", "connectors", "specs", "google-admin-directory-v1-openapi.yaml")
-	}
-	if _, err := os.Stat(spec); err != nil {
-		missing(t, "the Admin SDK spec is not at %s (shared/ beside the repository, or set ULC_GOOGLE_SPEC)", spec)
-	}
-	return prism, spec
-}
-
-// tailBuffer keeps the last bytes Prism printed, for failure messages.
-type tailBuffer struct {
-	mu sync.Mutex
-	b  []byte
-}
-
-func (tb *tailBuffer) Write(p []byte) (int, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.b = append(tb.b, p...)
-	if over := len(tb.b) - 64<<10; over > 0 {
-		tb.b = append(tb.b[:0], tb.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (tb *tailBuffer) String() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return string(tb.b)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-// startPrism runs prism with args on 127.0.0.1 until the test ends and
-// returns its URL once it answers.
-func startPrism(t *testing.T, prism string, args ...string) string {
-	t.Helper()
-	for try := 0; ; try++ {
-		port := freePort(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, prism, append(args, "-h", "127.0.0.1", "-p", port)...)
-		out := &tailBuffer{}
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.WaitDelay = 5 * time.Second
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
-		}
-		done := make(chan struct{})
-		var exit error
-		go func() {
-			exit = cmd.Wait()
-			close(done)
-		}()
-		t.Cleanup(func() {
-			cancel()
-			<-done // killed: its exit status says nothing
-			if t.Failed() {
-				t.Logf("--- prism %s output (tail) ---\n%s", args[0], out)
-			}
-		})
-		u := "http://127.0.0.1:" + port
-		err := waitPrism(u, done, &exit)
-		if err == nil {
-			return u
-		}
-		if try == 0 && strings.Contains(out.String(), "EADDRINUSE") {
-			continue
-		}
-		t.Fatalf("prism %s: %v\n%s", args[0], err, out)
-	}
-}
-
-// waitPrism polls u until it answers, or Prism exits (done closed, with
-// *exit set) or prismStartTimeout passes.
-func waitPrism(u string, done <-chan struct{}, exit *error) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(prismStartTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("exited before answering: %v", *exit)
-		default:
-		}
-		req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, u+"/", nil)
-		if resp, err := hc.Do(req); err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("did not answer on %s within %s", u, prismStartTimeout)
+	prismtest.Binary(t)
+	return prismtest.Spec(t, "ULC_GOOGLE_SPEC", "shared/connectors/specs/google-admin-directory-v1-openapi.yaml", "the Admin SDK spec")
 }
 
 // exchange is one request through the recorder and Prism's answer.
@@ -302,8 +159,8 @@ func clean(t *testing.T, what string, xs []exchange, want ...string) {
 }
 
 func TestContractConnectorAgainstPrismMock(t *testing.T) {
-	prism, spec := prismTools(t)
-	mock := startPrism(t, prism, "mock", spec, "--errors")
+	spec := adminSpec(t)
+	mock := prismtest.Mock(t, spec)
 	rec := newRecorder(t, mock)
 	// The token comes from the fake: the spec has no token endpoint.
 	fake, err := googlefake.Start(googlefake.Options{})
@@ -354,7 +211,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := adminSpec(t)
 	fake, err := googlefake.Start(googlefake.Options{
 		Users: []string{alice, bob}, Groups: []string{"team@example.com"}, Throttle: 1, RevokeOAuthGrants: true,
 		Grants: map[string][]googlefake.Grant{alice: {
@@ -366,7 +223,7 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = fake.Close() })
-	proxy := startPrism(t, prism, "proxy", spec, strings.TrimSuffix(fake.URL(), "/"), "--errors")
+	proxy := prismtest.Proxy(t, spec, strings.TrimSuffix(fake.URL(), "/"))
 	rec := newRecorder(t, proxy)
 	dir := t.TempDir()
 	block, err := fake.TargetTOML("google", dir)

@@ -23,7 +23,7 @@ func TestSignOutAgainstTheFake(t *testing.T) {
 	if s.Error != "" {
 		t.Errorf("a plain sign-out says %q", s.Error)
 	}
-	if got := j.calls(t, s.Step); !slices.Equal(got, []string{google.CallToken, google.CallSignOut}) {
+	if got := j.Calls(t, s.Step); !slices.Equal(got, []string{google.CallToken, google.CallSignOut}) {
 		t.Errorf("calls %v, want token then signOut", got)
 	}
 	if n := fake.SignedOut(alice); n != 1 {
@@ -85,11 +85,11 @@ func TestThrottledSignOutIsRetriedAfterRetryAfter(t *testing.T) {
 	_, st, j := run(t, f, alice)
 	s := step(t, st, alice, "google")
 	expect(t, s, actions.Revoked, 3)
-	if got := j.calls(t, s.Step); !slices.Equal(got, []string{google.CallToken, google.CallSignOut, google.CallSignOut}) {
+	if got := j.Calls(t, s.Step); !slices.Equal(got, []string{google.CallToken, google.CallSignOut, google.CallSignOut}) {
 		t.Errorf("calls %v", got)
 	}
 	var retries []string
-	for _, ev := range j.events() {
+	for _, ev := range j.Events() {
 		if ev.Kind == actions.KindRetry && ev.Step == s.Step {
 			retries = append(retries, ev.Error)
 			if ev.HTTPStatus != 429 {
@@ -167,14 +167,14 @@ func TestRevokeOAuthGrants(t *testing.T) {
 	// One of the two steps asks for the run's token, the other uses it.
 	s, b := step(t, st, alice, "google"), step(t, st, bob, "google")
 	withToken := func(s *actions.StepState, calls ...string) []string {
-		if slices.Contains(j.calls(t, s.Step), google.CallToken) {
+		if slices.Contains(j.Calls(t, s.Step), google.CallToken) {
 			return append([]string{google.CallToken}, calls...)
 		}
 		return calls
 	}
 	want := withToken(s, google.CallSignOut, google.CallTokensList, google.CallTokensDelete, google.CallTokensDelete)
 	expect(t, s, actions.Revoked, len(want), "deleted 2 grants to third-party apps", "Mail Merge Pro", "Drive Sync")
-	if got := j.calls(t, s.Step); !slices.Equal(got, want) {
+	if got := j.Calls(t, s.Step); !slices.Equal(got, want) {
 		t.Errorf("calls %v, want %v", got, want)
 	}
 	if left := fake.Grants(alice); len(left) != 0 {

@@ -2,60 +2,20 @@ package google_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"ulc/actions"
 	"ulc/actions/google"
 	"ulc/config"
+	"ulc/internal/journaltest"
 	"ulc/sandbox/googlefake"
 )
 
 func init() { actions.Register(config.KindGoogle, google.Connector{}) }
-
-// memJournal keeps every event in memory.
-type memJournal struct {
-	mu  sync.Mutex
-	evs []actions.Event
-}
-
-func (j *memJournal) Record(_ context.Context, _ bool, evs ...actions.Event) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.evs = append(j.evs, evs...)
-	return nil
-}
-
-func (j *memJournal) events() []actions.Event {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]actions.Event(nil), j.evs...)
-}
-
-// calls returns the call names of step n's attempts, in order.
-func (j *memJournal) calls(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	for _, ev := range j.events() {
-		if ev.Kind != actions.KindAttempt || ev.Step != n {
-			continue
-		}
-		var d struct {
-			Call, Method, URL string
-		}
-		if err := json.Unmarshal(ev.Detail, &d); err != nil {
-			t.Fatalf("attempt detail %s: %v", ev.Detail, err)
-		}
-		out = append(out, d.Call)
-	}
-	return out
-}
 
 // loadTargets writes a targets.toml of the given blocks into dir and
 // loads it with the real config package.
@@ -98,11 +58,11 @@ func fakeTarget(t *testing.T, o googlefake.Options, edit func(string) string) (*
 }
 
 // run plans and executes one run for users against f's targets.
-func run(t *testing.T, f *config.File, users ...string) (*actions.Plan, *actions.RunState, *memJournal) {
+func run(t *testing.T, f *config.File, users ...string) (*actions.Plan, *actions.RunState, *journaltest.Journal) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	req := actions.Request{
+	return journaltest.Run(ctx, t, actions.Request{
 		Users: users, Reason: "test", Operator: "tester", Targets: f.Targets, Defaults: f.Defaults,
 		Getenv: func(k string) string {
 			if k == "OTHER_TOKEN" {
@@ -111,18 +71,7 @@ func run(t *testing.T, f *config.File, users ...string) (*actions.Plan, *actions
 			return ""
 		},
 		Version: "test",
-	}
-	p, err := actions.BuildPlan(ctx, req, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	j := &memJournal{}
-	x := &actions.Executor{Journal: j, BackoffBase: 5 * time.Millisecond}
-	st, err := x.Execute(ctx, p)
-	if err != nil {
-		t.Fatalf("execute: %v", err)
-	}
-	return p, st, j
+	})
 }
 
 // otherToken is the bearer token of a second, unrelated target.
@@ -163,13 +112,4 @@ func countPath(fake *googlefake.Server, method, path string) int {
 		}
 	}
 	return n
-}
-
-func eventsText(evs []actions.Event) string {
-	var b strings.Builder
-	for _, ev := range evs {
-		j, _ := json.Marshal(ev)
-		fmt.Fprintf(&b, "%s\n", j)
-	}
-	return b.String()
 }

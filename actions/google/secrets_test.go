@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"ulc/actions"
+	"ulc/internal/journaltest"
 	"ulc/sandbox/googlefake"
 )
 
@@ -59,7 +60,7 @@ func TestNoCredentialReachesAnotherHostOrAnyOutput(t *testing.T) {
 		if s := step(t, st, alice, "other"); s.Outcome != actions.Revoked {
 			t.Errorf("other: %s %q", s.Outcome, s.Error)
 		}
-		out := eventsText(j.events())
+		out := journaltest.JSONLines(j.Events())
 		for _, s := range st.Steps {
 			out += "\n" + s.Error
 		}

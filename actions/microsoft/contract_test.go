@@ -34,171 +34,42 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ulc/actions"
+	"ulc/internal/prismtest"
 	"ulc/sandbox/microsoftfake"
 )
 
-const prismStartTimeout = 60 * time.Second
-
-func repoRoot(t *testing.T) string {
+// graphSpec returns the served copy of the Graph spec, after checking that
+// Prism is installed (the test skips without either, or fails under
+// CI=true).
+func graphSpec(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
-
-// missing skips the test, or fails it under CI=true, where the contract
-// tests must run.
-func missing(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
-	}
-	t.Skip(msg)
-}
-
-// prismTools returns the prism executable and the served copy of the spec.
-func prismTools(t *testing.T) (prism, spec string) {
-	t.Helper()
-	root := repoRoot(t)
-	prism = os.Getenv("ULC_PRISM")
-	if prism == "" {
-		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
-	}
-	if _, err := os.Stat(prism); err != nil {
-		missing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
-	}
-	src := os.Getenv("ULC_MSGRAPH_SPEC")
-	if src == "" {
-		src = filepath.Join(root, "..", "shared", "connectors", "specs", "msgraph-users-trimmed.yaml")
-	}
+	prismtest.Binary(t)
+	src := prismtest.Spec(t, "ULC_MSGRAPH_SPEC", "shared/connectors/specs/msgraph-users-trimmed.yaml", "the Graph spec")
 	data, err := os.ReadFile(src)
 	if err != nil {
-		missing(t, "the Graph spec is not at %s (shared/ beside the repository, or set ULC_MSGRAPH_SPEC)", src)
+		t.Fatal(err)
 	}
 	open := regexp.MustCompile(`additionalProperties:\n\s+type: object`)
 	if !open.Match(data) {
 		t.Fatalf("%s no longer writes additionalProperties as {type: object}: review the copy this test serves", src)
 	}
-	spec = filepath.Join(t.TempDir(), "msgraph-users.yaml")
+	spec := filepath.Join(t.TempDir(), "msgraph-users.yaml")
 	if err := os.WriteFile(spec, open.ReplaceAll(data, []byte("additionalProperties: true")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return prism, spec
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (tb *tailBuffer) Write(p []byte) (int, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.b = append(tb.b, p...)
-	if over := len(tb.b) - tb.max; over > 0 {
-		tb.b = append(tb.b[:0], tb.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (tb *tailBuffer) String() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return string(tb.b)
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-// startPrism starts Prism with args (without -h and -p) on 127.0.0.1 and
-// waits until it answers; it is killed when the test ends.
-func startPrism(t *testing.T, prism string, args ...string) string {
-	t.Helper()
-	for try := 0; ; try++ {
-		port := freePort(t)
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, prism, append(args, "-h", "127.0.0.1", "-p", port)...)
-		out := &tailBuffer{max: 64 << 10}
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.WaitDelay = 5 * time.Second
-		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
-		if err := cmd.Start(); err != nil {
-			cancel()
-			t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
-		}
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		t.Cleanup(func() {
-			cancel()
-			<-done
-			if t.Failed() {
-				t.Logf("--- prism %s output (tail) ---\n%s", args[0], out.String())
-			}
-		})
-		u := "http://127.0.0.1:" + port
-		if err := waitHTTP(u, done); err == nil {
-			return u
-		} else if try > 0 || !strings.Contains(out.String(), "EADDRINUSE") {
-			t.Fatalf("prism %s: %v\n%s", args[0], err, out.String())
-		}
-	}
-}
-
-func waitHTTP(u string, done <-chan struct{}) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(prismStartTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("exited before answering")
-		default:
-		}
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u+"/", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := hc.Do(req); err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("did not answer on %s within %s", u, prismStartTimeout)
+	return spec
 }
 
 // exchange is one request through the recorder and Prism's answer.
@@ -314,8 +185,8 @@ func graphVia(t *testing.T, fake *microsoftfake.Server, graphURL string) outcome
 type outcomeRunner func(users ...string) map[string]outcome
 
 func TestContractConnectorAgainstPrismMock(t *testing.T) {
-	prism, spec := prismTools(t)
-	mock := startPrism(t, prism, "mock", spec, "--errors")
+	spec := graphSpec(t)
+	mock := prismtest.Mock(t, spec)
 	rec := newRecorder(t, mock)
 	// The harness sees a request that breaks the spec: Prism must object.
 	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, rec.url+"/v1.0/users/alice@example.com/revokeSignInSessions", nil)
@@ -353,7 +224,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := graphSpec(t)
 	const alice, mallory = "alice@contoso.com", "mallory@contoso.com"
 	open, err := microsoftfake.Start(microsoftfake.Options{Users: []string{alice}, Throttle: 1})
 	if err != nil {
@@ -365,8 +236,8 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = denied.Close() }()
-	recOpen := newRecorder(t, startPrism(t, prism, "proxy", spec, open.URL()+"v1.0", "--errors"))
-	recDenied := newRecorder(t, startPrism(t, prism, "proxy", spec, denied.URL()+"v1.0", "--errors"))
+	recOpen := newRecorder(t, prismtest.Proxy(t, spec, open.URL()+"v1.0"))
+	recDenied := newRecorder(t, prismtest.Proxy(t, spec, denied.URL()+"v1.0"))
 
 	got := graphVia(t, open, recOpen.url)(alice)
 	expect(t, got[alice], actions.Revoked, "token,revoke,revoke,verify", `\(verified\)$`)

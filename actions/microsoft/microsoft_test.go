@@ -18,27 +18,9 @@ import (
 	"ulc/actions"
 	"ulc/actions/microsoft"
 	"ulc/config"
+	"ulc/internal/journaltest"
 	"ulc/sandbox/microsoftfake"
 )
-
-// memJournal keeps every event in memory.
-type memJournal struct {
-	mu  sync.Mutex
-	evs []actions.Event
-}
-
-func (j *memJournal) Record(_ context.Context, _ bool, evs ...actions.Event) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.evs = append(j.evs, evs...)
-	return nil
-}
-
-func (j *memJournal) events() []actions.Event {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]actions.Event(nil), j.evs...)
-}
 
 // register makes the engine use the connector for f's targets. The engine
 // routes by a target's kind; until it does, it routes every target to the
@@ -103,19 +85,11 @@ type outcome struct {
 // user's step and every event.
 func run(t *testing.T, f *config.File, users ...string) (map[string]outcome, []actions.Event) {
 	t.Helper()
-	j := &memJournal{}
-	p, err := actions.BuildPlan(context.Background(), actions.Request{
+	_, _, j := journaltest.Run(context.Background(), t, actions.Request{
 		Users: users, Reason: "test", Operator: "tester",
 		Targets: f.Targets, Defaults: f.Defaults, Getenv: func(string) string { return "" }, Version: "test",
-	}, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	x := &actions.Executor{Journal: j, BackoffBase: 5 * time.Millisecond}
-	if _, err := x.Execute(context.Background(), p); err != nil {
-		t.Fatal(err)
-	}
-	evs := j.events()
+	})
+	evs := j.Events()
 	out := map[string]outcome{}
 	for _, ev := range evs {
 		if ev.Step == 0 {

@@ -22,15 +22,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,196 +37,16 @@ import (
 	"time"
 
 	"ulc/actions"
+	"ulc/internal/prismtest"
 	"ulc/sandbox/oktafake"
 )
 
-// prismStartTimeout bounds the wait for one Prism to answer; it starts in a
-// few seconds, more on a busy two-core CI machine.
-const prismStartTimeout = 60 * time.Second
-
-// repoRoot is the directory of go.mod above the working directory.
-func repoRoot(t *testing.T) string {
+// oktaSpec returns Okta's management spec, after checking that Prism is
+// installed (the test skips without either, or fails under CI=true).
+func oktaSpec(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
-
-// missing skips the test, or fails it under CI=true, where the contract
-// tests must run.
-func missing(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
-	}
-	t.Skip(msg)
-}
-
-// prismTools returns the prism executable and Okta's management spec.
-func prismTools(t *testing.T) (prism, spec string) {
-	t.Helper()
-	root := repoRoot(t)
-	prism = os.Getenv("ULC_PRISM")
-	if prism == "" {
-		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
-	}
-	if _, err := os.Stat(prism); err != nil {
-		missing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
-	}
-	spec = os.Getenv("ULC_OKTA_SPEC")
-	if spec == "" {
-		spec = filepath.Join(root, "..", "shared", "okta-openapi", "okta-management-trimmed.yaml")
-	}
-	if _, err := os.Stat(spec); err != nil {
-		missing(t, "Okta's OpenAPI spec is not at %s (shared/ beside the repository, or set ULC_OKTA_SPEC)", spec)
-	}
-	return prism, spec
-}
-
-// tailBuffer keeps the last max bytes written to it; safe for concurrent
-// use (Prism's stdout and stderr).
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (tb *tailBuffer) Write(p []byte) (int, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.b = append(tb.b, p...)
-	if over := len(tb.b) - tb.max; over > 0 {
-		tb.b = append(tb.b[:0], tb.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (tb *tailBuffer) String() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return string(tb.b)
-}
-
-// prismProc is one running Prism.
-type prismProc struct {
-	name string
-	url  string // http://127.0.0.1:PORT
-	cmd  *exec.Cmd
-	out  *tailBuffer
-	done chan struct{} // closed when the process has exited
-	err  error         // its Wait result, once done
-}
-
-// output is the tail of what Prism printed, for failure messages.
-func (p *prismProc) output() string {
-	return fmt.Sprintf("--- %s output (tail) ---\n%s--- end of %s output ---", p.name, p.out.String(), p.name)
-}
-
-// freePort returns a port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-// startPrisms starts one Prism per argument list (each without -h and
-// -p, which are added) at once, and waits until every one answers HTTP.
-// They are killed when the test ends. Starting them together saves
-// seconds: most of a start is Node loading Prism and parsing the spec.
-func startPrisms(t *testing.T, prism string, argLists ...[]string) []*prismProc {
-	t.Helper()
-	procs := make([]*prismProc, len(argLists))
-	for i, args := range argLists {
-		procs[i] = launchPrism(t, prism, args)
-	}
-	for i := range procs {
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Log(procs[i].output())
-			}
-		})
-	}
-	for i, p := range procs {
-		if err := waitPrism(p); err != nil {
-			// A port taken between freePort and Prism's bind: try once more.
-			if strings.Contains(p.out.String(), "EADDRINUSE") {
-				p = launchPrism(t, prism, argLists[i])
-				procs[i] = p
-				err = waitPrism(p)
-			}
-			if err != nil {
-				t.Fatalf("%s: %v (its output follows)", p.name, err)
-			}
-		}
-	}
-	return procs
-}
-
-func launchPrism(t *testing.T, prism string, args []string) *prismProc {
-	t.Helper()
-	port := freePort(t)
-	full := append(append([]string(nil), args...), "-h", "127.0.0.1", "-p", port)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prism, full...)
-	out := &tailBuffer{max: 256 << 10}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	// Prism needs nothing from the environment but PATH (to find node).
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
-	p := &prismProc{name: "prism " + args[0], url: "http://127.0.0.1:" + port, cmd: cmd, out: out, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-p.done
-	})
-	return p
-}
-
-// waitPrism polls p until it answers any HTTP request, it exits, or
-// prismStartTimeout passes.
-func waitPrism(p *prismProc) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(prismStartTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited before answering: %v", p.err)
-		default:
-		}
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, p.url+"/", nil)
-		if err != nil {
-			return err
-		}
-		resp, err := hc.Do(req)
-		if err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("did not answer on %s within %s", p.url, prismStartTimeout)
+	prismtest.Binary(t)
+	return prismtest.Spec(t, "ULC_OKTA_SPEC", "shared/okta-openapi/okta-management-trimmed.yaml", "Okta's OpenAPI spec")
 }
 
 // problem is an error Prism itself produced (application/problem+json):
@@ -447,7 +266,7 @@ const (
 )
 
 func TestContractClientAgainstPrismMock(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := oktaSpec(t)
 	cleanEnv(t)
 	// Two mocks, both checking every request (--errors): one answers
 	// Okta's examples; the other answers what it builds from the schemas
@@ -455,18 +274,17 @@ func TestContractClientAgainstPrismMock(t *testing.T) {
 	// schema (nulls where strings are required, and a numeric postalCode
 	// the SDK cannot decode either), so the first answers every log call
 	// with 500 VIOLATIONS.
-	procs := startPrisms(t, prism,
+	procs := prismtest.StartAll(t,
 		[]string{"mock", spec, "--errors"},
 		[]string{"mock", spec, "--errors", "--ignoreExamples"})
 	for _, p := range procs {
-		schema := strings.Contains(strings.Join(p.cmd.Args, " "), "--ignoreExamples")
+		schema := slices.Contains(p.Args, "--ignoreExamples")
 		name := "examples"
 		if schema {
 			name = "schema"
 		}
-		p.name = "prism mock (" + name + ")"
 		t.Run(name, func(t *testing.T) {
-			rec := newRecorder(t, p.url)
+			rec := newRecorder(t, p.URL)
 			ctx := context.Background()
 			harnessSeesBadRequests(t, rec)
 			c, err := Connect(ctx, contractSettings(rec.url))
@@ -575,7 +393,7 @@ func harnessSeesBadRequests(t *testing.T, rec *recorder) {
 var rateMessage = regexp.MustCompile(`^Okta rate limit: the window resets at \d\d:\d\d:\d\d$`)
 
 func TestContractSandboxBehindPrismProxy(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := oktaSpec(t)
 	cleanEnv(t)
 	fake := oktafake.New(oktafake.Options{})
 	fake.AddToken(testToken)
@@ -601,8 +419,7 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 		fake.ServeHTTP(w, r)
 	}))
 	t.Cleanup(upstream.Close)
-	p := startPrisms(t, prism, []string{"proxy", spec, upstream.URL, "--errors"})[0]
-	rec := newRecorder(t, p.url)
+	rec := newRecorder(t, prismtest.Proxy(t, spec, upstream.URL))
 	publicHost.Store(strings.TrimPrefix(rec.url, "http://"))
 	ctx := context.Background()
 
@@ -776,16 +593,16 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 // must be valid under that contract. The rest of the org is the
 // management spec's mock, behind one address as in a real org.
 func TestContractUniversalLogoutAgainstOktasReceiverSpec(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := oktaSpec(t)
 	gtrSpec := filepath.Join(filepath.Dir(spec), "okta-gtr-receiver.yaml")
 	if _, err := os.Stat(gtrSpec); err != nil {
-		missing(t, "Okta's GTR receiver spec is not at %s", gtrSpec)
+		prismtest.Missing(t, "Okta's GTR receiver spec is not at %s", gtrSpec)
 	}
 	cleanEnv(t)
-	procs := startPrisms(t, prism,
+	procs := prismtest.StartAll(t,
 		[]string{"mock", spec, "--errors"},
 		[]string{"mock", gtrSpec, "--errors"})
-	mgmt, receiver := newRecorder(t, procs[0].url), newRecorder(t, procs[1].url)
+	mgmt, receiver := newRecorder(t, procs[0].URL), newRecorder(t, procs[1].URL)
 	org := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		to := mgmt.url
 		if r.URL.Path == "/oauth2/v1/global-token-revocation" {

@@ -28,185 +28,25 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"ulc/actions"
+	"ulc/internal/prismtest"
 	"ulc/sandbox/slackfake"
 )
 
-// prismStartTimeout bounds the wait for one Prism to answer.
-const prismStartTimeout = 60 * time.Second
-
-func repoRoot(t *testing.T) string {
+// slackSpec returns Slack's spec, after checking that Prism is installed
+// (the test skips without either, or fails under CI=true).
+func slackSpec(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("no go.mod above %s", dir)
-		}
-	}
-}
-
-// missing skips the test, or fails it under CI=true.
-func missing(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
-	}
-	t.Skip(msg)
-}
-
-// prismTools returns the prism executable and Slack's spec.
-func prismTools(t *testing.T) (prism, spec string) {
-	t.Helper()
-	root := repoRoot(t)
-	prism = os.Getenv("ULC_PRISM")
-	if prism == "" {
-		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
-	}
-	if _, err := os.Stat(prism); err != nil {
-		missing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
-	}
-	spec = os.Getenv("ULC_SLACK_SPEC")
-	if spec == "" {
-		spec = filepath.Join(root, "..", "shared", "connectors", "specs", "slack-web-session-prism.json")
-	}
-	if _, err := os.Stat(spec); err != nil {
-		missing(t, "Slack's spec is not at %s (shared/ beside the repository, or set ULC_SLACK_SPEC)", spec)
-	}
-	return prism, spec
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-}
-
-func (tb *tailBuffer) Write(p []byte) (int, error) {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	tb.b = append(tb.b, p...)
-	if over := len(tb.b) - tb.max; over > 0 {
-		tb.b = append(tb.b[:0], tb.b[over:]...)
-	}
-	return len(p), nil
-}
-
-func (tb *tailBuffer) String() string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	return string(tb.b)
-}
-
-// prismProc is one running Prism.
-type prismProc struct {
-	url  string
-	out  *tailBuffer
-	done chan struct{}
-	err  error
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
-// startPrism starts Prism with args (without -h and -p, which are added)
-// on 127.0.0.1 and waits until it answers; it is stopped when the test
-// ends.
-func startPrism(t *testing.T, prism string, args ...string) *prismProc {
-	t.Helper()
-	for try := 0; ; try++ {
-		p := launchPrism(t, prism, args)
-		err := waitPrism(p)
-		if err == nil {
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("--- prism %s output (tail) ---\n%s", args[0], p.out.String())
-				}
-			})
-			return p
-		}
-		// A port taken between freePort and Prism's bind: try once more.
-		if try == 0 && strings.Contains(p.out.String(), "EADDRINUSE") {
-			continue
-		}
-		t.Fatalf("prism %s: %v\n%s", args[0], err, p.out.String())
-	}
-}
-
-func launchPrism(t *testing.T, prism string, args []string) *prismProc {
-	t.Helper()
-	port := freePort(t)
-	full := append(append([]string(nil), args...), "-h", "127.0.0.1", "-p", port)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prism, full...)
-	out := &tailBuffer{max: 256 << 10}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
-	p := &prismProc{url: "http://127.0.0.1:" + port, out: out, done: make(chan struct{})}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-p.done
-	})
-	return p
-}
-
-func waitPrism(p *prismProc) error {
-	hc := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(prismStartTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-p.done:
-			return fmt.Errorf("exited before answering: %v", p.err)
-		default:
-		}
-		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, p.url+"/", nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := hc.Do(req); err == nil {
-			_ = resp.Body.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("did not answer on %s within %s", p.url, prismStartTimeout)
+	prismtest.Binary(t)
+	return prismtest.Spec(t, "ULC_SLACK_SPEC", "shared/connectors/specs/slack-web-session-prism.json", "Slack's spec")
 }
 
 // exchange is one request through the recorder and Prism's answer.
@@ -349,14 +189,14 @@ func errorShim(t *testing.T, upstream string) string {
 }
 
 func TestContractConnectorAgainstPrismMock(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := slackSpec(t)
 	// Answers generated from the schemas (-d): the spec's own example user
 	// lacks four properties its schema requires (title, phone, skype,
 	// fields), which --errors would turn into a 500.
-	mock := startPrism(t, prism, "mock", "-d", "--errors", spec)
+	mock := prismtest.Mock(t, spec, "-d")
 
 	// The mock does validate: a reset without user_id is refused.
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, mock.url+"/admin.users.session.reset",
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, mock+"/admin.users.session.reset",
 		strings.NewReader("web_only=sometimes"))
 	if err != nil {
 		t.Fatal(err)
@@ -372,14 +212,14 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	}
 
 	// Prism serves the spec's paths at its root (without basePath /api).
-	rec := newRecorder(t, mock.url)
+	rec := newRecorder(t, mock)
 	o := run(t, load(t, envTarget("slack", rec.url+"/")), "alice@example.com", secretEnv)
 	o.check(t, actions.Revoked, 200, "lookup reset")
 	rec.clean(t, "the connector's calls", "/users.lookupByEmail 200", "/admin.users.session.reset 200")
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
-	prism, spec := prismTools(t)
+	spec := slackSpec(t)
 	cases := []struct {
 		name    string
 		opt     slackfake.Options
@@ -404,8 +244,7 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 			fake := startFake(t, c.opt)
 			// The fake's root is .../api/; Prism appends the spec's paths
 			// to the upstream URL.
-			proxy := startPrism(t, prism, "proxy", "--errors", spec, errorShim(t, strings.TrimSuffix(fake.URL(), "/")))
-			rec := newRecorder(t, proxy.url)
+			rec := newRecorder(t, prismtest.Proxy(t, spec, errorShim(t, strings.TrimSuffix(fake.URL(), "/"))))
 			tok := fake.Token()
 			o := run(t, load(t, envTarget("slack", rec.url+"/")), c.user, func(k string) string {
 				if k == "SLACK_T" {

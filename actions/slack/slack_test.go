@@ -18,29 +18,11 @@ import (
 	"ulc/actions"
 	"ulc/actions/slack"
 	"ulc/config"
+	"ulc/internal/journaltest"
 	"ulc/sandbox/slackfake"
 )
 
 func init() { actions.Register(config.KindSlack, slack.Connector{}) }
-
-// journal is an in-memory actions.Journal.
-type journal struct {
-	mu  sync.Mutex
-	evs []actions.Event
-}
-
-func (j *journal) Record(_ context.Context, _ bool, evs ...actions.Event) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.evs = append(j.evs, evs...)
-	return nil
-}
-
-func (j *journal) events() []actions.Event {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return append([]actions.Event(nil), j.evs...)
-}
 
 // load writes a targets.toml of blocks and parses it with the real config
 // package.
@@ -78,21 +60,11 @@ func run(t *testing.T, f *config.File, user string, getenv func(string) string) 
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	req := actions.Request{
+	p, st, j := journaltest.Run(ctx, t, actions.Request{
 		Users: []string{user}, Reason: "test", Operator: "tester",
 		Targets: f.Targets[:1], Defaults: f.Defaults, Getenv: getenv, Version: "test",
-	}
-	p, err := actions.BuildPlan(ctx, req, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatalf("plan: %v", err)
-	}
-	j := &journal{}
-	x := &actions.Executor{Journal: j, BackoffBase: 5 * time.Millisecond}
-	st, err := x.Execute(ctx, p)
-	if err != nil {
-		t.Fatalf("execute: %v", err)
-	}
-	o := outcome{plan: p, evs: j.events()}
+	})
+	o := outcome{plan: p, evs: j.Events()}
 	for _, s := range st.Steps {
 		if s.Target == f.Targets[0].Name {
 			o.step = s
@@ -101,15 +73,7 @@ func run(t *testing.T, f *config.File, user string, getenv func(string) string) 
 	if o.step == nil {
 		t.Fatalf("no step for target %s", f.Targets[0].Name)
 	}
-	for _, ev := range o.evs {
-		if ev.Kind == actions.KindAttempt {
-			var d struct{ Call string }
-			if err := json.Unmarshal(ev.Detail, &d); err != nil {
-				t.Fatalf("attempt detail: %v", err)
-			}
-			o.calls = append(o.calls, d.Call)
-		}
-	}
+	o.calls = journaltest.Calls(t, o.evs)
 	all, err := json.Marshal(struct {
 		Events []actions.Event
 		Steps  []*actions.StepState
@@ -486,7 +450,7 @@ func TestTokenGoesNowhereElse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &journal{}
+	j := &journaltest.Journal{}
 	st, err := (&actions.Executor{Journal: j}).Execute(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -501,7 +465,7 @@ func TestTokenGoesNowhereElse(t *testing.T) {
 		}
 	}
 	other.mu.Unlock()
-	all, _ := json.Marshal(j.events())
+	all, _ := json.Marshal(j.Events())
 	if strings.Contains(string(all), s.Token()) || strings.Contains(string(all), secret) {
 		t.Error("a token appears in the events")
 	}
@@ -586,7 +550,7 @@ func BenchmarkSignOut(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st, err := (&actions.Executor{Journal: &journal{}}).Execute(ctx, p)
+		st, err := (&actions.Executor{Journal: &journaltest.Journal{}}).Execute(ctx, p)
 		if err != nil || !st.AllSucceeded() {
 			b.Fatalf("run: %v %v", err, st.Counts())
 		}
