@@ -80,11 +80,14 @@ const (
 	// KindCAEP pushes a CAEP session-revoked Security Event Token to a
 	// receiver (RFC 8935).
 	KindCAEP = "caep"
+	// KindZoom calls the Zoom API with a Server-to-Server OAuth app:
+	// DELETE users/{email}/token, which ends the user's SSO session.
+	KindZoom = "zoom"
 )
 
 // Kinds returns every target kind, KindGTR first.
 func Kinds() []string {
-	return []string{KindGTR, KindGoogle, KindMicrosoft, KindSlack, KindCAEP}
+	return []string{KindGTR, KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom}
 }
 
 // The default endpoints of the kinds that have one. A target's url (and a
@@ -106,6 +109,12 @@ const (
 	// DefaultSlackURL is the root of Slack's Web API; methods are called
 	// as its sub-paths, such as admin.users.session.reset.
 	DefaultSlackURL = "https://slack.com/api/"
+	// DefaultZoomURL is the root of the Zoom API; the calls go to
+	// users/{user}/token under it.
+	DefaultZoomURL = "https://api.zoom.us/v2/"
+	// DefaultZoomTokenURL is Zoom's OAuth token endpoint, where a
+	// Server-to-Server OAuth app gets its access token.
+	DefaultZoomTokenURL = "https://zoom.us/oauth/token"
 )
 
 // Okta authentication modes.
@@ -212,11 +221,11 @@ type Target struct {
 	// Name identifies the target in the console, the audit log and Select.
 	Name string
 	// Kind is the connector, as written: KindGTR, KindGoogle,
-	// KindMicrosoft, KindSlack or KindCAEP, or "" when the target has no
+	// KindMicrosoft, KindSlack, KindCAEP or KindZoom, or "" when the target has no
 	// kind key, which means KindGTR. Use EffectiveKind to switch on it.
 	Kind string
 	// URL is the target's Global Token Revocation endpoint (kind "gtr"),
-	// the API root (kinds "google", "microsoft" and "slack": the default
+	// the API root (kinds "google", "microsoft", "slack" and "zoom": the default
 	// when not written, and always ending in "/"), or the receiver's push
 	// endpoint (kind "caep").
 	URL string
@@ -263,13 +272,14 @@ type Target struct {
 	// "microsoft").
 	Tenant string
 	// ClientID is the application (client) ID of the app registration
-	// (kind "microsoft").
+	// (kind "microsoft"), or the Client ID of the Server-to-Server OAuth
+	// app (kind "zoom").
 	ClientID string
 	// ClientSecretEnv names the environment variable holding the client
-	// secret (kind "microsoft").
+	// secret (kinds "microsoft" and "zoom").
 	ClientSecretEnv string
 	// ClientSecretFile is the resolved path of the file holding the client
-	// secret (kind "microsoft").
+	// secret (kinds "microsoft" and "zoom").
 	ClientSecretFile string
 	// ClientCertFile is the resolved path of the PEM certificate registered
 	// with the app (kind "microsoft", with ClientKeyFile).
@@ -278,8 +288,12 @@ type Target struct {
 	// key (kind "microsoft", with ClientCertFile).
 	ClientKeyFile string
 	// TokenURL is the token endpoint, {tenant} already replaced (kind
-	// "microsoft"; DefaultMicrosoftTokenURL when not written).
+	// "microsoft"; DefaultMicrosoftTokenURL when not written; kind "zoom":
+	// DefaultZoomTokenURL when not written).
 	TokenURL string
+	// AccountID is the Zoom account the Server-to-Server OAuth app
+	// belongs to: the account_id of its token requests (kind "zoom").
+	AccountID string
 	// Timeout bounds one attempt.
 	Timeout time.Duration
 	// MaxRetryWait caps a Retry-After or backoff wait.

@@ -33,10 +33,10 @@ type Credential struct {
 	// Kind is how it authenticates, the Target's Auth: AuthBearer, AuthJWT
 	// or AuthNone (kind "gtr"), AuthServiceAccount ("google"),
 	// AuthClientSecret or AuthClientCertificate ("microsoft"), AuthBearer
-	// ("slack"), AuthJWT ("caep").
+	// ("slack"), AuthJWT ("caep"), AuthClientSecret ("zoom").
 	Kind string
 	// TargetKind is the kind of the target it was loaded for: KindGTR,
-	// KindGoogle, KindMicrosoft, KindSlack or KindCAEP.
+	// KindGoogle, KindMicrosoft, KindSlack, KindCAEP or KindZoom.
 	TargetKind string
 	// Alg is the JWT signing algorithm, "RS256" or "ES256" (always "RS256"
 	// for kinds "google" and "caep"); "" otherwise. A kind "microsoft"
@@ -48,13 +48,13 @@ type Credential struct {
 	// kid is stable and matches the key's JWK.
 	KeyID string
 	// Account is who the credential authenticates as, not a secret: the
-	// service account's client_email (kind "google"), the client_id (kind
-	// "microsoft"); "" otherwise.
+	// service account's client_email (kind "google"), the client_id (kinds
+	// "microsoft" and "zoom"); "" otherwise.
 	Account string
 	// TokenURL is where the credential is exchanged for an access token:
 	// the key file's token_uri (kind "google"; DefaultGoogleTokenURL when
-	// it names none), the target's token_url (kind "microsoft"); ""
-	// otherwise.
+	// it names none), the target's token_url (kinds "microsoft" and
+	// "zoom"); "" otherwise.
 	TokenURL string
 	// CertThumbprintS256 is the base64url SHA-256 of the certificate's DER,
 	// for the x5t#S256 JWT header (kind "microsoft" with a certificate).
@@ -182,7 +182,7 @@ func (t Target) loadCredential(getenv func(string) string) (*Credential, error) 
 	}
 	switch t.Kind {
 	case "", KindGTR:
-	case KindGoogle, KindMicrosoft, KindSlack, KindCAEP:
+	case KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom:
 		return t.loadKindCredential(getenv)
 	default:
 		return nil, t.errorf("kind must be %s, not %s", quotedList(Kinds(), "or"), quote(t.Kind))

@@ -100,6 +100,8 @@ type rawTarget struct {
 	ClientCertFile   *string `toml:"client_cert_file"`
 	ClientKeyFile    *string `toml:"client_key_file"`
 	TokenURL         *string `toml:"token_url"`
+	// Kind "zoom" (with client_id, client_secret_* and token_url).
+	AccountID *string `toml:"account_id"`
 }
 
 // schema is the set of keys a table accepts and the Go type of each, read
@@ -427,6 +429,8 @@ func credentialHint(sc scope, key string) string {
 		if private {
 			return "a file (client_key_file)"
 		}
+		return "an environment variable (client_secret_env) or a file (client_secret_file)"
+	case KindZoom:
 		return "an environment variable (client_secret_env) or a file (client_secret_file)"
 	}
 	if private {

@@ -21,6 +21,8 @@ func FuzzParseKinds(f *testing.F) {
 	f.Add(lines(m365T...))
 	f.Add(lines(slackT...))
 	f.Add(lines(caepT...))
+	f.Add(lines(zoomT...))
+	f.Add(with(zoomT, `client_secret_env = "Z"`, `token_url = "http://[::1]:1/oauth/token"`, `url = "http://127.0.0.1:2/v2"`))
 	f.Add(with(m365T, `client_secret = "Zr8Q~s3cretValue1"`))
 	f.Add(with(googleT, `url = "http://127.0.0.1:9/"`, `revoke_oauth_grants = true`, `token_env = "X"`))
 	f.Add(lines(`[[target]]`, `name = "m"`, `kind = "microsoft"`, `tenant = "t"`, `client_id = "c"`, `client_cert_file = "c"`,
@@ -50,9 +52,14 @@ func FuzzParseKinds(f *testing.F) {
 			if kind != KindGoogle && (tg.CredentialsFile != "" || tg.Admin != "" || tg.RevokeOAuthGrants) {
 				t.Fatalf("%s target %q has google settings", kind, tg.Name)
 			}
-			if kind != KindMicrosoft && (tg.Tenant != "" || tg.ClientID != "" || tg.ClientSecretEnv != "" || tg.ClientSecretFile != "" ||
-				tg.ClientCertFile != "" || tg.ClientKeyFile != "" || tg.TokenURL != "") {
+			if kind != KindMicrosoft && (tg.Tenant != "" || tg.ClientCertFile != "" || tg.ClientKeyFile != "") {
 				t.Fatalf("%s target %q has microsoft settings", kind, tg.Name)
+			}
+			if kind != KindMicrosoft && kind != KindZoom && (tg.ClientID != "" || tg.ClientSecretEnv != "" || tg.ClientSecretFile != "" || tg.TokenURL != "") {
+				t.Fatalf("%s target %q has client credentials settings", kind, tg.Name)
+			}
+			if kind != KindZoom && tg.AccountID != "" {
+				t.Fatalf("%s target %q has zoom settings", kind, tg.Name)
 			}
 			switch kind {
 			case KindGoogle:
@@ -74,6 +81,11 @@ func FuzzParseKinds(f *testing.F) {
 			case KindSlack:
 				if tg.Auth != AuthBearer || (tg.TokenEnv == "") == (tg.TokenFile == "") || !strings.HasSuffix(tg.URL, "/") {
 					t.Fatalf("slack target %+v", tg)
+				}
+			case KindZoom:
+				if tg.Auth != AuthClientSecret || !zoomAccountRE.MatchString(tg.AccountID) || tg.ClientID == "" ||
+					(tg.ClientSecretEnv == "") == (tg.ClientSecretFile == "") || !acceptedURL(tg.TokenURL) || !strings.HasSuffix(tg.URL, "/") {
+					t.Fatalf("zoom target %+v", tg)
 				}
 			case KindCAEP:
 				if tg.Auth != AuthJWT || tg.JWTKeyFile == "" || tg.JWTIss == "" || (tg.TokenEnv != "" && tg.TokenFile != "") {

@@ -33,6 +33,8 @@ func (t Target) loadKindCredential(getenv func(string) string) (*Credential, err
 		c, err = t.loadSlack(getenv)
 	case KindCAEP:
 		c, err = t.loadCAEP(getenv)
+	case KindZoom:
+		c, err = t.loadZoom(getenv)
 	}
 	if c != nil {
 		c.TargetKind = t.Kind
@@ -196,6 +198,27 @@ func loadCertificate(path string) (*x509.Certificate, *problem) {
 	}
 }
 
+func (t Target) loadZoom(getenv func(string) string) (*Credential, error) {
+	switch {
+	case t.AccountID == "":
+		return nil, t.errorf("kind %q needs account_id", KindZoom)
+	case t.ClientID == "":
+		return nil, t.errorf("kind %q needs client_id", KindZoom)
+	case t.TokenURL == "":
+		return nil, t.errorf("kind %q needs token_url", KindZoom)
+	case (t.ClientSecretEnv == "") == (t.ClientSecretFile == ""):
+		return nil, t.errorf("kind %q needs exactly one of client_secret_env and client_secret_file", KindZoom)
+	}
+	secret, pr := loadSecret(getenv, clientSecret, t.ClientSecretEnv, t.ClientSecretFile)
+	if pr != nil {
+		return nil, t.problem(pr)
+	}
+	return &Credential{
+		Kind: AuthClientSecret, Account: t.ClientID, TokenURL: t.TokenURL,
+		Fingerprint: fingerprint([]byte(secret)), secret: &secretMaterial{token: secret},
+	}, nil
+}
+
 func (t Target) loadSlack(getenv func(string) string) (*Credential, error) {
 	token, pr := loadToken(getenv, t.TokenEnv, t.TokenFile)
 	if pr != nil {
@@ -276,6 +299,11 @@ func (c Credential) describeKind() string {
 		}
 	case KindSlack:
 		fmt.Fprintf(&b, "token %s", c.Fingerprint)
+	case KindZoom:
+		fmt.Fprintf(&b, "client %s, secret %s", c.Account, c.Fingerprint)
+		if c.TokenURL != "" && c.TokenURL != DefaultZoomTokenURL {
+			fmt.Fprintf(&b, ", token endpoint %s", c.TokenURL)
+		}
 	case KindCAEP:
 		fmt.Fprintf(&b, "SET %s kid=%s, key %s", c.Alg, c.KeyID, c.Fingerprint)
 		if c.TokenFingerprint != "" {

@@ -493,8 +493,8 @@ func TestKindCredentialsDoNotPrintSecrets(t *testing.T) {
 // TestLoadCredentialOfUnknownKind: a Target that Parse would refuse is not
 // a credential problem.
 func TestLoadCredentialOfUnknownKind(t *testing.T) {
-	_, err := Target{Name: "z", Kind: "zoom", Line: 3, File: "targets.toml"}.LoadCredential(nil)
-	want := `targets.toml:3: target "z": kind must be "gtr", "google", "microsoft", "slack" or "caep", not "zoom"`
+	_, err := Target{Name: "b", Kind: "box", Line: 3, File: "targets.toml"}.LoadCredential(nil)
+	want := `targets.toml:3: target "b": kind must be "gtr", "google", "microsoft", "slack", "caep" or "zoom", not "box"`
 	if err == nil || err.Error() != want || errors.Is(err, ErrCredential) {
 		t.Errorf("\n got: %v\nwant: %s", err, want)
 	}

@@ -27,6 +27,7 @@ var kindKeys = map[string][]string{
 	KindMicrosoft: {"tenant", "client_id", "client_secret_env", "client_secret_file", "client_cert_file", "client_key_file", "token_url"},
 	KindSlack:     {"token_env", "token_file"},
 	KindCAEP:      {"token_env", "token_file", "jwt_key_file", "jwt_iss", "jwt_key_id"},
+	KindZoom:      {"account_id", "client_id", "client_secret_env", "client_secret_file", "token_url"},
 }
 
 // kindSpec is what the parser knows of one kind: which keys it accepts, and
@@ -137,6 +138,8 @@ func (p *parser) targetURL(sc scope, kind string, raw *string) string {
 		def = DefaultMicrosoftURL
 	case KindSlack:
 		def = DefaultSlackURL
+	case KindZoom:
+		def = DefaultZoomURL
 	}
 	if raw == nil {
 		switch kind {
@@ -197,6 +200,9 @@ func (p *parser) kindTarget(kind string, sc scope, rt *rawTarget, t *Target, d D
 
 	case KindMicrosoft:
 		p.microsoft(sc, rt, t, needs)
+
+	case KindZoom:
+		p.zoom(sc, rt, t, needs)
 
 	case KindSlack:
 		t.Auth = AuthBearer
@@ -294,6 +300,45 @@ func (p *parser) microsoft(sc scope, rt *rawTarget, t *Target, needs func(key, f
 			return
 		}
 		t.TokenURL = raw
+	}
+}
+
+// zoomAccountRE is the shape of a Zoom account ID, as the App Marketplace
+// shows it (letters, digits, - and _).
+var zoomAccountRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// zoom validates the keys of a kind "zoom" target: a Server-to-Server
+// OAuth app's account ID, client ID and client secret.
+func (p *parser) zoom(sc scope, rt *rawTarget, t *Target, needs func(key, format string, args ...any)) {
+	t.Auth = AuthClientSecret
+	switch {
+	case rt.AccountID == nil:
+		needs("", "kind %q needs account_id (the Account ID of the Server-to-Server OAuth app, on its App Credentials page in the Zoom App Marketplace)", KindZoom)
+	case !zoomAccountRE.MatchString(*rt.AccountID):
+		p.errAt(sc, "account_id", "account_id must be the Account ID of the Server-to-Server OAuth app (letters, digits, - and _), as its App Credentials page shows it")
+	default:
+		t.AccountID = *rt.AccountID
+	}
+	t.ClientID = p.word(sc, "client_id", rt.ClientID)
+	if rt.ClientID == nil {
+		needs("", "kind %q needs client_id (the Client ID of the Server-to-Server OAuth app)", KindZoom)
+	}
+	t.ClientSecretEnv = p.envName(sc, "client_secret_env", rt.ClientSecretEnv)
+	t.ClientSecretFile = p.path(sc, "client_secret_file", rt.ClientSecretFile)
+	switch {
+	case rt.ClientSecretEnv != nil && rt.ClientSecretFile != nil:
+		p.errAt(sc, "client_secret_file", "set client_secret_env or client_secret_file, not both")
+	case rt.ClientSecretEnv == nil && rt.ClientSecretFile == nil:
+		needs("", "kind %q needs client_secret_env or client_secret_file (the Client Secret of the Server-to-Server OAuth app)", KindZoom)
+	}
+	t.TokenURL = DefaultZoomTokenURL
+	if rt.TokenURL != nil {
+		t.TokenURL = ""
+		if msg := urlProblem("token_url", *rt.TokenURL); msg != "" {
+			p.errAt(sc, "token_url", "%s", msg)
+			return
+		}
+		t.TokenURL = *rt.TokenURL
 	}
 }
 
