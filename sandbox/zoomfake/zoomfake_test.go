@@ -58,7 +58,7 @@ func do(t *testing.T, req *http.Request) answer {
 // tokenRequest is a token request as a Server-to-Server OAuth app sends it.
 func tokenRequest(t *testing.T, s *Server, id, secret string, form url.Values) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.TokenURL(), strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.TokenURL(), strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestTokenEndpoint(t *testing.T) {
 
 func revokeRequest(t *testing.T, s *Server, user, tok string) *http.Request {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodDelete, s.URL()+"users/"+url.PathEscape(user)+"/token", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, s.URL()+"users/"+url.PathEscape(user)+"/token", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
