@@ -29,7 +29,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	const who = "trinity@whiterabbit.fake"
 	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", who,
-		"--reason", "drill", "--yes", "--json", "--targets", "google,m365,slack,okta-itp")
+		"--reason", "drill", "--yes", "--json", "--targets", "google,m365,slack,okta-itp,zoom")
 	if code != exitFailures {
 		t.Fatalf("exit %d, want 1 (the demo's Slack token lacks a scope): %s", code, errOut)
 	}
@@ -49,6 +49,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		"m365":     {"microsoft", "revoked", "verified"},           // throttled once, then read back
 		"slack":    {"slack", "rejected", "add admin.users:write"}, // says which scope to add
 		"okta-itp": {"caep", "revoked", ""},
+		"zoom":     {"zoom", "revoked", ""},
 	}
 	seen := 0
 	for _, s := range sum.Targets {
@@ -67,9 +68,10 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	if seen != len(wants) {
 		t.Fatalf("the summary has %d of the %d vendor targets:\n%s", seen, len(wants), out)
 	}
-	if sb.Google.SignedOut(who) != 1 || sb.Microsoft.SignedOut(who) != 1 || sb.CAEP.SignedOut(who) != 1 || sb.Slack.SignedOut(who) != 0 {
-		t.Errorf("signed out at the fakes: google %d, microsoft %d, caep %d, slack %d; want 1, 1, 1, 0",
-			sb.Google.SignedOut(who), sb.Microsoft.SignedOut(who), sb.CAEP.SignedOut(who), sb.Slack.SignedOut(who))
+	if sb.Google.SignedOut(who) != 1 || sb.Microsoft.SignedOut(who) != 1 || sb.CAEP.SignedOut(who) != 1 ||
+		sb.Zoom.SignedOut(who) != 1 || sb.Slack.SignedOut(who) != 0 {
+		t.Errorf("signed out at the fakes: google %d, microsoft %d, caep %d, zoom %d, slack %d; want 1, 1, 1, 1, 0",
+			sb.Google.SignedOut(who), sb.Microsoft.SignedOut(who), sb.CAEP.SignedOut(who), sb.Zoom.SignedOut(who), sb.Slack.SignedOut(who))
 	}
 
 	// No secret of any credential file reaches the output or the log.
@@ -103,7 +105,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 func vendorSecrets(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, name := range []string{"slack-slack-token", "m365-client-secret"} {
+	for _, name := range []string{"slack-slack-token", "m365-client-secret", "zoom-client-secret"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

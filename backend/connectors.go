@@ -6,6 +6,7 @@ import (
 	"ulc/actions/google"
 	"ulc/actions/microsoft"
 	"ulc/actions/slack"
+	"ulc/actions/zoom"
 	"ulc/config"
 )
 
@@ -16,4 +17,5 @@ func init() {
 	actions.Register(config.KindMicrosoft, microsoft.Connector{})
 	actions.Register(config.KindSlack, slack.Connector{})
 	actions.Register(config.KindCAEP, caep.Connector{})
+	actions.Register(config.KindZoom, zoom.Connector{})
 }

@@ -91,7 +91,7 @@ wait_for "running" "revoked"
 snap "Board, running" \
 	"The operator watches the apps answer, failures and retries on top, and waits for the slow one (x would cancel whatever has not answered yet)."
 
-wait_for "18/18 finished"
+wait_for "19/19 finished"
 snap "Board, finished" \
 	"With build-farm down, reports never answering in time, crm without an account for Trinity and mail-archive through on its third try, the operator presses 2 to see the run in History (R would retry the two failures as a new run)."
 
@@ -106,7 +106,7 @@ snap "Run detail" \
 	"After reading who sent what, why, each step with its kind, and each event of the timeline below (↓ scrolls), the operator presses 3 for the Targets screen."
 
 tmux send-keys 3
-wait_for "17 targets registered"
+wait_for "18 targets registered"
 for _ in $(seq 12); do tmux send-keys Down; done
 tmux send-keys c
 wait_for "build-farm: "

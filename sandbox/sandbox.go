@@ -22,6 +22,7 @@ import (
 	"ulc/sandbox/microsoftfake"
 	"ulc/sandbox/oktafake"
 	"ulc/sandbox/slackfake"
+	"ulc/sandbox/zoomfake"
 )
 
 // Options configures a sandbox.
@@ -53,12 +54,13 @@ type Sandbox struct {
 	ConfigPath string
 	// TokenFile holds the Okta API token (mode 0600).
 	TokenFile string
-	// Google, Microsoft, Slack and CAEP are the vendor fakes, with
+	// Google, Microsoft, Slack, CAEP and Zoom are the vendor fakes, with
 	// Options.Vendors.
 	Google    *googlefake.Server
 	Microsoft *microsoftfake.Server
 	Slack     *slackfake.Server
 	CAEP      *caepfake.Server
+	Zoom      *zoomfake.Server
 
 	srv     *http.Server
 	vendors []vendor

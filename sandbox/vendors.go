@@ -10,6 +10,7 @@ import (
 	"ulc/sandbox/googlefake"
 	"ulc/sandbox/microsoftfake"
 	"ulc/sandbox/slackfake"
+	"ulc/sandbox/zoomfake"
 )
 
 // vendor is a running fake of a vendor's sign-out API.
@@ -69,6 +70,11 @@ func (s *Sandbox) startVendors(dir, configPath string, emails []string) error {
 		return err
 	}
 	s.CAEP = ce
+	zm, err := zoomfake.Start(zoomfake.Options{Users: emails})
+	if err := add("zoom", zm, err); err != nil {
+		return err
+	}
+	s.Zoom = zm
 	f, err := os.OpenFile(configPath, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)
