@@ -336,7 +336,7 @@ func (c *stepCaller) Do(call Call) Answer {
 			return Answer{Outcome: Failed, Reason: err.Error()}
 		}
 		c.n++
-		detail, _ := json.Marshal(callDetail{Call: call.Name, Method: req.Method, URL: redactURL(req.URL.String())})
+		detail := t.callDetail(call.Name, req)
 		// The attempt is durable before the request leaves, so a crash
 		// leaves "unknown", never a false "not sent".
 		if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: c.n, RequestID: id, Detail: detail}, s) {
@@ -382,6 +382,27 @@ func (c *stepCaller) Do(call Call) Answer {
 		return ans
 	}
 }
+
+// callDetail is the recorded detail of an attempt of call at req: which
+// call, to where. A target's calls mostly go to the same few URLs (a GTR
+// target to one), so each is encoded once per run.
+func (t *runTarget) callDetail(name string, req *http.Request) json.RawMessage {
+	where := redactURL(req.URL.String())
+	key := name + "\x00" + req.Method + "\x00" + where
+	if d, ok := t.details.Load(key); ok {
+		return d.(json.RawMessage)
+	}
+	d, _ := json.Marshal(callDetail{Call: name, Method: req.Method, URL: where})
+	if n := t.detailCount.Add(1); n <= maxCachedDetails {
+		t.details.Store(key, json.RawMessage(d))
+	}
+	return d
+}
+
+// maxCachedDetails bounds the encoded details kept per target: the URLs of
+// some vendors' calls name the user, and a bulk run must not keep one per
+// user.
+const maxCachedDetails = 64
 
 // redactURL drops a URL's query, where some APIs take tokens: the audit log
 // records where a call went, never a credential.
@@ -467,6 +488,9 @@ func explain(t config.Target, a answer, o Outcome) string {
 			return "cancelled before an answer came"
 		}
 		return transportReason(a.err, t.Timeout)
+	}
+	if a.status >= 200 && a.status < 300 {
+		return "" // the common case: nothing to explain
 	}
 	cred := "the credential"
 	switch {

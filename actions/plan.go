@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ulc/config"
@@ -135,6 +136,10 @@ type runTarget struct {
 	conn    Conn
 	client  *http.Client
 	sem     chan struct{}
+	// details caches the encoded attempt details of its calls (see
+	// callDetail); detailCount counts what was stored.
+	details     sync.Map
+	detailCount atomic.Int64
 }
 
 // NewRunID returns a new run id: sortable by time, short enough to type.
