@@ -161,6 +161,9 @@ folder the auditor cannot write, verifies. Exit status 0 when intact, 1 when
 not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if h := strings.TrimSpace(vf.head); h != "" && !isSHA256Hex(h) {
+				return usageErr("--head %q is not a head hash: give the 64 hexadecimal digits ulc audit verify printed", safetext.Line(vf.head, 80))
+			}
 			b, err := e.openLog(cmd.Context())
 			if err != nil {
 				return err
@@ -360,4 +363,17 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// isSHA256Hex reports whether s is 64 hexadecimal digits.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }

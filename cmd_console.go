@@ -67,16 +67,18 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 }
 
 func newDemoCmd(e *env) *cobra.Command {
-	var keep bool
+	var keep, readOnly bool
 	var people int
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Open the console against a local sandbox: an Okta stand-in and a dozen demo apps",
-		Long: `Starts an Okta-compatible directory and thirteen demo target apps on
-127.0.0.1 (one slow, one that never answers in time, one that fails twice
-before succeeding, one that is down, one on the old 'subject' body key, two
-that verify signed JWTs), writes a targets.toml for them and opens the
-console with a fresh audit log.
+		Short: "Open the console against a local sandbox: an Okta stand-in, a dozen demo apps and five vendors' APIs",
+		Long: `Starts an Okta-compatible directory, thirteen demo GTR apps on 127.0.0.1
+(one slow, one that never answers in time, one that fails twice before
+succeeding, one that is down, one on the old 'subject' body key, two that
+verify signed JWTs) and fakes of the Google Workspace, Microsoft Graph,
+Slack and Zoom APIs and of a CAEP receiver, writes a targets.toml for them
+and opens the console with a fresh audit log. On exit everything is
+removed, unless --keep.
 
 Try: type "trin", press enter twice, r, fill in a reason, tab to Confirm,
 type the login, enter, and watch the board. Then 2 for History.`,
@@ -105,14 +107,17 @@ type the login, enter, and watch the board. Then 2 for History.`,
 				return err
 			}
 			defer closeInto(&err, b)
-			err = runConsole(cmd.Context(), e, b, false)
+			err = runConsole(cmd.Context(), e, b, readOnly)
 			if keep {
-				fmt.Fprintf(e.stderr, "the demo's files are kept in %s\n", dir)
+				fmt.Fprintf(e.stderr, "the demo's files (targets.toml, credentials, audit log) are kept in %s\n", dir)
+			} else {
+				fmt.Fprintf(e.stderr, "the demo's files, its audit log included, are removed (ulc demo --keep keeps them)\n")
 			}
 			return err
 		},
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "keep the demo's directory (targets.toml, audit log) after exit")
+	c.Flags().BoolVar(&readOnly, "readonly", false, "search and review only: hide every action that changes anything")
 	c.Flags().IntVar(&people, "people", 0, "generated people in the directory besides the cast (e.g. 100000)")
 	return c
 }
@@ -130,6 +135,13 @@ func newSandboxCmd(e *env) *cobra.Command {
 					return err
 				}
 				o.Dir = dir
+				// A folder of its own holds tokens and keys: it goes when
+				// the sandbox stops. One named with --dir stays.
+				defer func() {
+					if err := os.RemoveAll(dir); err != nil {
+						fmt.Fprintf(e.stderr, "ulc: the sandbox's files in %s were not all removed: %v\n", dir, err)
+					}
+				}()
 			}
 			sb, err := sandbox.Start(o)
 			if err != nil {

@@ -23,7 +23,12 @@ console's R does exactly the same. A step whose answer was lost (unknown) is
 sent again: Global Token Revocation is idempotent.
 
 Exit status as for ulc revoke.`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("name the run to resume: ulc audit list shows the runs, newest first, with their ids (a unique prefix of an id is enough)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			ctx := cmd.Context()
 			if err := backend.CheckText(args[0]); err != nil {

@@ -261,3 +261,23 @@ func TestLostOutputIsNotSuccess(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q; want exit 1 saying the output was not written", code, errb.String())
 	}
 }
+
+// Errors a person can act on: each says what to do next.
+func TestErrorsSayWhatToDo(t *testing.T) {
+	dir := t.TempDir()
+	for name, c := range map[string]struct {
+		args []string
+		says string
+	}{
+		"a mistyped command":      {[]string{"revok"}, `did you mean "revoke"?`},
+		"no audit log yet":        {[]string{"audit", "list", "--audit-db", filepath.Join(dir, "none.db")}, "no audit log yet at"},
+		"resume without a run":    {[]string{"resume"}, "ulc audit list shows the runs"},
+		"a malformed head hash":   {[]string{"audit", "verify", "--audit-db", filepath.Join(dir, "none.db"), "--head", "zzz"}, "is not a head hash"},
+		"a caep command, no caep": {[]string{"caep", "jwks", "--config", filepath.Join(dir, "none.toml")}, "does not exist"},
+	} {
+		code, out, errOut := ulc(t, "", c.args...)
+		if code != exitUsage || !strings.Contains(errOut, c.says) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit 2 saying %q", name, code, out, errOut, c.says)
+		}
+	}
+}

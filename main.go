@@ -233,7 +233,17 @@ Run without a subcommand to open the console.`,
 	e.flags.config(root.Flags())
 	e.flags.audit(root.Flags())
 	root.Flags().BoolVar(&readOnly, "readonly", false, "search and review only: hide every action that changes anything")
-	root.Args = cobra.NoArgs
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		// A mistyped command is most likely what was meant by it.
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(": did you mean %q?", s[0])
+		}
+		return usageErr("%s (see 'ulc --help')", safetext.Line(msg, 200))
+	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runConsoleCmd(cmd.Context(), e, readOnly) }
 	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e), newCAEPCmd(e))
 	return root

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,10 +16,10 @@ import (
 // startConsole starts the real ulc demo with its input and output on
 // pipes and returns once the console has taken over the terminal (its
 // output switched to the alternate screen).
-func startConsole(t *testing.T) (*exec.Cmd, chan error) {
+func startConsole(t *testing.T, env ...string) (*exec.Cmd, chan error, *strings.Builder) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "demo")
-	cmd.Env = cleanEnv(t)
+	cmd.Env = cleanEnv(t, env...)
 	in, err := cmd.StdinPipe() // held open: the console waits for keys
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func startConsole(t *testing.T) (*exec.Cmd, chan error) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("the console did not start in a minute\n%s", stderr.String())
 	}
-	return cmd, exited
+	return cmd, exited, &stderr
 }
 
 // waitExit waits for the process to end; a process that ignores the signal
@@ -87,7 +88,7 @@ func waitExit(t *testing.T, cmd *exec.Cmd, exited chan error, what string) error
 // registered once, so it cannot be swallowed by a second handler.
 func TestSignalEndsIdleConsole(t *testing.T) {
 	for i := range 8 {
-		cmd, exited := startConsole(t)
+		cmd, exited, _ := startConsole(t)
 		if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestSignalEndsIdleConsole(t *testing.T) {
 // SIGHUP).
 func TestInterruptAndHangupEndIdleConsole(t *testing.T) {
 	for _, sig := range []os.Signal{syscall.SIGINT, syscall.SIGHUP} {
-		cmd, exited := startConsole(t)
+		cmd, exited, _ := startConsole(t)
 		if err := cmd.Process.Signal(sig); err != nil {
 			t.Fatal(err)
 		}
@@ -113,8 +114,9 @@ func TestInterruptAndHangupEndIdleConsole(t *testing.T) {
 
 // A headless command that runs until stopped ends on the first signal.
 func TestSignalEndsHeadlessCommand(t *testing.T) {
+	tmp := t.TempDir()
 	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "sandbox")
-	cmd.Env = cleanEnv(t)
+	cmd.Env = cleanEnv(t, "TMPDIR="+tmp)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -153,5 +155,28 @@ func TestSignalEndsHeadlessCommand(t *testing.T) {
 	}
 	if err != nil {
 		t.Errorf("SIGTERM to ulc sandbox: %v, want exit status 0", err)
+	}
+	// The folder it made for itself held tokens and keys: it is gone.
+	if left, _ := filepath.Glob(filepath.Join(tmp, "ulc-sandbox-*")); len(left) != 0 {
+		t.Errorf("ulc sandbox left %v behind", left)
+	}
+}
+
+// The demo removes its files, its audit log included, and says so, rather
+// than print the path of a log it is about to delete.
+func TestDemoSaysItsFilesAreRemoved(t *testing.T) {
+	tmp := t.TempDir()
+	cmd, exited, stderr := startConsole(t, "TMPDIR="+tmp)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitExit(t, cmd, exited, "SIGTERM"); err != nil {
+		t.Fatalf("ulc demo: %v", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "ulc-demo-*")); len(left) != 0 {
+		t.Errorf("ulc demo left %v behind", left)
+	}
+	if !strings.Contains(stderr.String(), "are removed (ulc demo --keep keeps them)") {
+		t.Errorf("ulc demo does not say its files are removed:\n%s", stderr.String())
 	}
 }

@@ -174,7 +174,9 @@ func (b *Backend) openAudit(ctx context.Context, readOnly bool) error {
 	}
 	start := time.Now()
 	if readOnly {
-		if _, err := os.Stat(path); err != nil {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return usagef("no audit log yet at %s: nothing has been run with it (ulc demo writes its own; --audit-db names another)", path)
+		} else if err != nil {
 			return usagef("audit log %s: %v", path, err)
 		}
 		l, err := audit.OpenReadOnly(path)
