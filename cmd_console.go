@@ -80,7 +80,7 @@ Slack and Zoom APIs and of a CAEP receiver, writes a targets.toml for them
 and opens the console with a fresh audit log. On exit everything is
 removed, unless --keep.
 
-Try: type "trin", press enter twice, r, fill in a reason, tab to Confirm,
+Try: type "trin", press enter twice, r, fill in a reason, tab four times to Confirm,
 type the login, enter, and watch the board. Then 2 for History.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
