@@ -128,7 +128,7 @@ func TestTMuxDemo(t *testing.T) {
 	errText, _ := os.ReadFile(stderr)
 	kept := ""
 	for _, l := range strings.Split(string(errText), "\n") {
-		if p, ok := strings.CutPrefix(l, "the demo's files are kept in "); ok {
+		if p, ok := strings.CutPrefix(l, "the demo's files (targets.toml, credentials, audit log) are kept in "); ok {
 			kept = strings.TrimSpace(p)
 		}
 	}
