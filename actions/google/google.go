@@ -71,7 +71,7 @@ type conn struct {
 	signer   crypto.Signer
 	version  string
 
-	tokens tokenCache
+	tokens actions.TokenCache
 }
 
 // Open implements actions.Connector: it loads the service account's key
@@ -101,7 +101,6 @@ func (Connector) Open(ctx context.Context, t config.Target, env actions.ConnEnv)
 	return &conn{
 		t: t, api: api, account: cred.Account, clientID: clientIDOf(cred.ServiceAccountJSON()),
 		keyID: cred.KeyID, tokenURL: tokenURL, fp: cred.Fingerprint, signer: cred.Signer(), version: env.Version,
-		tokens: newTokenCache(),
 	}, nil
 }
 
@@ -328,7 +327,7 @@ func (c *conn) apiFailure(a actions.Answer, tok, user, doing string) actions.Res
 		r.Outcome = actions.Rejected
 		r.Error = fmt.Sprintf("Google Workspace says %s is not a user's address (%s), most likely a group's: set the user's primary Google address as their email in Okta", who, said)
 	case a.Status == http.StatusUnauthorized:
-		c.tokens.drop(tok) // the next step asks for a new one
+		c.tokens.Drop(tok) // the next step asks for a new one
 		r.Outcome = actions.Rejected
 		r.Error = fmt.Sprintf("Google refused the access token (%s): resume the run; if it happens again, check that service account %s is enabled in the Google Cloud console", said, c.account)
 	case a.Status == http.StatusForbidden && reason == "insufficientPermissions":

@@ -12,30 +12,6 @@ import (
 	"ulc/internal/safetext"
 )
 
-// tokenCache holds the run's access token. One step at a time may ask for
-// a token (lock is a one-slot semaphore, so a waiting step can be
-// cancelled): when many steps start at once, the first requests it and the
-// others use it. A refusal (our credential is wrong) is kept too, so the
-// run does not send the same refused request once per user.
-type tokenCache struct {
-	lock    chan struct{}
-	token   string
-	expires time.Time
-	refused *actions.Result
-}
-
-func newTokenCache() tokenCache { return tokenCache{lock: make(chan struct{}, 1)} }
-
-// drop forgets tok, which the API refused, unless a newer token replaced
-// it already.
-func (tc *tokenCache) drop(tok string) {
-	tc.lock <- struct{}{}
-	defer func() { <-tc.lock }()
-	if tc.token == tok {
-		tc.token, tc.expires = "", time.Time{}
-	}
-}
-
 // tokenAnswer is the token endpoint's JSON answer, success or error.
 type tokenAnswer struct {
 	AccessToken string `json:"access_token"`
@@ -49,40 +25,29 @@ type tokenAnswer struct {
 // (a "token" attempt of this step) when there is none or it is about to
 // expire. When ok is false, res is the step's result.
 func (c *conn) accessToken(ctx context.Context, call actions.Caller) (tok string, res actions.Result, ok bool) {
-	tc := &c.tokens
-	select {
-	case tc.lock <- struct{}{}:
-		defer func() { <-tc.lock }()
-	case <-ctx.Done():
-		return "", actions.Result{Outcome: actions.Cancelled, Error: "cancelled before it was sent"}, false
-	}
-	if tc.token != "" && time.Now().Before(tc.expires) {
-		return tc.token, actions.Result{}, true
-	}
-	if tc.refused != nil {
-		return "", *tc.refused, false
-	}
+	tok, _, _, res = c.tokens.Get(ctx, refreshMargin, func() (string, time.Duration, actions.Result) {
+		return c.fetchToken(call)
+	})
+	return tok, res, tok != ""
+}
+
+// fetchToken asks the token endpoint for an access token.
+func (c *conn) fetchToken(call actions.Caller) (string, time.Duration, actions.Result) {
 	a := call.Do(actions.Call{Name: CallToken, ReadBody: true, Build: c.tokenRequest})
 	var ta tokenAnswer
 	parsed := json.Unmarshal(a.Body, &ta) == nil
-	if a.Outcome == actions.Revoked {
-		if !parsed || ta.AccessToken == "" || !strings.EqualFold(ta.TokenType, "Bearer") && ta.TokenType != "" {
-			return "", actions.Result{Outcome: actions.Failed, HTTPStatus: a.Status, RequestID: a.RequestID,
-				Error: fmt.Sprintf("the token endpoint %s answered %d without an access token: check token_uri in credentials_file", c.tokenURL, a.Status)}, false
-		}
-		life := time.Duration(ta.ExpiresIn) * time.Second
-		if life <= 0 {
-			life = time.Hour // Google's tokens last an hour
-		}
-		tc.token = ta.AccessToken
-		tc.expires = time.Now().Add(max(life-refreshMargin, life/2))
-		return tc.token, actions.Result{}, true
+	if a.Outcome != actions.Revoked {
+		return "", 0, c.tokenFailure(a, ta)
 	}
-	r := c.tokenFailure(a, ta)
-	if r.Outcome == actions.Rejected {
-		tc.refused = &r
+	if !parsed || ta.AccessToken == "" || !strings.EqualFold(ta.TokenType, "Bearer") && ta.TokenType != "" {
+		return "", 0, actions.Result{Outcome: actions.Failed, HTTPStatus: a.Status, RequestID: a.RequestID,
+			Error: fmt.Sprintf("the token endpoint %s answered %d without an access token: check token_uri in credentials_file", c.tokenURL, a.Status)}
 	}
-	return "", r, false
+	life := time.Duration(ta.ExpiresIn) * time.Second
+	if life <= 0 {
+		life = time.Hour // Google's tokens last an hour
+	}
+	return ta.AccessToken, life, actions.Result{}
 }
 
 // tokenFailure is the result of a step whose token request failed: what

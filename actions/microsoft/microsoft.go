@@ -28,8 +28,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v3"
@@ -79,18 +77,8 @@ type conn struct {
 	// signInSessionsValidFromDateTime before it was not set by this run.
 	opened time.Time
 
-	// mu makes one step at a time ask for the access token; the others
-	// wait for it and share it.
-	mu      sync.Mutex
-	token   string
-	expires time.Time
-	// refused is the token endpoint's refusal of the credential: the same
-	// credential would be refused again, so the run's other steps report
-	// it without asking.
-	refused *actions.Result
-	// live is the current access token too, for scrub, which must not
-	// wait for mu (it runs while a token call holds it).
-	live atomic.Pointer[string]
+	// tokens is the run's access token, shared by its steps.
+	tokens actions.TokenCache
 }
 
 // Open implements actions.Connector: it loads the client secret, or the
@@ -158,12 +146,12 @@ func (c *conn) verifyURL(upn string) string {
 
 // Revoke implements actions.Conn: token (when the run has none yet),
 // revoke, verify.
-func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) actions.Result {
+func (c *conn) Revoke(ctx context.Context, s actions.Step, call actions.Caller) actions.Result {
 	upn := upnOf(s.User)
 	if upn == "" {
 		return actions.Result{Outcome: actions.Failed, Error: "this user has no email address to use as userPrincipalName: sign them out in the Entra admin center (Users → the user → Revoke sessions)"}
 	}
-	tok, fresh, res := c.accessToken(call)
+	tok, fresh, res := c.accessToken(ctx, call)
 	if tok == "" {
 		return res
 	}
@@ -171,8 +159,8 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 	if ans.Status == http.StatusUnauthorized && !fresh {
 		// The run's token was refused (expired early, or revoked): ask
 		// for a new one once.
-		c.forget(tok)
-		if tok, _, res = c.accessToken(call); tok == "" {
+		c.tokens.Drop(tok)
+		if tok, _, res = c.accessToken(ctx, call); tok == "" {
 			return res
 		}
 		ans = call.Do(c.graphCall("revoke", http.MethodPost, c.revokeURL(upn), tok))
@@ -355,7 +343,7 @@ func (c *conn) since(revoked actions.Answer) time.Time {
 // scrub removes the credential and the access token from text taken from
 // an answer, in case an endpoint echoes what it was sent.
 func (c *conn) scrub(s string) string {
-	for _, secret := range []string{c.cred.Token(), c.currentToken()} {
+	for _, secret := range []string{c.cred.Token(), c.tokens.Current()} {
 		if len(secret) >= 8 {
 			s = strings.ReplaceAll(s, secret, "[redacted]")
 		}
@@ -363,51 +351,19 @@ func (c *conn) scrub(s string) string {
 	return s
 }
 
-func (c *conn) currentToken() string {
-	if p := c.live.Load(); p != nil {
-		return *p
-	}
-	return ""
-}
-
-// forget drops the run's access token if it is still tok.
-func (c *conn) forget(tok string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.token == tok {
-		c.token, c.expires = "", time.Time{}
-	}
-}
-
 // accessToken returns the run's access token, asking the token endpoint
 // for one (as this step's "token" call) when there is none or it is about
 // to expire. fresh says this step asked for it. When there is no token,
 // res says why.
-func (c *conn) accessToken(call actions.Caller) (tok string, fresh bool, res actions.Result) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.refused != nil {
-		res = *c.refused
+func (c *conn) accessToken(ctx context.Context, call actions.Caller) (tok string, fresh bool, res actions.Result) {
+	tok, fresh, earlier, res := c.tokens.Get(ctx, tokenSkew, func() (string, time.Duration, actions.Result) {
+		return c.tokenResult(call.Do(actions.Call{Name: "token", ReadBody: true, Build: c.tokenRequest}))
+	})
+	if earlier {
 		res.HTTPStatus = 0
 		res.Error = "not sent, as the same credential was refused earlier in this run: " + res.Error
-		return "", false, res
 	}
-	if c.token != "" && time.Now().Before(c.expires) {
-		return c.token, false, actions.Result{}
-	}
-	asked := time.Now()
-	a := call.Do(actions.Call{Name: "token", ReadBody: true, Build: c.tokenRequest})
-	tok, life, res := c.tokenResult(a)
-	if tok == "" {
-		if res.Outcome == actions.Rejected {
-			r := res
-			c.refused = &r
-		}
-		return "", false, res
-	}
-	c.token, c.expires = tok, asked.Add(max(life-tokenSkew, life/2))
-	c.live.Store(&tok)
-	return tok, true, actions.Result{}
+	return tok, fresh, res
 }
 
 // tokenRequest builds one attempt of the token request; a certificate
