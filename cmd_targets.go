@@ -33,11 +33,7 @@ func newTargetsCmd(e *env) *cobra.Command {
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(tw, "NAME\tENABLED\tKIND\tSUBJECT\tBODY KEY\tAUTH\tURL\tTAGS")
 			for _, t := range f.Targets {
-				kind := t.Kind
-				if kind == "" {
-					kind = config.KindGTR
-				}
-				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\t%s\n", safetext.Line(t.Name, 40), t.Enabled, kind,
+				fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\t%s\t%s\t%s\n", safetext.Line(t.Name, 40), t.Enabled, t.EffectiveKind(),
 					dash(t.Subject), dash(t.BodyKey), dash(t.Auth), safetext.Line(t.URL, 100), safetext.Line(strings.Join(t.Tags, ","), 60))
 			}
 			return tw.Flush()
@@ -94,11 +90,7 @@ func checkTarget(ctx context.Context, e *env, b *backend.Backend, t config.Targe
 		fmt.Fprintf(e.stdout, "FAIL  %s\n", sanitizeMessage(err.Error()))
 		return false
 	}
-	kind := t.Kind
-	if kind == "" {
-		kind = config.KindGTR
-	}
-	fmt.Fprintf(e.stdout, "ok    %-20s %-9s %s %s\n", name, kind, safetext.Line(t.URL, 100), cred)
+	fmt.Fprintf(e.stdout, "ok    %-20s %-9s %s %s\n", name, t.EffectiveKind(), safetext.Line(t.URL, 100), cred)
 	if !live {
 		return true
 	}

@@ -131,7 +131,7 @@ func (a Answer) Result() Result {
 var connectors = struct {
 	sync.RWMutex
 	m map[string]Connector
-}{m: map[string]Connector{kindGTR: gtrConnector{}}}
+}{m: map[string]Connector{config.KindGTR: gtrConnector{}}}
 
 // Register makes c the connector of targets of kind. The backend registers
 // every kind ulc knows; GTR is built in.
@@ -143,7 +143,7 @@ func Register(kind string, c Connector) {
 
 // connectorFor returns the connector of t's kind.
 func connectorFor(t config.Target) (Connector, error) {
-	kind := kindOf(t)
+	kind := t.EffectiveKind()
 	connectors.RLock()
 	defer connectors.RUnlock()
 	c, ok := connectors.m[kind]
@@ -160,7 +160,7 @@ func connectorFor(t config.Target) (Connector, error) {
 
 // ActionOf is the action of a step to target t: its kind.
 func ActionOf(t config.Target) Action {
-	return Action(kindOf(t))
+	return Action(t.EffectiveKind())
 }
 
 // Okta reports whether a is an Okta step rather than a step to a target.

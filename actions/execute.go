@@ -298,7 +298,7 @@ func (r *run) targetStep(s Step) {
 	r.emit(false, Event{
 		Kind: KindResult, Step: s.N, Attempt: c.n, HTTPStatus: res.HTTPStatus, Outcome: res.Outcome,
 		LatencyMS: c.latency.Milliseconds(), RequestID: res.RequestID, ErrorCode: res.ErrorCode, ErrorID: res.ErrorID,
-		Error: safetextLine(res.Error),
+		Error: safetext.Line(res.Error, 300),
 	}, s)
 }
 
@@ -412,9 +412,6 @@ func redactURL(u string) string {
 	}
 	return u
 }
-
-// safetextLine bounds a result's reason to one printable line.
-func safetextLine(s string) string { return safetext.Line(s, 300) }
 
 // answer is what one attempt got back.
 type answer struct {

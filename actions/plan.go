@@ -487,12 +487,3 @@ func (p *Plan) Residual() map[string]string {
 	}
 	return out
 }
-
-// Kind returns the kind of the plan's target name ("gtr", "google", ...),
-// "" for a name the plan does not send to.
-func (p *Plan) Kind(name string) string {
-	if rt := p.targets[name]; rt != nil {
-		return kindOf(rt.cfg)
-	}
-	return ""
-}

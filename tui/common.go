@@ -305,8 +305,8 @@ func wrap(s string, width int) string {
 // target tables show them. Only Global Token Revocation targets have a
 // subject format; the other kinds name how they authenticate.
 func targetCells(t config.Target) (kind, subject, auth string) {
-	switch t.Kind {
-	case "", config.KindGTR:
+	switch t.EffectiveKind() {
+	case config.KindGTR:
 		return config.KindGTR, t.Subject, t.Auth
 	case config.KindGoogle:
 		auth = "SA key" // a service account's key, with domain-wide delegation
@@ -328,7 +328,7 @@ func targetCells(t config.Target) (kind, subject, auth string) {
 // the kind.
 func mixedKinds(ts []config.Target) bool {
 	for _, t := range ts {
-		if t.Kind != "" && t.Kind != config.KindGTR {
+		if t.EffectiveKind() != config.KindGTR {
 			return true
 		}
 	}

@@ -32,8 +32,8 @@ func TestSignOutAgainstTheFake(t *testing.T) {
 	if s.Detail.URL != fake.URL()+"admin/directory/v1/users/alice@example.com/signOut" || s.Detail.Method != "POST" {
 		t.Errorf("planned %s %s", s.Detail.Method, s.Detail.URL)
 	}
-	if got := p.Kind("google"); got != "google" {
-		t.Errorf("plan kind %q", got)
+	if s.Action != "google" {
+		t.Errorf("the planned step's kind is %q", s.Action)
 	}
 	if r := p.Residual()["google"]; !strings.Contains(r, "OAuth grants") || !strings.Contains(r, "app passwords") {
 		t.Errorf("residual %q", r)
