@@ -230,14 +230,50 @@ func (c *common) table(cols []column, rows [][]string, cursor, offset, height in
 		hdr[i] = col.title
 	}
 	out := []string{c.st.title.Render(line(hdr))}
-	for i := offset; i < len(rows) && i < offset+height; i++ {
+	n := len(rows)
+	vis := visibleRows(n, height)
+	if cursor >= 0 {
+		offset = scroll(cursor, offset, height, n)
+	}
+	offset = max(min(offset, n-vis), 0)
+	for i := offset; i < n && i < offset+vis; i++ {
 		l := line(rows[i])
 		if i == cursor {
 			l = c.st.selected.Render(ansi.Strip(l) + strings.Repeat(" ", max(width-ansi.StringWidth(l), 0)))
 		}
 		out = append(out, l)
 	}
+	if vis < n {
+		// The list does not fit: say where the window is, and what lies
+		// beyond it, rather than drop rows without a sign.
+		out = append(out, c.st.dim.Render(ansi.Truncate(position(offset, vis, n), width, "…")))
+	}
 	return strings.Join(out, "\n")
+}
+
+// visibleRows is how many of n rows a table height rows high shows: all of
+// them when they fit, else one less, for the line saying where the window
+// is.
+func visibleRows(n, height int) int {
+	if n <= height {
+		return n
+	}
+	return max(height-1, 1)
+}
+
+// position says where a window of vis rows from offset is in n rows:
+// "↑ 11 more · 12–14 of 14", "1–13 of 14 · ↓ 1 more".
+func position(offset, vis, n int) string {
+	last := min(offset+vis, n)
+	var parts []string
+	if offset > 0 {
+		parts = append(parts, fmt.Sprintf("↑ %d more", offset))
+	}
+	parts = append(parts, fmt.Sprintf("%d–%d of %d", offset+1, last, n))
+	if last < n {
+		parts = append(parts, fmt.Sprintf("↓ %d more", n-last))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // fit pads or truncates s (which may hold styling) to exactly w cells.
@@ -252,8 +288,10 @@ func fit(s string, w int) string {
 	return s + strings.Repeat(" ", w-sw)
 }
 
-// scroll keeps cursor visible in a window of height rows.
+// scroll keeps cursor visible in a table height rows high of n rows (one
+// of which says where the window is when they do not all fit).
 func scroll(cursor, offset, height, n int) int {
+	height = visibleRows(n, height)
 	if cursor < offset {
 		offset = cursor
 	}

@@ -417,7 +417,7 @@ func (s *confirmScreen) view() string {
 	}
 	b.WriteString(c.st.title.Render(label) + "\n")
 	residual := s.residualLine()
-	after := 6 // the lines below the list: more, reason, ticket, confirm, the hint
+	after := 5 // the lines below the list: reason, ticket, confirm, the hint
 	if residual != "" {
 		after++
 	}
@@ -453,11 +453,6 @@ func (s *confirmScreen) view() string {
 	s.tgtOff = scroll(s.tgtCur, s.tgtOff, h, len(rows))
 	cols, rows := withKind(mixedKinds(s.targets), []column{{"", 3}, {"TARGET", 14}, {"URL", 0}, {"SUBJECT", 8}, {"AUTH", 10}}, rows, 2, kinds)
 	b.WriteString(c.table(cols, rows, cur, s.tgtOff, h) + "\n")
-	if hidden := len(rows) - h; hidden > 0 {
-		// The plan is more than fits: say so, rather than let a target
-		// go unseen.
-		b.WriteString(c.st.dim.Render(fmt.Sprintf("    … %d more targets: tab to the list, ↓ to scroll", hidden)) + "\n")
-	}
 	if residual != "" {
 		b.WriteString(c.st.dim.Render(ansi.Truncate(residual, c.width, "…")) + "\n")
 	}

@@ -213,7 +213,7 @@ func TestConfirmSaysWhenTargetsDoNotFit(t *testing.T) {
 	d.sees("Targets: 40 of 40")
 	f := d.frame()
 	shown := strings.Count(f, "[x] app-")
-	if shown == 0 || shown == 40 || !strings.Contains(f, fmt.Sprintf("… %d more targets", 40-shown)) {
+	if shown == 0 || shown == 40 || !strings.Contains(f, fmt.Sprintf("1–%d of 40 · ↓ %d more", shown, 40-shown)) {
 		t.Fatalf("%d targets shown, and the rest not counted:\n%s", shown, f)
 	}
 }

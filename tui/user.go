@@ -181,7 +181,7 @@ func (u *userScreen) view() string {
 			rows[i] = []string{a.Time.Local().Format("01-02 15:04"), ev, clean(a.IP, 40), place, clean(a.Client, 40)}
 		}
 		h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-1, 2)
-		u.offset = min(u.offset, max(len(rows)-h, 0))
+		u.offset = min(u.offset, max(len(rows)-visibleRows(len(rows), h), 0))
 		b.WriteString(c.table([]column{{"TIME", 11}, {"EVENT", 0}, {"IP", 15}, {"PLACE", 18}, {"CLIENT", 18}}, rows, -1, u.offset, h))
 	}
 	return b.String()
