@@ -2,6 +2,8 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"ulc/actions"
@@ -48,4 +50,34 @@ func report(b *testing.B, l *Log) {
 	if c := l.commits.Load(); c > 0 {
 		b.ReportMetric(float64(b.N)/float64(c), "events/commit")
 	}
+}
+
+// BenchmarkRecordPlan1000 is what holds a run's first request: the plan of
+// one user at 1,000 targets (run_started and 1,000 planned events, each
+// with its request's detail) recorded durably in one batch.
+func BenchmarkRecordPlan1000(b *testing.B) {
+	l := openLog(b, newPath(b))
+	evs := fanOutPlan(1000)
+	for b.Loop() {
+		if err := l.Record(context.Background(), true, evs...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/plan")
+}
+
+// fanOutPlan is a run's plan for one user at n GTR targets, as
+// actions.Plan.Events makes it.
+func fanOutPlan(n int) []actions.Event {
+	info, _ := json.Marshal(actions.RunInfo{Reason: "bench", Operator: "it-ops", Host: "ops-01", Version: "bench",
+		Users: []actions.User{{ID: "00u1a2b3c4d5e6f7g8h9", Login: "neo@corp.example", Email: "neo@corp.example"}}})
+	evs := []actions.Event{{RunID: "bench", Time: base, Kind: actions.KindRunStarted, Detail: info}}
+	for i := range n {
+		d, _ := json.Marshal(actions.StepDetail{Method: "POST", URL: fmt.Sprintf("https://app-%04d.corp.example/api/v1/global-token-revocation", i),
+			Body: `{"sub_id":{"format":"email","email":"neo@corp.example"}}`, SubjectFormat: "email", Auth: "bearer",
+			Credential: "sha256:3f2a9c1d", TimeoutMS: 10000, Retries: 3})
+		evs = append(evs, actions.Event{RunID: "bench", Time: base, Kind: actions.KindPlanned, Step: i + 1,
+			User: "neo@corp.example", Target: fmt.Sprintf("app-%04d", i), Action: actions.ActionGTR, Detail: d})
+	}
+	return evs
 }
