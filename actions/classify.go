@@ -13,6 +13,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"ulc/config"
+	"ulc/internal/safetext"
 )
 
 // Classify maps one attempt's answer to an outcome and says whether the
@@ -69,39 +72,43 @@ func RetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	return max(t.Sub(now), 0), true
 }
 
-// transportReason turns a transport error into one sentence an operator can
-// act on. timeout is the per-attempt limit, for the message.
-func transportReason(err error, timeout time.Duration) string {
+// transportReason turns a transport error into what happened and what to
+// do about it, for an operator to act on. t is the target, for its
+// per-attempt timeout and address.
+func transportReason(err error, t config.Target) (what, next string) {
 	var cert *tls.CertificateVerificationError
 	var unknown x509.UnknownAuthorityError
 	var host x509.HostnameError
 	var dns *net.DNSError
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return fmt.Sprintf("no answer within %s", timeout)
+		return fmt.Sprintf("no answer within %s", t.Timeout), "the app is slow or down; raise its timeout, or R to retry"
 	case errors.Is(err, context.Canceled):
-		return "cancelled before an answer came"
+		return "cancelled before an answer came", retryHint
 	case errors.As(err, &host):
-		return "TLS certificate does not match the host name: check url"
+		return "TLS certificate does not match the host name", "check url"
 	case errors.As(err, &cert) || errors.As(err, &unknown):
-		return "TLS certificate not trusted: check url, or set ca_file for a private CA"
+		return "TLS certificate not trusted", "check url, or set ca_file for a private CA"
 	case errors.As(err, &dns):
-		return "host name not found: check url"
+		return "host name not found", "check url"
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused: is the app up at this address?"
+		return "connection refused", fmt.Sprintf("is the app up at %s? Then R to retry", safetext.Line(originOf(t.URL), 120))
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
 		// net/http does not export these; its texts are stable.
 		strings.Contains(err.Error(), "connection broken"), strings.Contains(err.Error(), "malformed HTTP"):
-		return "connection reset or broken before a complete answer"
+		return "connection reset or broken before a complete answer", "the app or a proxy in front of it dropped it; R to retry"
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "host unreachable"
+		return "host unreachable", fmt.Sprintf("check the network route to %s, then R to retry", safetext.Line(originOf(t.URL), 120))
 	}
 	var tlsErr tls.RecordHeaderError
 	if errors.As(err, &tlsErr) {
-		return "TLS handshake failed: the server did not speak TLS"
+		return "TLS handshake failed: the server did not speak TLS", "check that url starts with the scheme the app serves"
 	}
-	return "network error"
+	return "network error", "check url and the network to the app, then R to retry"
 }
+
+// retryHint is the next step of a failure that may heal by itself.
+const retryHint = "R to retry"
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -102,8 +102,9 @@ func FuzzClassify(f *testing.F) {
 		}
 		h := http.Header{}
 		h.Set("Location", body)
-		msg := explain(config.Target{Timeout: time.Second, Subject: "email", BodyKey: "sub_id"},
+		what, next := explain(config.Target{Timeout: time.Second, Subject: "email", BodyKey: "sub_id"},
 			answer{status: status, err: err, body: []byte(body), header: h}, o)
+		msg := what + ": " + next
 		if strings.ContainsAny(msg, "\x1b\n\r\x07") {
 			t.Fatalf("explanation is not one safe line: %q", msg)
 		}
@@ -123,7 +124,8 @@ func TestRedirectReasonNamesOnlyTheOrigin(t *testing.T) {
 	} {
 		h := http.Header{}
 		h.Set("Location", loc)
-		msg := explain(config.Target{Timeout: time.Second}, answer{status: 302, header: h}, Rejected)
+		what, next := explain(config.Target{Timeout: time.Second}, answer{status: 302, header: h}, Rejected)
+		msg := what + ": " + next
 		if strings.Contains(msg, "s3cret-d6f1") || !strings.Contains(msg, want) {
 			t.Errorf("Location %q: reason %q, want it to name %s and nothing more", loc, msg, want)
 		}

@@ -96,6 +96,11 @@ type Answer struct {
 	// timeout, a generic status). Connectors refine both from the body.
 	Outcome Outcome
 	Reason  string
+	// Next is what the operator can do about a failure the engine
+	// explained (raise the timeout, check the app is up, retry); ""
+	// when there is nothing to add. Connectors that word their own
+	// advice use Reason alone.
+	Next string
 	// RequestID is the answer's request id header, if any.
 	RequestID string
 	// Latency is the last attempt's time.
@@ -125,7 +130,15 @@ type Result struct {
 // Result returns the step's result when a's outcome is final as the engine
 // classified it.
 func (a Answer) Result() Result {
-	return Result{Outcome: a.Outcome, HTTPStatus: a.Status, Error: a.Reason, RequestID: a.RequestID}
+	return Result{Outcome: a.Outcome, HTTPStatus: a.Status, Error: a.Sentence(), RequestID: a.RequestID}
+}
+
+// Sentence is the engine's whole reason: what happened, then what to do.
+func (a Answer) Sentence() string {
+	if a.Next == "" || a.Reason == "" {
+		return a.Reason
+	}
+	return a.Reason + ": " + a.Next
 }
 
 var connectors = struct {

@@ -329,7 +329,7 @@ func (c *stepCaller) Do(call Call) Answer {
 	attempts := 1 + max(t.cfg.Retries, 0)
 	for n := 1; ; n++ {
 		if r.ctx.Err() != nil || c.auditFailed {
-			return Answer{Outcome: Cancelled, Reason: "cancelled before it was sent"}
+			return Answer{Outcome: Cancelled, Reason: "cancelled before it was sent", Next: retryHint}
 		}
 		req, id, err := call.Build(r.ctx)
 		if err != nil {
@@ -341,7 +341,7 @@ func (c *stepCaller) Do(call Call) Answer {
 		// leaves "unknown", never a false "not sent".
 		if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: c.n, RequestID: id, Detail: detail}, s) {
 			c.auditFailed = true
-			return Answer{Outcome: Cancelled, Reason: "not sent: the audit log failed"}
+			return Answer{Outcome: Cancelled, Reason: "not sent: the audit log failed", Next: "check the audit log's disk, then R to retry"}
 		}
 		a := r.send(t, req, call.ReadBody)
 		c.latency += a.latency
@@ -349,13 +349,14 @@ func (c *stepCaller) Do(call Call) Answer {
 		if a.err != nil && r.ctx.Err() != nil {
 			outcome, retryable = Cancelled, false
 		}
+		what, next := explain(t.cfg, a, outcome)
 		ans := Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: outcome,
-			RequestID: a.requestID, Latency: a.latency, Reason: explain(t.cfg, a, outcome)}
+			RequestID: a.requestID, Latency: a.latency, Reason: what}
 		var asked time.Duration
 		if call.Retry != nil && a.err == nil && outcome.Success() {
 			if again, wait := call.Retry(ans); again {
 				retryable, asked = true, wait
-				ans.Outcome, ans.Reason = Failed, "rate limited"
+				ans.Outcome, ans.Reason, next = Failed, "rate limited", throttledHint
 			}
 		}
 		if retryable && n < attempts {
@@ -372,13 +373,14 @@ func (c *stepCaller) Do(call Call) Answer {
 				case <-time.After(wait):
 					continue
 				case <-r.ctx.Done():
-					return Answer{Status: a.status, Outcome: Cancelled, Reason: "cancelled while waiting to retry"}
+					return Answer{Status: a.status, Outcome: Cancelled, Reason: "cancelled while waiting to retry", Next: retryHint}
 				}
 			}
 			ans.Reason += fmt.Sprintf("; asked to wait %s, longer than max_retry_wait %s", wait.Round(time.Second), t.cfg.MaxRetryWait)
 		} else if retryable && attempts > 1 {
 			ans.Reason += fmt.Sprintf(" (after %d attempts)", n)
 		}
+		ans.Next = next
 		return ans
 	}
 }
@@ -477,19 +479,16 @@ func (r *run) backoff(t config.Target, n int, a answer) (time.Duration, bool) {
 	return min(d, t.MaxRetryWait), true
 }
 
-// explain returns the one-line reason an operator reads on the board: what
-// happened and what to do about it.
-func explain(t config.Target, a answer, o Outcome) string {
+// explain returns the reason an operator reads on the board, in two
+// parts: what happened, and what to do about it.
+func explain(t config.Target, a answer, o Outcome) (what, next string) {
 	if a.err != nil {
 		if o == Cancelled {
-			return "cancelled before an answer came"
+			return "cancelled before an answer came", retryHint
 		}
-		return transportReason(a.err, t.Timeout)
+		return transportReason(a.err, t)
 	}
-	if a.status >= 200 && a.status < 300 {
-		return "" // the common case: nothing to explain
-	}
-	cred := "the credential"
+	cred := "check the target's credential in targets.toml"
 	switch {
 	case t.Auth == config.AuthJWT:
 		cred = "the signed JWT: check that the app trusts our key and jwt_iss/jwt_sub"
@@ -498,37 +497,40 @@ func explain(t config.Target, a answer, o Outcome) string {
 	case t.TokenFile != "":
 		cred = "the token: check token_file " + t.TokenFile
 	}
-	var msg string
 	switch s := a.status; {
 	case s >= 200 && s < 300:
-		return ""
+		return "", "" // the common case: nothing to explain
 	case s == 404:
-		return "the app has no such user"
+		return "the app has no such user", "nothing to sign out there"
 	case s >= 300 && s < 400:
 		// Only where it points: a hostile app could put a token in the
 		// rest of the Location, and the reason reaches the audit log.
 		loc := safetext.Line(originOf(a.header.Get("Location")), 120)
-		msg = fmt.Sprintf("redirected (%d) to %q, not followed: fix url", s, loc)
+		return fmt.Sprintf("redirected (%d) to %q, not followed", s, loc), "fix url"
 	case s == 400:
-		msg = fmt.Sprintf("request refused (400): the app does not accept subject format %s with body key %s", t.Subject, t.BodyKey)
+		what = fmt.Sprintf("request refused (400): the app does not accept subject format %s with body key %s", t.Subject, t.BodyKey)
+		next = "set the subject and body_key the app expects"
 	case s == 401:
-		msg = "credential rejected (401): " + cred
+		what, next = "credential rejected (401)", cred
 	case s == 403:
-		msg = "forbidden (403): the credential lacks the right to revoke; check its scope"
+		what, next = "forbidden (403)", "the credential lacks the right to revoke; check its scope"
 	case s == 422:
-		msg = "the app could not log the user out (422); try again later or revoke at the app"
+		what, next = "the app could not log the user out (422)", "R to retry later, or revoke at the app"
 	case s == 429:
-		msg = "rate limited (429)"
+		what, next = "rate limited (429)", throttledHint
 	case s >= 500:
-		msg = fmt.Sprintf("server error (%d)", s)
+		what, next = fmt.Sprintf("server error (%d)", s), "the app is failing; R to retry later, or sign the user out at the app"
 	default:
-		msg = fmt.Sprintf("unexpected answer (%d)", s)
+		what, next = fmt.Sprintf("unexpected answer (%d)", s), "check that url is the app's revocation endpoint"
 	}
-	if snippet := safetext.Line(string(bytes.TrimSpace(a.body)), 120); snippet != "" && (a.status < 300 || a.status >= 400) {
-		msg += ": " + snippet
+	if snippet := safetext.Line(string(bytes.TrimSpace(a.body)), 120); snippet != "" {
+		what += ": " + snippet
 	}
-	return msg
+	return what, next
 }
+
+// throttledHint is the next step after an app kept rate-limiting ulc.
+const throttledHint = "the app is throttling ulc; R to retry later, or raise its max_retry_wait"
 
 // originOf is the scheme and host of a URL, or "a relative location" for a
 // URL without them; nothing of its path, query or user info.

@@ -154,14 +154,16 @@ func TestAnswersAndFaults(t *testing.T) {
 		status   int
 		attempts int
 		errHas   string
+		// ends is the next step the reason ends in, for every failure.
+		ends string
 	}{
 		{name: "200", handler: status(200), outcome: actions.Revoked, status: 200, attempts: 1},
 		{name: "204", handler: status(204), outcome: actions.Revoked, status: 204, attempts: 1},
-		{name: "400", handler: status(400), outcome: actions.Rejected, status: 400, attempts: 1, errHas: "subject format email"},
-		{name: "401", handler: status(401), outcome: actions.Rejected, status: 401, attempts: 1, errHas: "check token_env T_TOKEN"},
-		{name: "403", handler: status(403), outcome: actions.Rejected, status: 403, attempts: 1, errHas: "forbidden"},
-		{name: "404", handler: status(404), outcome: actions.NotFound, status: 404, attempts: 1},
-		{name: "422", handler: status(422), outcome: actions.Failed, status: 422, attempts: 1, errHas: "could not log the user out"},
+		{name: "400", handler: status(400), outcome: actions.Rejected, status: 400, attempts: 1, errHas: "subject format email", ends: "set the subject and body_key the app expects"},
+		{name: "401", handler: status(401), outcome: actions.Rejected, status: 401, attempts: 1, errHas: "credential rejected (401)", ends: "check token_env T_TOKEN"},
+		{name: "403", handler: status(403), outcome: actions.Rejected, status: 403, attempts: 1, errHas: "forbidden", ends: "check its scope"},
+		{name: "404", handler: status(404), outcome: actions.NotFound, status: 404, attempts: 1, ends: "the app has no such user: nothing to sign out there"},
+		{name: "422", handler: status(422), outcome: actions.Failed, status: 422, attempts: 1, errHas: "could not log the user out", ends: "R to retry later, or revoke at the app"},
 		{name: "429 with Retry-After then 204", handler: func(w http.ResponseWriter, _ *http.Request, n int) {
 			if n == 1 {
 				w.Header().Set("Retry-After", "1")
@@ -173,8 +175,8 @@ func TestAnswersAndFaults(t *testing.T) {
 		{name: "429 beyond max_retry_wait", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			w.Header().Set("Retry-After", "3600")
 			w.WriteHeader(429)
-		}, outcome: actions.Failed, status: 429, attempts: 1, errHas: "longer than max_retry_wait"},
-		{name: "500", handler: status(500), outcome: actions.Failed, status: 500, attempts: 3, errHas: "after 3 attempts"},
+		}, outcome: actions.Failed, status: 429, attempts: 1, errHas: "longer than max_retry_wait", ends: "R to retry later, or raise its max_retry_wait"},
+		{name: "500", handler: status(500), outcome: actions.Failed, status: 500, attempts: 3, errHas: "server error (500) (after 3 attempts)", ends: "the app is failing; R to retry later, or sign the user out at the app"},
 		{name: "503 twice then 204", handler: func(w http.ResponseWriter, _ *http.Request, n int) {
 			if n <= 2 {
 				w.WriteHeader(503)
@@ -184,14 +186,15 @@ func TestAnswersAndFaults(t *testing.T) {
 		}, outcome: actions.Revoked, status: 204, attempts: 3},
 		{name: "301", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
 			http.Redirect(w, r, "https://elsewhere.example/steal", http.StatusMovedPermanently)
-		}, outcome: actions.Rejected, status: 301, attempts: 1, errHas: "not followed"},
-		{name: "connection refused", url: refused(), outcome: actions.Failed, attempts: 3, errHas: "connection refused"},
+		}, outcome: actions.Rejected, status: 301, attempts: 1, errHas: "not followed", ends: "fix url"},
+		{name: "connection refused", url: refused(), outcome: actions.Failed, attempts: 3, errHas: "connection refused (after 3 attempts): is the app up at http://127.0.0.1:", ends: "? Then R to retry"},
 		{name: "hang past the timeout", handler: func(w http.ResponseWriter, r *http.Request, _ int) {
 			select {
 			case <-hang:
 			case <-r.Context().Done():
 			}
-		}, extra: `timeout = "300ms"`, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms"},
+		}, extra: `timeout = "300ms"`, outcome: actions.Failed, attempts: 3, errHas: "no answer within 300ms (after 3 attempts)",
+			ends: "the app is slow or down; raise its timeout, or R to retry"},
 		{name: "reset mid-response", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			conn, buf, err := w.(http.Hijacker).Hijack()
 			if err != nil {
@@ -209,7 +212,7 @@ func TestAnswersAndFaults(t *testing.T) {
 			if err := conn.Close(); err != nil {
 				t.Errorf("resetting the connection: %v", err)
 			}
-		}, outcome: actions.Failed, attempts: 3, errHas: "connection reset or broken before a complete answer"},
+		}, outcome: actions.Failed, attempts: 3, errHas: "connection reset or broken before a complete answer", ends: "R to retry"},
 		{name: "huge body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			w.WriteHeader(200)
 			chunk := make([]byte, 1<<20)
@@ -253,7 +256,7 @@ func TestAnswersAndFaults(t *testing.T) {
 				}
 			}
 		}, outcome: actions.Revoked, status: 200, attempts: 1},
-		{name: "bad TLS certificate", url: tlsURL(t), outcome: actions.Failed, attempts: 1, errHas: "TLS certificate not trusted"},
+		{name: "bad TLS certificate", url: tlsURL(t), outcome: actions.Failed, attempts: 1, errHas: "TLS certificate not trusted", ends: "set ca_file for a private CA"},
 		{name: "huge error body", handler: func(w http.ResponseWriter, _ *http.Request, _ int) {
 			w.WriteHeader(500)
 			chunk := []byte(strings.Repeat("E", 1<<20))
@@ -290,6 +293,9 @@ func TestAnswersAndFaults(t *testing.T) {
 			}
 			if !strings.Contains(s.Error, tc.errHas) {
 				t.Fatalf("error %q does not say %q", s.Error, tc.errHas)
+			}
+			if !strings.HasSuffix(s.Error, tc.ends) {
+				t.Fatalf("error %q does not end in the next step %q", s.Error, tc.ends)
 			}
 			if strings.ContainsAny(s.Error, "\x1b\x07\r\n\u202e") || len(s.Error) > 1000 {
 				t.Fatalf("error is not one short, safe line: %q", s.Error)

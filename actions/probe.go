@@ -97,8 +97,11 @@ func (c *probeCaller) Do(call Call) Answer {
 	a := c.r.send(c.t, req, call.ReadBody)
 	c.latency += a.latency
 	o, _ := Classify(a.status, a.err)
+	what, next := explain(c.t.cfg, a, o)
+	// A check is repeated with c on the Targets screen, not R.
+	next = strings.ReplaceAll(next, retryHint, "c to check again")
 	return Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: o,
-		RequestID: a.requestID, Latency: a.latency, Reason: explain(c.t.cfg, a, o)}
+		RequestID: a.requestID, Latency: a.latency, Reason: what, Next: next}
 }
 
 // ResidualOf says what stays alive at t's application after a sign-out by

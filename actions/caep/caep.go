@@ -284,7 +284,7 @@ func (c *conn) result(a actions.Answer) actions.Result {
 	case s == http.StatusUnsupportedMediaType:
 		r.Outcome, r.Error = actions.Rejected, "the receiver does not take application/secevent+jwt (415): set url to an RFC 8935 push endpoint"
 	case s == http.StatusTooManyRequests || s >= 500:
-		r.Error = "the push failed: " + r.Error + "; run ulc resume on this run later, or check the receiver's status"
+		r.Error = "the push failed: " + a.Reason + "; run ulc resume on this run later, or check the receiver's status"
 	}
 	return r
 }
