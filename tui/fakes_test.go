@@ -120,14 +120,35 @@ func (d *fakeDir) Activity(context.Context, string, time.Time, int) ([]Activity,
 	if acts != nil {
 		return acts, nil
 	}
+	return trinityActivity(), nil
+}
+
+// trinityActivity is the MFA-fatigue story, newest first: her usual
+// sign-ins from Chicago, then someone in Amsterdam with her password
+// pushing Okta Verify until she approved, and enrolling a factor of their
+// own.
+func trinityActivity() []Activity {
+	chicago := func(ago time.Duration, typ, msg string) Activity {
+		return Activity{Time: testNow.Add(-ago), EventType: typ, Message: msg, Outcome: "SUCCESS",
+			IP: "198.51.100.23", City: "Chicago", Country: "United States", Client: "CHROME on Mac OS X", Device: "Computer"}
+	}
+	bad := func(ago time.Duration, typ, msg, outcome string) Activity {
+		return Activity{Time: testNow.Add(-ago), EventType: typ, Message: msg, Outcome: outcome,
+			IP: "203.0.113.66", City: "Amsterdam", Country: "Netherlands", Client: "CHROME on Windows", Device: "Computer"}
+	}
+	const rejected = "FAILURE: User rejected Okta push verify"
 	return []Activity{
-		{Time: testNow.Add(-20 * time.Minute), EventType: "user.session.start", Message: "User login to Okta", Outcome: "SUCCESS",
-			IP: "185.220.101.7", City: "Novosibirsk", Country: "RU", Client: "FIREFOX on Linux"},
-		{Time: testNow.Add(-25 * time.Minute), EventType: "user.mfa.factor.activate", Message: "Enroll factor", Outcome: "SUCCESS",
-			IP: "185.220.101.7", City: "Novosibirsk", Country: "RU", Client: "FIREFOX on Linux"},
-		{Time: testNow.Add(-26 * time.Hour), EventType: "user.session.start", Message: "User login to Okta", Outcome: "SUCCESS",
-			IP: "203.0.113.9", City: "Chicago", Country: "US", Client: "CHROME on Mac OS X"},
-	}, nil
+		bad(15*time.Minute, "user.mfa.factor.activate", "Activate factor or authenticator", "SUCCESS"),
+		bad(28*time.Minute, "user.session.start", "User login to Okta", "SUCCESS"),
+		bad(29*time.Minute, "user.authentication.auth_via_mfa", "Authentication of user via MFA", "SUCCESS"),
+		bad(31*time.Minute, "user.mfa.okta_verify.deny_push", "User rejected Okta push verify", rejected),
+		bad(32*time.Minute, "user.mfa.okta_verify.deny_push", "User rejected Okta push verify", rejected),
+		bad(33*time.Minute, "user.mfa.okta_verify.deny_push", "User rejected Okta push verify", rejected),
+		bad(34*time.Minute, "policy.evaluate_sign_on", "Evaluation of sign-on policy", "CHALLENGE: Sign-on policy evaluation resulted in CHALLENGE"),
+		chicago(5*time.Hour, "user.session.start", "User login to Okta"),
+		chicago(29*time.Hour, "user.session.start", "User login to Okta"),
+		chicago(53*time.Hour, "user.session.start", "User login to Okta"),
+	}
 }
 
 func (d *fakeDir) Factors(context.Context, string) ([]Factor, error) {

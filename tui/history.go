@@ -522,3 +522,9 @@ func (r *runDetailScreen) view() string {
 	r.offset = min(r.offset, max(len(lines)-h, 0))
 	return strings.Join(lines[r.offset:], "\n")
 }
+
+// jumpTop and jumpBottom go to the first and the last row of a list.
+var (
+	jumpTop    = key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g/G", "first/last"))
+	jumpBottom = key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "last"))
+)

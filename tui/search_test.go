@@ -168,7 +168,7 @@ func TestSearchOpensTheSelectedPerson(t *testing.T) {
 	d.key("down")
 	d.key("enter")
 	d.sees("Thomas Anderson", "neo@whiterabbit.fake", "Programmer, Engineering", "push (active)",
-		"185.220.101.7", "Novosibirsk, RU")
+		"203.0.113.66", "Amsterdam")
 	d.key("esc")
 	d.sees("2 people")
 	d.notSees("Recent activity")

@@ -3,11 +3,15 @@ package tui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"ulc/actions"
 )
 
 // activityDays is how far back the user view reads the System Log.
@@ -23,6 +27,8 @@ type userScreen struct {
 	actErr   string
 	facErr   string
 	loading  int // answers still awaited
+	ev       evidence
+	cursor   int // the selected event, shown in full under the table
 	offset   int
 }
 
@@ -73,7 +79,7 @@ func (u *userScreen) typing() bool  { return false }
 
 func (u *userScreen) keys() []key.Binding {
 	k := u.c.keys
-	ks := []key.Binding{k.Back, withHelp(k.Down, "↑/↓", "scroll")}
+	ks := []key.Binding{k.Back, withHelp(k.Down, "↑/↓", "select event")}
 	if !u.c.deps.ReadOnly {
 		ks = append([]key.Binding{withHelp(k.Revoke, "r", "revoke this user")}, ks...)
 	}
@@ -98,6 +104,7 @@ func (u *userScreen) update(msg tea.Msg) tea.Cmd {
 			}
 		case "activity":
 			u.activity = msg.acts
+			u.ev = readEvidence(msg.acts)
 			if msg.err != nil {
 				u.actErr = msg.err.Error()
 			}
@@ -115,13 +122,24 @@ func (u *userScreen) update(msg tea.Msg) tea.Cmd {
 		case key.Matches(msg, k.Revoke) && !u.c.deps.ReadOnly:
 			return push(newConfirm(u.c, []Person{u.p}))
 		case key.Matches(msg, k.Down):
-			u.offset++
+			u.cursor = min(u.cursor+1, max(len(u.activity)-1, 0))
 		case key.Matches(msg, k.Up):
-			u.offset = max(u.offset-1, 0)
+			u.cursor = max(u.cursor-1, 0)
+		case key.Matches(msg, k.PageDown):
+			u.cursor = min(u.cursor+u.page(), max(len(u.activity)-1, 0))
+		case key.Matches(msg, k.PageUp):
+			u.cursor = max(u.cursor-u.page(), 0)
+		case key.Matches(msg, jumpTop):
+			u.cursor = 0
+		case key.Matches(msg, jumpBottom):
+			u.cursor = max(len(u.activity)-1, 0)
 		}
 	}
 	return nil
 }
+
+// page is how far pgup/pgdn move: about a table's height.
+func (u *userScreen) page() int { return max(u.c.bodyHeight()-12, 1) }
 
 func (u *userScreen) view() string {
 	c, p := u.c, u.p
@@ -130,19 +148,18 @@ func (u *userScreen) view() string {
 	row := func(label, value string) {
 		b.WriteString(c.st.label.Render(label) + " " + value + "\n")
 	}
-	row("Name", clean(p.FirstName+" "+p.LastName, 60))
-	row("Login", clean(p.Login, 80))
+	// The profile in five lines, so the sign-in evidence below gets most
+	// of an 80×24 terminal.
+	row("Name", strings.Join(nonEmpty(clean(p.FirstName+" "+p.LastName, 60), clean(p.Login, 80)), " · "))
+	status := statusText(p.Status) + c.st.dim.Render(" since "+ago(p.StatusChanged, now)+" · Okta id "+clean(p.ID, 40))
+	row("Status", status)
 	if p.Email != p.Login {
 		row("Email", clean(p.Email, 80))
 	}
-	row("Status", statusText(p.Status)+c.st.dim.Render(" since "+ago(p.StatusChanged, now)))
-	row("Okta id", clean(p.ID, 40))
-	job := strings.TrimSpace(strings.Join(nonEmpty(clean(p.Title, 40), clean(p.Department, 40)), ", "))
-	if job != "" {
-		row("Role", job)
-	}
-	if p.City != "" || p.Country != "" {
-		row("Location", strings.Join(nonEmpty(clean(p.City, 40), clean(p.Country, 40)), ", "))
+	job := strings.Join(nonEmpty(clean(p.Title, 40), clean(p.Department, 40)), ", ")
+	place := strings.Join(nonEmpty(clean(p.City, 40), clean(p.Country, 40)), ", ")
+	if r := strings.Join(nonEmpty(job, place), " · "); r != "" {
+		row("Role", r)
 	}
 	row("Last sign-in", ago(p.LastLogin, now))
 	switch {
@@ -159,7 +176,11 @@ func (u *userScreen) view() string {
 		}
 		row("Factors", strings.Join(fs, ", "))
 	}
-	fmt.Fprintf(&b, "\n%s\n", c.st.title.Render(fmt.Sprintf("Recent activity (last %d days)", activityDays)))
+	title := fmt.Sprintf("Recent activity (last %d days)", activityDays)
+	if len(u.activity) > 0 {
+		title += " " + u.ev.summary
+	}
+	fmt.Fprintf(&b, "%s\n", ansi.Truncate(c.st.title.Render(title), c.width, "…"))
 	switch {
 	case u.actErr != "":
 		b.WriteString(c.st.err.Render("System Log unavailable: "+clean(u.actErr, 150)) + "\n")
@@ -168,23 +189,226 @@ func (u *userScreen) view() string {
 	case len(u.activity) == 0:
 		b.WriteString(c.st.dim.Render("no events") + "\n")
 	default:
-		rows := make([][]string, len(u.activity))
-		for i, a := range u.activity {
-			place := strings.Join(nonEmpty(clean(a.City, 20), clean(a.Country, 20)), ", ")
-			ev := clean(a.Message, 60)
-			if ev == "" {
-				ev = clean(a.EventType, 60)
-			}
-			if a.Outcome != "" && a.Outcome != "SUCCESS" {
-				ev += " [" + clean(a.Outcome, 12) + "]"
-			}
-			rows[i] = []string{a.Time.Local().Format("01-02 15:04"), ev, clean(a.IP, 40), place, clean(a.Client, 40)}
-		}
-		h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-1, 2)
-		u.offset = min(u.offset, max(len(rows)-visibleRows(len(rows), h), 0))
-		b.WriteString(c.table([]column{{"TIME", 11}, {"EVENT", 0}, {"IP", 15}, {"PLACE", 18}, {"CLIENT", 18}}, rows, -1, u.offset, h))
+		detail := u.detail()
+		h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-1-len(detail), 2)
+		u.cursor = min(max(u.cursor, 0), len(u.activity)-1)
+		u.offset = scroll(u.cursor, u.offset, h, len(u.activity))
+		b.WriteString(c.table(u.columns(), u.rows(), u.cursor, u.offset, h) + "\n")
+		b.WriteString(strings.Join(detail, "\n"))
 	}
 	return b.String()
+}
+
+// columns are the activity table's: the client only where it fits (the
+// selected event's detail line always names it).
+func (u *userScreen) columns() []column {
+	time := "TIME"
+	if u.ev.zone != "" {
+		time += " " + u.ev.zone
+	}
+	cols := []column{{time, u.ev.timeWidth}, {"OUTCOME", 11}, {"EVENT", 0}, {"IP", 16}, {"PLACE", 17}, {"CLIENT", 18}}
+	if u.c.width < 110 {
+		cols[5].width = -1
+	}
+	return cols
+}
+
+// rows are the activity table's rows, marks included.
+func (u *userScreen) rows() [][]string {
+	rows := make([][]string, len(u.activity))
+	for i, a := range u.activity {
+		ip, place := clean(a.IP, 40), placeOf(a)
+		if u.ev.newIP[i] {
+			ip = newMark + ip
+		}
+		if u.ev.newPlace[i] {
+			place = newMark + place
+		}
+		when := localTime(a.Time)
+		if u.ev.zone != "" {
+			when = a.Time.Local().Format(dayMinute) // the zone is in the header
+		}
+		rows[i] = []string{when, u.outcomeCell(a.Outcome), eventName(a), ip, place, clean(a.Client, 40)}
+	}
+	return rows
+}
+
+// detail is the selected event in full, wrapped: its whole name, Okta's
+// event type, the outcome with its reason, the client and where it came
+// from, and when that place and address were first seen in the window.
+func (u *userScreen) detail() []string {
+	c := u.c
+	if u.cursor < 0 || u.cursor >= len(u.activity) {
+		return nil
+	}
+	a := u.activity[u.cursor]
+	parts := []string{eventName(a)}
+	if t := clean(a.EventType, 80); t != "" && t != eventName(a) {
+		parts[0] += " (" + t + ")"
+	}
+	if o := clean(a.Outcome, 160); o != "" {
+		// Okta's reason often repeats the event's name: say it once.
+		if r, reason, ok := strings.Cut(o, ": "); ok && reason == eventName(a) {
+			o = r
+		}
+		parts = append(parts, o)
+	}
+	from := strings.Join(nonEmpty(clean(a.Client, 60), clean(a.Device, 30)), ", ")
+	where := strings.Join(nonEmpty(clean(a.IP, 40), placeOf(a)), " ")
+	if where != "" {
+		from = strings.Join(nonEmpty(from, "from "+where), " ")
+	}
+	if from != "" {
+		parts = append(parts, from)
+	}
+	pl, ip := u.ev.firstPlace[placeOf(a)], u.ev.firstIP[a.IP]
+	switch newPl, newIP := u.ev.newPlace[u.cursor], u.ev.newIP[u.cursor]; {
+	case newPl && newIP && pl.Equal(ip):
+		parts = append(parts, "place and address first seen "+localTime(pl))
+	case newPl && newIP:
+		parts = append(parts, "place first seen "+localTime(pl), "address first seen "+localTime(ip))
+	case newPl:
+		parts = append(parts, "place first seen "+localTime(pl))
+	case newIP:
+		parts = append(parts, "address first seen "+localTime(ip))
+	}
+	text := fmt.Sprintf("%d/%d %s", u.cursor+1, len(u.activity), strings.Join(parts, " · "))
+	lines := strings.Split(wrap(text, c.width), "\n")
+	if len(lines) > 3 {
+		lines = append(lines[:2], ansi.Truncate(lines[2], c.width-1, "")+"…")
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	lines = append(lines, c.st.dim.Render(ansi.Truncate(newMark+"not seen before in the window · ✓ success ✗ failure · ↑/↓ selects", c.width, "…")))
+	return lines
+}
+
+// newMark flags an IP or a place not seen before in the window: not where
+// its oldest event came from, nor from where the user was before.
+const newMark = "*"
+
+// evidence is what the screen works out once per load of the activity:
+// which addresses and places are new, and a one-line summary.
+type evidence struct {
+	newIP, newPlace []bool
+	// firstIP and firstPlace are the times each new address and place
+	// was first seen.
+	firstIP, firstPlace map[string]time.Time
+	// zone is the local zone's name when every event is in it (then the
+	// header says it once); timeWidth is the TIME column's width.
+	zone      string
+	timeWidth int
+	summary   string
+}
+
+// readEvidence marks each event whose IP or place was first seen after
+// the window's oldest event (that event is the baseline: nothing before it
+// to compare with), and counts the failures. acts are newest first, as
+// Okta sends them.
+func readEvidence(acts []Activity) evidence {
+	ev := evidence{newIP: make([]bool, len(acts)), newPlace: make([]bool, len(acts)),
+		firstIP: map[string]time.Time{}, firstPlace: map[string]time.Time{}}
+	if len(acts) == 0 {
+		return ev
+	}
+	baseIP, basePlace := acts[len(acts)-1].IP, placeOf(acts[len(acts)-1])
+	zones := map[string]bool{}
+	var newPlaces []string
+	failed := 0
+	for i := len(acts) - 1; i >= 0; i-- {
+		a := acts[i]
+		zone, _ := a.Time.Local().Zone()
+		zones[zone] = true
+		if outcomeClass(a.Outcome) == "failure" {
+			failed++
+		}
+		if ip := a.IP; ip != "" && ip != baseIP {
+			if _, ok := ev.firstIP[ip]; !ok {
+				ev.firstIP[ip] = a.Time
+			}
+			ev.newIP[i] = true
+		}
+		if pl := placeOf(a); pl != "" && pl != basePlace {
+			if _, ok := ev.firstPlace[pl]; !ok {
+				ev.firstPlace[pl] = a.Time
+				newPlaces = append(newPlaces, pl)
+			}
+			ev.newPlace[i] = true
+		}
+	}
+	ev.timeWidth = len(dayMinute)
+	if len(zones) == 1 {
+		for z := range zones {
+			ev.zone = z
+		}
+	} else {
+		ev.timeWidth = 4
+		for _, a := range acts {
+			ev.timeWidth = max(ev.timeWidth, ansi.StringWidth(localTime(a.Time)))
+		}
+	}
+	var s []string
+	if failed > 0 {
+		s = append(s, plural(failed, "failure"))
+	}
+	if len(newPlaces) > 0 {
+		slices.Reverse(newPlaces) // newest first, as the table
+		s = append(s, "new: "+strings.Join(newPlaces, "; "))
+	}
+	if len(s) > 0 {
+		ev.summary = "· " + strings.Join(s, " · ")
+	}
+	return ev
+}
+
+// dayMinute is how the activity table shows a time.
+const dayMinute = "01-02 15:04"
+
+// placeOf is where an event came from: "City, Country".
+func placeOf(a Activity) string {
+	return strings.Join(nonEmpty(clean(a.City, 30), clean(a.Country, 30)), ", ")
+}
+
+// eventName is an event's display message, else its type.
+func eventName(a Activity) string {
+	if m := clean(a.Message, 200); m != "" {
+		return m
+	}
+	return clean(a.EventType, 80)
+}
+
+// localTime is an event's time on the local clock, with the zone: a
+// System Log read during an incident is compared with other clocks.
+func localTime(t time.Time) string { return t.Local().Format(dayMinute + " MST") }
+
+// outcomeClass reads Okta's outcome ("SUCCESS", "FAILURE: reason", "DENY",
+// "CHALLENGE", ...) as success, failure or another word.
+func outcomeClass(o string) string {
+	r, _, _ := strings.Cut(o, ":")
+	switch strings.ToUpper(strings.TrimSpace(r)) {
+	case "SUCCESS", "ALLOW":
+		return "success"
+	case "FAILURE", "DENY":
+		return "failure"
+	case "":
+		return ""
+	}
+	return strings.ToLower(clean(strings.TrimSpace(r), 12))
+}
+
+// outcomeCell is the OUTCOME column: a symbol and a word, coloured.
+func (u *userScreen) outcomeCell(o string) string {
+	switch w := outcomeClass(o); w {
+	case "success":
+		return u.c.st.outcome[actions.Revoked].Render("✓ success")
+	case "failure":
+		return u.c.st.outcome[actions.Failed].Render("✗ failure")
+	case "":
+		return u.c.st.dim.Render("-")
+	default:
+		return u.c.st.outcome[actions.Unknown].Render("? " + w)
+	}
 }
 
 func nonEmpty(ss ...string) []string {
