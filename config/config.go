@@ -159,6 +159,9 @@ type File struct {
 	Okta Okta
 	// Targets lists every [[target]] in file order, defaults applied.
 	Targets []Target
+	// Forwards lists every [[forward]] destination (the SIEMs the audit
+	// log is delivered to) in file order.
+	Forwards []Forward
 }
 
 // Defaults is the [defaults] table: values every target inherits unless it

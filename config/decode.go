@@ -38,6 +38,7 @@ type rawFile struct {
 	Defaults *rawDefaults `toml:"defaults"`
 	Okta     *rawOkta     `toml:"okta"`
 	Target   []rawTarget  `toml:"target"`
+	Forward  []rawForward `toml:"forward"`
 }
 
 type rawDefaults struct {
@@ -132,13 +133,14 @@ var (
 	defaultsSchema = schemaOf(rawDefaults{})
 	oktaSchema     = schemaOf(rawOkta{})
 	targetSchema   = schemaOf(rawTarget{})
+	forwardSchema  = schemaOf(rawForward{})
 	durationType   = reflect.TypeFor[Duration]()
 
 	// vocabulary is every table and key name this package defines: the
 	// fragments of a toml library message that are safe to show.
 	vocabulary = func() map[string]bool {
 		m := map[string]bool{}
-		for _, s := range []schema{topSchema, defaultsSchema, oktaSchema, targetSchema} {
+		for _, s := range []schema{topSchema, defaultsSchema, oktaSchema, targetSchema, forwardSchema} {
 			for _, k := range s.keys {
 				m[k] = true
 			}
@@ -174,6 +176,7 @@ const (
 	scopeDefaults
 	scopeOkta
 	scopeTarget
+	scopeForward
 )
 
 // scope is a table of the file: the top level, [defaults], [okta] or the
@@ -201,6 +204,15 @@ func targetScope(index int, name *string) scope {
 		label = "target " + quote(*name)
 	}
 	return scope{kind: scopeTarget, index: index, label: label}
+}
+
+// forwardScope names the index-th [[forward]] destination like targetScope.
+func forwardScope(index int, name *string) scope {
+	label := fmt.Sprintf("forward #%d", index+1)
+	if name != nil && *name != "" {
+		label = "forward " + quote(*name)
+	}
+	return scope{kind: scopeForward, index: index, label: label}
 }
 
 // parser holds the state of one Parse call.
@@ -273,6 +285,9 @@ func (p *parser) parse() (*File, error) {
 	}
 	if prim, ok := top["target"]; ok && err == nil {
 		err = md.PrimitiveDecode(prim, &doc.Target)
+	}
+	if prim, ok := top["forward"]; ok && err == nil {
+		err = md.PrimitiveDecode(prim, &doc.Forward)
 	}
 	if err != nil {
 		return nil, p.decodeBug(err)
@@ -349,6 +364,24 @@ func (p *parser) checkGeneric(generic map[string]any) {
 					sc.targetKind = knownKind(k)
 				}
 				p.checkTable(sc, key, m, targetSchema)
+			}
+		case "forward":
+			tables, ok := asTables(v)
+			if !ok {
+				if _, single := v.(map[string]any); single {
+					p.errAt(topScope, key, "write each destination as [[forward]], with double brackets")
+				} else {
+					p.errAt(topScope, key, "forward must be a list of tables, each written [[forward]]")
+				}
+				p.typeErrors = true
+				continue
+			}
+			for i, m := range tables {
+				var name *string
+				if s, ok := m["name"].(string); ok {
+					name = &s
+				}
+				p.checkTable(forwardScope(i, name), key, m, forwardSchema)
 			}
 		default:
 			p.unknownKey(topScope, key, toml.Key{key}.String(), topSchema)

@@ -17,6 +17,8 @@ type source struct {
 	headers []header
 	// targets holds the index in headers of each [[target]], in order.
 	targets []int
+	// forwards holds the index in headers of each [[forward]], in order.
+	forwards []int
 	// tooDeep is the first line where nesting goes past maxDepth, 0 if none.
 	tooDeep int
 	// topLines caches topLine, which a registry written as one inline
@@ -55,6 +57,9 @@ func scanSource(data []byte) *source {
 				h.line = i + 1
 				if h.array && h.name == "target" {
 					s.targets = append(s.targets, len(s.headers))
+				}
+				if h.array && h.name == "forward" {
+					s.forwards = append(s.forwards, len(s.headers))
 				}
 				s.headers = append(s.headers, h)
 			}
@@ -363,6 +368,11 @@ func (s *source) lineOf(sc scope, key string) int {
 	case scopeTarget:
 		table = "target"
 		hi, ok = s.targetHeader(sc.index)
+	case scopeForward:
+		table = "forward"
+		if sc.index >= 0 && sc.index < len(s.forwards) {
+			hi, ok = s.forwards[sc.index], true
+		}
 	}
 	if !ok {
 		// Written inline (defaults = {...}) or with dotted keys

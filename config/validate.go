@@ -43,6 +43,7 @@ func (p *parser) build(doc *rawFile) *File {
 		}
 		f.Targets = append(f.Targets, t)
 	}
+	f.Forwards = p.forwards(doc.Forward)
 	return f
 }
 
