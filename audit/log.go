@@ -86,6 +86,11 @@ type Log struct {
 
 	// commits counts committed transactions, for tests and benchmarks.
 	commits atomic.Int64
+
+	// subs are the channels Subscribe handed out, signalled (without
+	// blocking) after every commit.
+	subsMu sync.Mutex
+	subs   []chan struct{}
 }
 
 // request is one Record (or Flush) call on its way to the writer. The
@@ -449,6 +454,7 @@ func (l *Log) commit(batch []*request, n int) error {
 		return l.wrap(err)
 	}
 	l.commits.Add(1)
+	l.notify()
 	return nil
 }
 

@@ -227,13 +227,16 @@ func (l *Log) Events(ctx context.Context, runID string, fn func(actions.Event) e
 // scan streams the events of runID ("" for all) with their prev_hash and
 // hash. Errors of fn are returned unchanged; read errors are wrapped.
 func (l *Log) scan(ctx context.Context, runID string, fn func(ev actions.Event, prevHash, hash string) error) error {
-	q := `SELECT ` + columnList + ` FROM events`
-	var args []any
 	if runID != "" {
-		q += ` WHERE run_id = ?`
-		args = append(args, runID)
+		return l.scanQuery(ctx, ` WHERE run_id = ? ORDER BY seq`, []any{runID}, fn)
 	}
-	rows, err := l.db.QueryContext(ctx, q+` ORDER BY seq`, args...)
+	return l.scanQuery(ctx, ` ORDER BY seq`, nil, fn)
+}
+
+// scanQuery streams the events that SELECT ... FROM events tail (with
+// args) returns, as scan does.
+func (l *Log) scanQuery(ctx context.Context, tail string, args []any, fn func(ev actions.Event, prevHash, hash string) error) error {
+	rows, err := l.db.QueryContext(ctx, `SELECT `+columnList+` FROM events`+tail, args...)
 	if err != nil {
 		return l.wrap(err)
 	}

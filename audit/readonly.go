@@ -256,11 +256,19 @@ func checkSchema(ctx context.Context, db *sql.DB) error {
 	switch {
 	case have > latest:
 		return errNewer{have: have, know: latest}
-	case have < latest:
-		return errOlder{have: have, know: latest}
+	}
+	for v := have + 1; v <= latest; v++ {
+		if !readCompatible[v] {
+			return errOlder{have: have, know: latest}
+		}
 	}
 	return nil
 }
+
+// readCompatible are the migrations a read-only open can do without: they
+// add bookkeeping beside the events (the forwarding cursors) and change
+// nothing a reader reads or verifies.
+var readCompatible = map[int]bool{2: true}
 
 // errEmpty is an empty SQLite file: nothing was ever recorded in it.
 var errEmpty = fmt.Errorf("is not a ulc audit log (it is empty)")

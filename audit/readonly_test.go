@@ -233,7 +233,7 @@ func TestOpenReadOnlyRefusals(t *testing.T) {
 			}
 			mustExec(t, rawDB(t, path), `INSERT INTO schema_migrations VALUES (7, '0007_future.sql', '')`)
 		},
-		want: "was written by a newer version of ulc (schema version 7; this one knows up to 1)",
+		want: "was written by a newer version of ulc (schema version 7; this one knows up to 2)",
 	}, {
 		name: "written by an older ulc",
 		setup: func(t *testing.T, path string) {
@@ -244,7 +244,7 @@ func TestOpenReadOnlyRefusals(t *testing.T) {
 			mustExec(t, db, `DROP TRIGGER schema_migrations_no_delete`)
 			mustExec(t, db, `DELETE FROM schema_migrations`)
 		},
-		want: "was written by an older version of ulc (schema version 0; this one reads version 1): open a copy of it read-write once to upgrade the copy",
+		want: "was written by an older version of ulc (schema version 0; this one reads version 2): open a copy of it read-write once to upgrade the copy",
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
