@@ -162,6 +162,12 @@ type RunInfo struct {
 	Targets       []string `json:"targets"`
 	OktaSteps     []Action `json:"okta_steps,omitempty"`
 	ForgetDevices bool     `json:"forget_devices,omitempty"`
+	// Steps is how many steps the plan holds. The plan is recorded a
+	// chunk at a time after run_started, so a run that died while its plan
+	// was being recorded holds fewer planned events: the missing steps
+	// were never sent (see RunState.Unrecorded). 0 in logs written before
+	// it was recorded.
+	Steps int `json:"steps,omitempty"`
 }
 
 // StepDetail is the exact request a planned step will send. It never holds

@@ -77,49 +77,75 @@ type run struct {
 	mu       sync.Mutex
 	state    *RunState
 	auditErr error
+	// planned is how many steps of the plan are recorded; planFailed is
+	// set if recording the rest failed. planCond signals both, under mu.
+	planned    int
+	planFailed bool
+	planCond   *sync.Cond
 }
+
+// Plan chunks: the first holds only a few steps, so the first requests
+// leave soon after the operator confirms; the others double in size up to
+// planChunk, so a
+// plan of 200,000 steps is never one transaction nor held as events all
+// at once. Variables so tests can make chunks small.
+var (
+	firstChunk = 32
+	planChunk  = 1000
+)
 
 // Execute records the plan, then performs it: each user's Okta steps in
 // order, then the GTR fan-out with bounded concurrency across targets and a
 // small limit per target. It returns the run's final state. The error is
 // non-nil (wrapping ErrAudit) only when the audit log failed; in that case
-// nothing more was sent after the failure, and nothing at all if the plan
-// could not be recorded. Cancelling ctx turns unanswered steps into
-// Cancelled. A blocked step (Step.Blocked) is recorded as planned like
+// nothing more was sent after the failure, and nothing at all if the plan's
+// first chunk could not be recorded. Cancelling ctx turns unanswered steps
+// into Cancelled. A blocked step (Step.Blocked) is recorded as planned like
 // every step, then as Failed with its reason; it is never sent or retried.
+//
+// The plan is recorded in chunks: run_started (which says how many steps
+// the plan holds) with the first few steps, then the rest while the first
+// requests are out. No step is sent before its planned event is durable,
+// so a crash leaves every sent step planned, and steps missing from the
+// log were never sent.
 func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 	r := &run{x: x, plan: p, state: NewRunState(p.RunID)}
-	// Fail closed: the run and every planned step are durable before the
-	// first request leaves.
-	planEvents := p.Events()
-	if err := x.Journal.Record(context.WithoutCancel(ctx), true, planEvents...); err != nil {
-		return r.state, fmt.Errorf("%w: %v (nothing was sent)", ErrAudit, err)
-	}
-	for _, ev := range planEvents {
-		r.state.Apply(ev)
-		r.observe(ev)
-	}
+	r.planCond = sync.NewCond(&r.mu)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
-
-	// A step whose target's credential is missing or unusable fails at
-	// once, with the reason and what to do, and nothing is sent for it.
-	// A dry run records it as failed too: "planned" would promise a
-	// request that cannot leave.
-	for _, s := range p.Steps {
-		if s.Blocked != "" {
-			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Failed, Error: s.Blocked}, s)
-		}
+	// Fail closed: the run and its first steps are durable before the
+	// first request leaves.
+	first := min(firstChunk, len(p.Steps))
+	if err := r.recordPlan(0, first, p.StartEvent()); err != nil {
+		return r.state, fmt.Errorf("%w: %v (nothing was sent)", ErrAudit, err)
 	}
-	if p.Info.DryRun {
-		for _, s := range p.Steps {
-			if s.Blocked == "" {
-				r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Planned}, s)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		// Chunks grow from the first's size to planChunk: the first
+		// attempts, which wait for the log behind the next chunk, are
+		// not held up by a large one.
+		size := first
+		for from := first; from < len(p.Steps); from += size {
+			size = min(2*size, planChunk)
+			if err := r.recordPlan(from, min(from+size, len(p.Steps))); err != nil {
+				r.mu.Lock()
+				if r.auditErr == nil {
+					r.auditErr = err
+					r.cancel()
+				}
+				r.planFailed = true
+				r.planCond.Broadcast()
+				r.mu.Unlock()
+				return
 			}
 		}
-	} else {
+	}()
+
+	if !p.Info.DryRun {
 		r.perform()
 	}
+	<-recorded
 
 	counts, _ := json.Marshal(r.countsSnapshot())
 	r.emit(true, Event{Kind: KindRunFinished, Detail: counts}, Step{})
@@ -129,6 +155,53 @@ func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 		return r.state, fmt.Errorf("%w: %v", ErrAudit, r.auditErr)
 	}
 	return r.state, nil
+}
+
+// recordPlan records the planned events of steps [from, to), after the
+// events in before, as one durable batch, folds them into the state, and
+// lets the steps go. A blocked step fails at once, with the reason and
+// what to do; a dry run records each step's result as planned ("planned"
+// would otherwise promise a request that cannot leave).
+func (r *run) recordPlan(from, to int, before ...Event) error {
+	p := r.plan
+	evs := append(before, p.PlanEvents(from, to)...)
+	if err := r.x.Journal.Record(context.WithoutCancel(r.ctx), true, evs...); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	for _, ev := range evs {
+		if ev.Kind == KindPlanned {
+			r.state.applyPlanned(ev, p.Steps[ev.Step-1].Detail)
+		} else {
+			r.state.Apply(ev)
+		}
+	}
+	r.planned = to
+	r.planCond.Broadcast()
+	r.mu.Unlock()
+	for _, ev := range evs {
+		r.observe(ev)
+	}
+	for _, s := range p.Steps[from:to] {
+		switch {
+		case s.Blocked != "":
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Failed, Error: s.Blocked}, s)
+		case p.Info.DryRun:
+			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Planned}, s)
+		}
+	}
+	return nil
+}
+
+// waitPlanned waits until the first n steps of the plan are recorded, and
+// reports false if the plan's recording failed first.
+func (r *run) waitPlanned(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.planned < n && !r.planFailed {
+		r.planCond.Wait()
+	}
+	return r.planned >= n
 }
 
 func (r *run) countsSnapshot() map[Outcome]int {
@@ -208,13 +281,15 @@ func (r *run) perform() {
 		go func() {
 			defer users.Done()
 			for steps := range next {
+				// No step leaves before its planned event is durable; when
+				// recording the plan failed, nothing more leaves.
 				for _, s := range steps {
-					if s.Action.Okta() {
+					if s.Action.Okta() && r.waitPlanned(s.N) {
 						r.oktaStep(s)
 					}
 				}
 				for _, s := range steps {
-					if !s.Action.Okta() {
+					if !s.Action.Okta() && r.waitPlanned(s.N) {
 						work <- s
 					}
 				}

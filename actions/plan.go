@@ -121,7 +121,8 @@ type Plan struct {
 	Created time.Time
 	// Info is recorded with the run.
 	Info RunInfo
-	// Steps in execution order: per user the Okta steps, then GTR steps.
+	// Steps in execution order: per user the Okta steps, then the
+	// targets' steps; a user's steps are numbered together.
 	Steps []Step
 
 	concurrency int
@@ -173,8 +174,12 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	env := ConnEnv{Getenv: getenv, Issuer: req.Issuer, Version: req.Version, RunID: p.RunID, Reason: strings.TrimSpace(req.Reason)}
 	problems = append(problems, p.loadTargets(ctx, req.Targets, env)...)
 	okta := oktaOrder(req.OktaSteps)
-	problems = append(problems, p.planOkta(req, users, okta)...)
-	problems = append(problems, p.planFanOut(req, users)...)
+	// User by user, so a user's steps are numbered together and the plan
+	// can be recorded, and sent, in order, a bounded chunk at a time.
+	for _, u := range users {
+		problems = append(problems, p.planOkta(req, u, okta)...)
+		problems = append(problems, p.planFanOut(req, u)...)
+	}
 	if len(problems) > 0 {
 		return nil, errors.Join(problems...)
 	}
@@ -182,6 +187,7 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 		return nil, errors.New("nothing to do: every step was left out")
 	}
 	p.Info = req.runInfo(users, okta)
+	p.Info.Steps = len(p.Steps)
 	return p, nil
 }
 
@@ -264,60 +270,55 @@ func oktaOrder(steps []Action) []Action {
 	return okta
 }
 
-// planOkta appends each user's Okta steps to p, leaving out those req.Skip
+// planOkta appends u's Okta steps to p, leaving out those req.Skip
 // reports. An unknown step, or a user without an Okta id, is a problem.
-func (p *Plan) planOkta(req Request, users []User, okta []Action) []error {
+func (p *Plan) planOkta(req Request, u User, okta []Action) []error {
 	var problems []error
-	for _, u := range users {
-		for _, a := range okta {
-			if req.Skip != nil && req.Skip(u, a, OktaTarget) {
-				continue
-			}
-			if !slices.Contains(OktaActions, a) {
-				problems = append(problems, fmt.Errorf("unknown Okta step %q", a))
-				continue
-			}
-			if !oktaID.MatchString(u.ID) {
-				problems = append(problems, fmt.Errorf("user %s: Okta steps need the user's Okta id", u.Key()))
-				break
-			}
-			method, path := OktaRequest(a, u.ID, req.ForgetDevices)
-			p.Steps = append(p.Steps, Step{
-				N: len(p.Steps) + 1, User: u, Action: a, Target: OktaTarget,
-				Detail: StepDetail{Method: method, URL: path, Auth: "okta"},
-			})
+	for _, a := range okta {
+		if req.Skip != nil && req.Skip(u, a, OktaTarget) {
+			continue
 		}
+		if !slices.Contains(OktaActions, a) {
+			problems = append(problems, fmt.Errorf("unknown Okta step %q", a))
+			continue
+		}
+		if !oktaID.MatchString(u.ID) {
+			problems = append(problems, fmt.Errorf("user %s: Okta steps need the user's Okta id", u.Key()))
+			break
+		}
+		method, path := OktaRequest(a, u.ID, req.ForgetDevices)
+		p.Steps = append(p.Steps, Step{
+			N: len(p.Steps) + 1, User: u, Action: a, Target: OktaTarget,
+			Detail: StepDetail{Method: method, URL: path, Auth: "okta"},
+		})
 	}
 	return problems
 }
 
-// planFanOut appends one GTR step per user and loaded target to p, in
-// user then target order, leaving out those req.Skip reports. A subject or
-// body that cannot be built is a problem. A blocked target's steps carry
-// its reason.
-func (p *Plan) planFanOut(req Request, users []User) []error {
+// planFanOut appends one step per loaded target for u to p, in target
+// order, leaving out those req.Skip reports. A subject or body that cannot
+// be built is a problem. A blocked target's steps carry its reason.
+func (p *Plan) planFanOut(req Request, u User) []error {
 	var problems []error
-	for _, u := range users {
-		for _, t := range req.Targets {
-			rt := p.targets[t.Name]
-			action := ActionOf(t)
-			if rt == nil || req.Skip != nil && req.Skip(u, action, t.Name) {
+	for _, t := range req.Targets {
+		rt := p.targets[t.Name]
+		action := ActionOf(t)
+		if rt == nil || req.Skip != nil && req.Skip(u, action, t.Name) {
+			continue
+		}
+		detail := StepDetail{URL: t.URL, TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries}
+		if rt.conn != nil {
+			d, err := rt.conn.Plan(u)
+			if err != nil {
+				problems = append(problems, err)
 				continue
 			}
-			detail := StepDetail{URL: t.URL, TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries}
-			if rt.conn != nil {
-				d, err := rt.conn.Plan(u)
-				if err != nil {
-					problems = append(problems, err)
-					continue
-				}
-				detail = d
-			}
-			p.Steps = append(p.Steps, Step{
-				N: len(p.Steps) + 1, User: u, Action: action, Target: t.Name,
-				Detail: detail, Blocked: rt.blocked,
-			})
+			detail = d
 		}
+		p.Steps = append(p.Steps, Step{
+			N: len(p.Steps) + 1, User: u, Action: action, Target: t.Name,
+			Detail: detail, Blocked: rt.blocked,
+		})
 	}
 	return problems
 }
@@ -457,12 +458,24 @@ func newClient(roots *x509.CertPool, perHost int) *http.Client {
 }
 
 // Events returns the events that record the plan: run_started, then one
-// planned event per step. The audit log writes them in one transaction.
+// planned event per step. Execute records them a bounded chunk at a time
+// (see PlanEvents).
 func (p *Plan) Events() []Event {
-	evs := make([]Event, 0, len(p.Steps)+1)
+	return append([]Event{p.StartEvent()}, p.PlanEvents(0, len(p.Steps))...)
+}
+
+// StartEvent is the run's run_started event; its detail is Info, which
+// says how many steps the plan holds, so a log that lost the end of a plan
+// to a crash says so.
+func (p *Plan) StartEvent() Event {
 	info, _ := json.Marshal(p.Info)
-	evs = append(evs, Event{RunID: p.RunID, Time: p.Created, Kind: KindRunStarted, Detail: info})
-	for _, s := range p.Steps {
+	return Event{RunID: p.RunID, Time: p.Created, Kind: KindRunStarted, Detail: info}
+}
+
+// PlanEvents returns the planned events of steps [from, to) of the plan.
+func (p *Plan) PlanEvents(from, to int) []Event {
+	evs := make([]Event, 0, to-from)
+	for _, s := range p.Steps[from:to] {
 		d, _ := json.Marshal(s.Detail)
 		evs = append(evs, Event{
 			RunID: p.RunID, Time: p.Created, Kind: KindPlanned, Step: s.N,

@@ -26,7 +26,10 @@ type Resume struct {
 
 // ResumeOf returns what resuming st sends. st should be settled (see
 // RunState.Settle) when its process died. later are runs that already
-// resumed st: what succeeded there is not sent again either.
+// resumed st: what succeeded there is not sent again either. When st's
+// plan was not recorded to the end (RunState.Unrecorded), its users ×
+// steps × targets that did not succeed in st or in later are sent; later
+// should then also hold the runs st resumed, whose successes st left out.
 func ResumeOf(st *RunState, later ...*RunState) Resume {
 	done := map[string]bool{}
 	key := func(user string, a Action, target string) string { return user + "\x00" + string(a) + "\x00" + target }
@@ -53,6 +56,24 @@ func ResumeOf(st *RunState, later ...*RunState) Resume {
 			}
 		} else {
 			okta[s.Action] = true
+		}
+	}
+	if n := st.Unrecorded(); n > 0 {
+		// The process died while recording the plan: the steps missing
+		// from the log were never sent. They are the users × steps ×
+		// targets of the run that are not in it; sending again all of
+		// the run's that did not succeed covers them.
+		r.Steps += n
+		for _, u := range st.Info.Users {
+			again[u.Key()] = true
+		}
+		for _, t := range st.Info.Targets {
+			if !slices.Contains(r.Targets, t) {
+				r.Targets = append(r.Targets, t)
+			}
+		}
+		for _, a := range st.Info.OktaSteps {
+			okta[a] = true
 		}
 	}
 	for _, a := range OktaActions {

@@ -102,6 +102,30 @@ func (s *RunState) Apply(ev Event) {
 	}
 }
 
+// applyPlanned is Apply for a planned event whose detail the caller has
+// decoded already: a run in progress folds its own plan without decoding
+// 200,000 details again.
+func (s *RunState) applyPlanned(ev Event, d StepDetail) {
+	ev.Detail = nil
+	s.Apply(ev)
+	if st := s.byN[ev.Step]; st != nil {
+		st.Detail = d
+	}
+}
+
+// Unrecorded returns how many steps of the plan are missing from the log:
+// the process died while the plan was being recorded. They were never sent
+// (a step is sent only once its planned event is durable).
+func (s *RunState) Unrecorded() int {
+	planned := 0
+	for _, st := range s.Steps {
+		if st.Step > 0 {
+			planned++
+		}
+	}
+	return max(s.Info.Steps-planned, 0)
+}
+
 // Step returns the state of step n, or nil.
 func (s *RunState) Step(n int) *StepState { return s.byN[n] }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"ulc/actions"
@@ -123,6 +124,16 @@ func (b *Backend) Resume(ctx context.Context, id string, dryRun bool) (*actions.
 	if err != nil {
 		return nil, classify(ClassAudit, err)
 	}
+	if st.Unrecorded() > 0 && st.Info.ResumeOf != "" {
+		// The run's plan was cut short by a crash: what it would have
+		// sent is its users × steps × targets less what succeeded in the
+		// runs it resumed, which its plan had left out.
+		family, err := b.ancestry(ctx, st)
+		if err != nil {
+			return nil, classify(ClassAudit, err)
+		}
+		later = append(later, family...)
+	}
 	r := actions.ResumeOf(st, later...)
 	if r.Steps == 0 {
 		return nil, &Error{Class: ClassUsage, Err: fmt.Errorf("run %s: %w", st.RunID, actions.ErrNothingToResume)}
@@ -141,6 +152,35 @@ func (b *Backend) Resume(ctx context.Context, id string, dryRun bool) (*actions.
 	req := r.Request(st)
 	req.DryRun = dryRun
 	return b.Plan(ctx, req)
+}
+
+// ancestry returns the runs st resumed, up to the first of the chain, and
+// every other run that resumed any of them.
+func (b *Backend) ancestry(ctx context.Context, st *actions.RunState) ([]*actions.RunState, error) {
+	var out []*actions.RunState
+	root := st
+	for seen := map[string]bool{st.RunID: true}; root.Info.ResumeOf != "" && !seen[root.Info.ResumeOf]; {
+		seen[root.Info.ResumeOf] = true
+		up, _, err := b.log.Run(ctx, root.Info.ResumeOf)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, up)
+		root = up
+	}
+	if root == st {
+		return nil, nil
+	}
+	others, err := b.Resumes(ctx, root.RunID)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range others {
+		if o.RunID != st.RunID && !slices.ContainsFunc(out, func(x *actions.RunState) bool { return x.RunID == o.RunID }) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }
 
 // Resumes returns the runs that resumed run id, and the runs that resumed
