@@ -40,7 +40,7 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 	deps := tui.Deps{
 		Runner: b, History: b, Prober: b,
 		Targets: b.Targets(), AuditPath: b.AuditPath(), ReadOnly: readOnly, OrgURL: b.OrgURL(),
-		Residual: b.Residuals(ctx),
+		Residual: b.Residuals(ctx), Unusable: b.CredentialProblems(ctx),
 	}
 	if c := b.Okta(); c != nil {
 		deps.Directory = c

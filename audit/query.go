@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -272,40 +273,88 @@ func (l *Log) scanQuery(ctx context.Context, tail string, args []any, fn func(ev
 }
 
 // TargetStats returns, per target, the results of its last n steps (of
-// every kind but Okta's), oldest first: the Targets screen's record of each
-// target.
-func (l *Log) TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error) {
+// every kind but Okta's) whose request was sent, oldest first: the Targets
+// screen's record of each target. A dry run's steps and steps that were
+// never sent (a missing credential, a cancellation before sending) are not
+// the application's answers and are left out.
+func (l *Log) TargetStats(ctx context.Context, n int) (map[string][]history.TargetResult, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	// Newest first, a bounded window: the record is about recent behaviour.
-	rows, err := l.db.QueryContext(ctx, `SELECT target, "user", outcome, "action", http_status, attempt, latency_ms, "error"
-		FROM events WHERE kind = ? AND "action" NOT LIKE 'okta.%' ORDER BY seq DESC LIMIT 20000`,
-		string(actions.KindResult))
+	kept, err := l.recentResults(ctx, n)
 	if err != nil {
-		return nil, l.wrap(err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := map[string][]actions.StepState{}
-	for rows.Next() {
-		var s actions.StepState
-		var outcome, action string
-		if err := rows.Scan(&s.Target, &s.User, &outcome, &action, &s.HTTPStatus, &s.Attempts, &s.LatencyMS, &s.Error); err != nil {
+	// The whole step runs from its first request to its result. That
+	// attempt is a little before the result in the log: read backwards
+	// from the result by seq (the rowid), never through the run's index,
+	// which would walk every event of a large run.
+	out := map[string][]history.TargetResult{}
+	for _, f := range kept {
+		var first string
+		err := l.db.QueryRowContext(ctx, `SELECT "time" FROM events NOT INDEXED
+			WHERE seq < ? AND run_id = ? AND step = ? AND kind = ? AND attempt = 1 ORDER BY seq DESC LIMIT 1`,
+			f.seq, f.r.RunID, f.r.Step, string(actions.KindAttempt)).Scan(&first)
+		f.r.StepMS = f.r.LatencyMS
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
 			return nil, l.wrap(err)
+		default:
+			if t, err := time.Parse(time.RFC3339Nano, first); err == nil && !t.After(f.r.Time) {
+				f.r.StepMS = max(f.r.Time.Sub(t).Milliseconds(), f.r.LatencyMS)
+			}
 		}
-		s.Outcome, s.Action = actions.Outcome(outcome), actions.Action(action)
-		if len(out[s.Target]) < n {
-			out[s.Target] = append(out[s.Target], s)
-		}
+		out[f.target] = append(out[f.target], f.r)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, l.wrap(err)
-	}
-	for _, ss := range out {
-		slices.Reverse(ss)
+	for _, rs := range out {
+		slices.Reverse(rs)
 	}
 	if err := l.settled(nil); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// sentResult is a result row of TargetStats, with its place in the log.
+type sentResult struct {
+	seq    int64
+	target string
+	r      history.TargetResult
+}
+
+// recentResults reads the last n results per target of sent steps, newest
+// first, from a bounded window of the log: the record is about recent
+// behaviour.
+func (l *Log) recentResults(ctx context.Context, n int) ([]sentResult, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT seq, run_id, step, "time", target, "user", outcome, http_status, attempt, latency_ms, "error"
+		FROM events WHERE kind = ? AND attempt > 0 AND "action" NOT LIKE 'okta.%' ORDER BY seq DESC LIMIT 20000`,
+		string(actions.KindResult))
+	if err != nil {
+		return nil, l.wrap(err)
+	}
+	defer rows.Close()
+	var kept []sentResult
+	per := map[string]int{}
+	for rows.Next() {
+		var f sentResult
+		var tm, outcome string
+		if err := rows.Scan(&f.seq, &f.r.RunID, &f.r.Step, &tm, &f.target, &f.r.User, &outcome, &f.r.HTTPStatus,
+			&f.r.Attempts, &f.r.LatencyMS, &f.r.Error); err != nil {
+			return nil, l.wrap(err)
+		}
+		if per[f.target] >= n {
+			continue
+		}
+		per[f.target]++
+		f.r.Outcome = actions.Outcome(outcome)
+		if f.r.Time, err = time.Parse(time.RFC3339Nano, tm); err != nil {
+			return nil, l.wrap(fmt.Errorf("event %d has an invalid time %q (run verify)", f.seq, tm))
+		}
+		kept = append(kept, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, l.wrap(err)
+	}
+	return kept, nil
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"ulc/actions"
+	"ulc/history"
 )
 
 // fileState is what an auditor's read must leave unchanged.
@@ -43,7 +44,7 @@ type reads struct {
 	Run     *actions.RunState
 	Events  int
 	Verify  VerifyResult
-	Stats   map[string][]actions.StepState
+	Stats   map[string][]history.TargetResult
 	HeadSeq int64
 	Head    string
 	JSONL   string

@@ -47,8 +47,9 @@ func (b *Backend) Verify(ctx context.Context, knownHead string) (VerifyResult, e
 	return b.log.Verify(ctx, knownHead)
 }
 
-// TargetStats returns each target's last n step outcomes.
-func (b *Backend) TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error) {
+// TargetStats returns each target's last n results of steps that were
+// sent, oldest first.
+func (b *Backend) TargetStats(ctx context.Context, n int) (map[string][]history.TargetResult, error) {
 	if b.log == nil {
 		return nil, errNoLog
 	}

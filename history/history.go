@@ -69,3 +69,25 @@ type VerifyResult struct {
 	// Problem is one sentence saying what is wrong, "" when OK.
 	Problem string `json:"problem,omitempty"`
 }
+
+// TargetResult is one step's result at a target, as the Targets screen
+// weighs the target's health: only steps whose request was sent (a dry
+// run's or a blocked step's result is not the application's answer).
+type TargetResult struct {
+	RunID string    `json:"run_id"`
+	Step  int       `json:"step"`
+	User  string    `json:"user"`
+	Time  time.Time `json:"time"`
+	// Outcome is the step's outcome; HTTPStatus its last answer's status.
+	Outcome    actions.Outcome `json:"outcome"`
+	HTTPStatus int             `json:"http_status"`
+	// Attempts is how many requests the step sent.
+	Attempts int `json:"attempts"`
+	// LatencyMS is the time of the step's requests together; StepMS is
+	// the whole step, from its first request leaving to its result, the
+	// waits between retries included.
+	LatencyMS int64 `json:"latency_ms"`
+	StepMS    int64 `json:"step_ms"`
+	// Error is the result's sanitised reason.
+	Error string `json:"error,omitempty"`
+}

@@ -57,7 +57,9 @@ type History interface {
 	Runs(ctx context.Context, f history.RunFilter) ([]history.RunSummary, error)
 	Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error)
 	Verify(ctx context.Context, knownHead string) (history.VerifyResult, error)
-	TargetStats(ctx context.Context, n int) (map[string][]actions.StepState, error)
+	// TargetStats is each target's last n results of steps that were
+	// sent (dry runs and blocked steps left out), oldest first.
+	TargetStats(ctx context.Context, n int) (map[string][]history.TargetResult, error)
 	// Head is the log's last event and hash: what a finished run shows,
 	// for the operator to paste into the ticket.
 	Head(ctx context.Context) (seq int64, hash string, err error)
@@ -85,6 +87,10 @@ type Deps struct {
 	// Residual says, per target, what stays alive at the application
 	// after its sign-out (Confirm shows it before sending).
 	Residual map[string]string
+	// Unusable says, per target, why its credential cannot be used (a
+	// missing environment variable, an unreadable file): the Targets
+	// screen flags it before any run.
+	Unusable map[string]string
 	// OrgURL and AuditPath are shown in the header.
 	OrgURL    string
 	AuditPath string

@@ -372,10 +372,12 @@ func (h *fakeHistory) Verify(context.Context, string) (history.VerifyResult, err
 	h.verified++
 	return history.VerifyResult{OK: true, Events: 6, HeadSeq: 6, Head: strings.Repeat("ab", 32)}, nil
 }
-func (h *fakeHistory) TargetStats(context.Context, int) (map[string][]actions.StepState, error) {
-	return map[string][]actions.StepState{
-		"chat": {{Outcome: actions.Revoked, HTTPStatus: 204, LatencyMS: 30}, {Outcome: actions.NotFound, HTTPStatus: 404, LatencyMS: 50}},
-		"wiki": {{Outcome: actions.Failed}, {Outcome: actions.Revoked, HTTPStatus: 204, LatencyMS: 80}},
+func (h *fakeHistory) TargetStats(context.Context, int) (map[string][]history.TargetResult, error) {
+	return map[string][]history.TargetResult{
+		"chat": {{Outcome: actions.Revoked, HTTPStatus: 204, Attempts: 1, LatencyMS: 30, StepMS: 30},
+			{Outcome: actions.NotFound, HTTPStatus: 404, Attempts: 1, LatencyMS: 50, StepMS: 50}},
+		"wiki": {{Outcome: actions.Failed, Attempts: 3, LatencyMS: 3000, StepMS: 3600},
+			{Outcome: actions.Revoked, HTTPStatus: 204, Attempts: 3, LatencyMS: 80, StepMS: 1480}},
 	}, nil
 }
 

@@ -9,32 +9,44 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
+	"ulc/history"
 )
 
 // recentResults is how many past results per target the screen shows.
 const recentResults = 10
 
+// checkAllAtOnce is how many checks C sends at the same time.
+const checkAllAtOnce = 4
+
+// checkAll checks every target with C.
+var checkAll = key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "check all"))
+
 // targetsScreen is the registry with each target's recent record, and a
 // check of reachability and credential.
 type targetsScreen struct {
 	c      *common
-	stats  map[string][]actions.StepState
+	stats  map[string][]history.TargetResult
 	probes map[string]ProbeResult
 	busy   map[string]bool
-	err    string
-	cursor int
-	offset int
+	// sweep counts a C in progress: targets still to answer, and how many
+	// answered with a usable credential.
+	sweep, sweepOK, sweepAll int
+	err                      string
+	cursor                   int
+	offset                   int
 }
 
 type statsLoadedMsg struct {
-	stats map[string][]actions.StepState
+	stats map[string][]history.TargetResult
 	err   error
 }
 type probedMsg struct {
-	name string
-	res  ProbeResult
+	name  string
+	res   ProbeResult
+	sweep bool // one of C's checks
 }
 
 func newTargets(c *common) *targetsScreen {
@@ -46,10 +58,14 @@ func (t *targetsScreen) typing() bool  { return false }
 func (t *targetsScreen) keys() []key.Binding {
 	k := t.c.keys
 	ks := []key.Binding{withHelp(k.Down, "↑/↓", "select")}
-	if !t.c.deps.ReadOnly && t.c.deps.Prober != nil {
-		ks = append(ks, withHelp(k.Check, "c", "check reachability and credential"))
+	if t.canCheck() {
+		ks = append(ks, withHelp(k.Check, "c", "check"), checkAll)
 	}
 	return ks
+}
+
+func (t *targetsScreen) canCheck() bool {
+	return !t.c.deps.ReadOnly && t.c.deps.Prober != nil && len(t.c.deps.Targets) > 0
 }
 
 func (t *targetsScreen) load() tea.Cmd {
@@ -78,88 +94,254 @@ func (t *targetsScreen) update(msg tea.Msg) tea.Cmd {
 	case probedMsg:
 		delete(t.busy, msg.name)
 		t.probes[msg.name] = msg.res
-		return status(msg.name+": "+msg.res.Verdict, !msg.res.Outcome.Success())
-	case tea.KeyPressMsg:
-		k := t.c.keys
-		n := len(t.c.deps.Targets)
-		switch {
-		case key.Matches(msg, k.Up):
-			t.cursor = max(t.cursor-1, 0)
-		case key.Matches(msg, k.Down):
-			t.cursor = min(t.cursor+1, max(n-1, 0))
-		case key.Matches(msg, k.PageDown):
-			t.cursor = min(t.cursor+t.rows(), max(n-1, 0))
-		case key.Matches(msg, k.PageUp):
-			t.cursor = max(t.cursor-t.rows(), 0)
-		case key.Matches(msg, k.Check) && !t.c.deps.ReadOnly && t.c.deps.Prober != nil && n > 0:
-			tg := t.c.deps.Targets[t.cursor]
-			if t.busy[tg.Name] {
-				return nil
-			}
-			t.busy[tg.Name] = true
-			prober := t.c.deps.Prober
-			return tea.Sequence(status("checking "+tg.Name+"…", false), func() tea.Msg {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				return probedMsg{tg.Name, prober.Probe(ctx, tg)}
-			})
+		if !msg.sweep {
+			return status(msg.name+": "+msg.res.Verdict, !msg.res.Outcome.Success())
 		}
+		t.sweep--
+		if msg.res.Outcome.Success() {
+			t.sweepOK++
+		}
+		if t.sweep > 0 {
+			return nil // the header counts the answers
+		}
+		bad := t.sweepAll - t.sweepOK
+		if bad == 0 {
+			return status(fmt.Sprintf("checked %s: every one reachable, credential accepted", plural(t.sweepAll, "target")), false)
+		}
+		return status(fmt.Sprintf("checked %s: %d reachable with a credential accepted, %d not (✗ rows; ↑/↓ reads why)",
+			plural(t.sweepAll, "target"), t.sweepOK, bad), true)
+	case tea.KeyPressMsg:
+		return t.key(msg)
 	}
 	return nil
 }
 
-func (t *targetsScreen) rows() int { return max(t.c.bodyHeight()-3, 1) }
+func (t *targetsScreen) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := t.c.keys
+	n := len(t.c.deps.Targets)
+	switch {
+	case key.Matches(msg, k.Up):
+		t.cursor = max(t.cursor-1, 0)
+	case key.Matches(msg, k.Down):
+		t.cursor = min(t.cursor+1, max(n-1, 0))
+	case key.Matches(msg, k.PageDown):
+		t.cursor = min(t.cursor+t.rows(), max(n-1, 0))
+	case key.Matches(msg, k.PageUp):
+		t.cursor = max(t.cursor-t.rows(), 0)
+	case key.Matches(msg, jumpTop):
+		t.cursor = 0
+	case key.Matches(msg, jumpBottom):
+		t.cursor = max(n-1, 0)
+	case key.Matches(msg, checkAll) && t.canCheck():
+		return t.checkEvery()
+	case key.Matches(msg, k.Check) && t.canCheck():
+		tg := t.c.deps.Targets[t.cursor]
+		if t.busy[tg.Name] {
+			return nil
+		}
+		t.busy[tg.Name] = true
+		prober := t.c.deps.Prober
+		return tea.Sequence(status("checking "+tg.Name+"…", false), func() tea.Msg {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			return probedMsg{name: tg.Name, res: prober.Probe(ctx, tg)}
+		})
+	}
+	return nil
+}
+
+// checkEvery checks every target not being checked already, a few at a
+// time, each answer shown on its row as it comes.
+func (t *targetsScreen) checkEvery() tea.Cmd {
+	if t.sweep > 0 {
+		return nil // a C is under way
+	}
+	prober := t.c.deps.Prober
+	slots := make(chan struct{}, checkAllAtOnce)
+	var cmds []tea.Cmd
+	for _, tg := range t.c.deps.Targets {
+		if t.busy[tg.Name] {
+			continue
+		}
+		t.busy[tg.Name] = true
+		cmds = append(cmds, func() tea.Msg {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			return probedMsg{name: tg.Name, res: prober.Probe(ctx, tg), sweep: true}
+		})
+	}
+	if len(cmds) == 0 {
+		return nil
+	}
+	t.sweep, t.sweepOK, t.sweepAll = len(cmds), 0, len(cmds)
+	return tea.Sequence(status(fmt.Sprintf("checking %s…", plural(len(cmds), "target")), false), tea.Batch(cmds...))
+}
+
+// rows is the table's height: the screen less the title, the header, the
+// selected target's detail and the legend.
+func (t *targetsScreen) rows() int {
+	if t.err != "" {
+		return max(t.c.bodyHeight()-7, 1)
+	}
+	return max(t.c.bodyHeight()-6, 1)
+}
+
+// health is a target's record as the screen weighs it.
+type health struct {
+	marks            string
+	rate, tries, med string
+}
+
+// healthOf weighs the sent steps of one target: the success rate among the
+// steps the application answered (a cancelled or unknown step is not its
+// answer), the requests a step took on average, and the median of whole
+// step times, retries' waits included.
+func (t *targetsScreen) healthOf(recent []history.TargetResult) health {
+	h := health{rate: "-", tries: "-", med: "-"}
+	var marks strings.Builder
+	ok, answered, tries := 0, 0, 0
+	var ms []int64
+	for _, r := range recent {
+		marks.WriteString(t.c.st.renderOutcome(r.Outcome, shortMark(r.Outcome)))
+		tries += r.Attempts
+		ms = append(ms, r.StepMS)
+		switch {
+		case r.Outcome.Success():
+			ok++
+			answered++
+		case r.Outcome == actions.Rejected || r.Outcome == actions.Failed:
+			answered++
+		}
+	}
+	h.marks = marks.String()
+	if answered > 0 {
+		h.rate = fmt.Sprintf("%d%%", 100*ok/answered)
+	}
+	if len(recent) > 0 {
+		h.tries = fmt.Sprintf("%.1f", float64(tries)/float64(len(recent)))
+		slices.Sort(ms)
+		h.med = millis(ms[len(ms)/2])
+	}
+	return h
+}
+
+// millis is a duration in milliseconds as people read it: "840ms", "1.5s".
+func millis(ms int64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%dms", ms)
+	}
+	return fmt.Sprintf("%.1fs", float64(ms)/1000)
+}
 
 func (t *targetsScreen) view() string {
 	c := t.c
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d targets registered\n", len(c.deps.Targets))
+	head := fmt.Sprintf("%d targets registered", len(c.deps.Targets))
+	if n := t.unusable(); n > 0 {
+		head += " · " + c.st.err.Render(fmt.Sprintf("%d cannot be used: their credential (✗ rows)", n))
+	}
+	if t.sweep > 0 {
+		head += fmt.Sprintf(" · checking %d: %d answered", t.sweepAll, t.sweepAll-t.sweep)
+	}
+	b.WriteString(ansi.Truncate(head, c.width, "…") + "\n")
 	if t.err != "" {
 		b.WriteString(c.st.err.Render("cannot read the record: "+clean(t.err, 200)) + "\n")
 	}
 	rows := make([][]string, len(c.deps.Targets))
 	kinds := make([]string, len(c.deps.Targets))
 	for i, tg := range c.deps.Targets {
-		recent := t.stats[tg.Name]
-		var marks strings.Builder
-		ok, lat := 0, []int64{}
-		for _, s := range recent {
-			marks.WriteString(c.st.renderOutcome(s.Outcome, shortMark(s.Outcome)))
-			if s.Outcome.Success() {
-				ok++
-			}
-			if s.HTTPStatus != 0 {
-				lat = append(lat, s.LatencyMS)
-			}
-		}
-		rate, med := "-", "-"
-		if len(recent) > 0 {
-			rate = fmt.Sprintf("%d%%", 100*ok/len(recent))
-		}
-		if len(lat) > 0 {
-			slices.Sort(lat)
-			med = fmt.Sprintf("%dms", lat[len(lat)/2])
-		}
+		h := t.healthOf(t.stats[tg.Name])
 		state := "on"
 		if !tg.Enabled {
 			state = "off"
 		}
-		// The last column is the URL, or what a check found.
-		last := tg.URL
-		switch p, ok := t.probes[tg.Name]; {
-		case t.busy[tg.Name]:
-			last = "checking…"
-		case ok:
-			last = c.st.renderOutcome(p.Outcome, shortMark(p.Outcome)+" "+clean(p.Verdict, 300))
-		}
 		kind, subject, auth := targetCells(tg)
 		kinds[i] = kind
-		rows[i] = []string{tg.Name, state, subject, auth, marks.String(), rate, med, last}
+		rows[i] = []string{tg.Name, state, subject, auth, h.marks, h.rate, h.tries, h.med, t.lastCell(i)}
 	}
+	t.cursor = min(t.cursor, max(len(rows)-1, 0))
 	t.offset = scroll(t.cursor, t.offset, t.rows(), len(rows))
-	cols, rows := withKind(mixedKinds(t.c.deps.Targets), []column{{"TARGET", 14}, {"", 3}, {"SUBJECT", 7}, {"AUTH", 6}, {"RECENT", recentResults},
-		{"OK", 4}, {"MEDIAN", 6}, {"URL / CHECK", 0}}, rows, 2, kinds)
+	cols := []column{{"TARGET", 14}, {"", 3}, {"SUBJECT", 7}, {"AUTH", 6}, {"RECENT", recentResults},
+		{"OK", 4}, {"TRIES", 5}, {"MEDIAN", 6}, {"URL / CHECK", 0}}
+	if c.width < 100 {
+		cols[2].width = -1 // the detail line names it
+	}
+	cols, rows = withKind(mixedKinds(t.c.deps.Targets), cols, rows, 2, kinds)
 	b.WriteString(c.table(cols, rows, t.cursor, t.offset, t.rows()))
-	b.WriteString("\n" + c.st.dim.Render("recent, oldest first: "+legend))
+	for _, l := range t.detail() {
+		b.WriteString("\n" + l)
+	}
+	b.WriteString("\n" + c.st.dim.Render(ansi.Truncate(targetsLegend, c.width, "…")))
 	return b.String()
+}
+
+// targetsLegend says what the record's columns count.
+const targetsLegend = "RECENT sent steps, oldest first · TRIES requests a step · MEDIAN whole step"
+
+// unusable counts the targets whose credential cannot be loaded.
+func (t *targetsScreen) unusable() int {
+	n := 0
+	for _, tg := range t.c.deps.Targets {
+		if t.c.deps.Unusable[tg.Name] != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// lastCell is the last column of target i: what a check found, else why
+// its credential cannot be used, else its URL.
+func (t *targetsScreen) lastCell(i int) string {
+	c, tg := t.c, t.c.deps.Targets[i]
+	p, checked := t.probes[tg.Name]
+	switch {
+	case t.busy[tg.Name]:
+		return "checking…"
+	case checked:
+		return c.st.renderOutcome(p.Outcome, shortMark(p.Outcome)+" "+clean(p.Verdict, 300))
+	case c.deps.Unusable[tg.Name] != "":
+		// The row names the target: the file and line are in the detail.
+		u := c.deps.Unusable[tg.Name]
+		if _, rest, ok := strings.Cut(u, fmt.Sprintf("target %q: ", tg.Name)); ok {
+			u = rest
+		}
+		return c.st.renderOutcome(actions.Failed, "✗ "+clean(u, 300))
+	}
+	return clean(tg.URL, 300)
+}
+
+// detail is the selected target in full, at most three lines: where it
+// is, its record in words, and its credential's problem or check's verdict.
+func (t *targetsScreen) detail() []string {
+	c := t.c
+	if t.cursor >= len(c.deps.Targets) {
+		return nil
+	}
+	tg := c.deps.Targets[t.cursor]
+	kind, subject, auth := targetCells(tg)
+	parts := []string{tg.Name + " (" + strings.Join(nonEmpty(kind, "subject "+subject, auth), ", ") + ") " + clean(tg.URL, 200)}
+	if recent := t.stats[tg.Name]; len(recent) > 0 {
+		h := t.healthOf(recent)
+		parts = append(parts, fmt.Sprintf("last %s: %s ok, %s tries a step, median %s", plural(len(recent), "send"), h.rate, h.tries, h.med))
+	} else {
+		parts = append(parts, "no request sent yet")
+	}
+	if p, ok := t.probes[tg.Name]; ok && !t.busy[tg.Name] {
+		parts = append(parts, "check: "+clean(p.Verdict, 300))
+	} else if u := c.deps.Unusable[tg.Name]; u != "" {
+		parts = append(parts, "cannot be used: "+clean(u, 300))
+	}
+	lines := strings.Split(wrap(strings.Join(parts, " · "), c.width), "\n")
+	if len(lines) > 3 {
+		lines = append(lines[:2], ansi.Truncate(lines[2], c.width-1, "")+"…")
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	for len(lines) < 3 {
+		lines = append(lines, "") // the table does not jump as the selection moves
+	}
+	return lines
 }

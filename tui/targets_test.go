@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,14 +15,16 @@ func TestTargetsShowTheRecentRecord(t *testing.T) {
 	d := newDriver(t, deps, 100, 30)
 	d.key("tab")
 	d.key("tab")
-	d.sees("3 targets registered", "c check")
+	d.sees("3 targets registered", "c check", "C check all")
 	rows := rowsBelow(d.frame(), "TARGET")
 	if len(rows) < 3 {
 		t.Fatalf("rows:\n%s", d.frame())
 	}
 	for i, want := range [][]string{
-		{"chat", "on", "email", "bearer", "✓∅", "100%", "50ms", "https://chat.example/gtr"},
-		{"wiki", "on", "opaque", "jwt", "✗✓", "50%", "80ms"},
+		{"chat", "on", "email", "bearer", "✓∅", "100%", "1.0", "50ms", "https://chat.example/gtr"},
+		// Three tries a step and the whole step's time, waits included:
+		// not the 80 ms its last request took.
+		{"wiki", "on", "opaque", "jwt", "✗✓", "50%", "3.0", "3.6s"},
 		{"legacy", "off", "-"},
 	} {
 		for _, w := range want {
@@ -101,4 +104,68 @@ func TestTargetsShowEachKind(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A target whose credential cannot be loaded is flagged before any run:
+// in the header, on its row, and in full when selected.
+func TestTargetsFlagUnusableCredentialsBeforeAnyRun(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	deps.Unusable = map[string]string{"wiki": `targets.toml:9: target "wiki": jwt_key_file /etc/ulc/wiki.pem: no such file`}
+	d := newDriver(t, deps, 80, 24)
+	d.key("shift+tab")
+	d.sees("1 cannot be used: their credential (✗ rows)")
+	rows := rowsBelow(d.frame(), "TARGET")
+	if !strings.Contains(rows[1], "✗ jwt_key_file /etc/ulc/") {
+		t.Errorf("wiki's row does not say its credential is unusable: %q", rows[1])
+	}
+	if strings.Contains(rows[0], "✗") {
+		t.Errorf("chat's row is flagged: %q", rows[0])
+	}
+	d.key("down")
+	if f := strings.Join(strings.Fields(d.frame()), " "); !strings.Contains(f, "cannot be used: targets.toml:9: target \"wiki\": jwt_key_file /etc/ulc/wiki.pem: no such file") {
+		t.Fatalf("the selected target's detail does not give the whole reason:\n%s", d.frame())
+	}
+}
+
+// C checks every target, shows each verdict on its row, and sums up.
+func TestTargetsCheckAll(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	prober := &fakeProber{res: ProbeResult{Outcome: actions.NotFound, HTTPStatus: 404, Verdict: "reachable, credential accepted"}}
+	deps.Prober = prober
+	d := newDriver(t, deps, 120, 30)
+	d.key("shift+tab")
+	d.key("C")
+	d.settle()
+	got := prober.checked()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"chat", "legacy", "wiki"}) {
+		t.Fatalf("checked %v, want every target once", got)
+	}
+	d.sees("checked 3 targets: every one reachable, credential accepted")
+	for i, r := range rowsBelow(d.frame(), "TARGET")[:3] {
+		if !strings.Contains(r, "∅ reachable, credential accepted") {
+			t.Errorf("row %d does not show its verdict: %q", i, r)
+		}
+	}
+
+	prober.res = ProbeResult{Outcome: actions.Rejected, HTTPStatus: 401, Verdict: "credential rejected (401)"}
+	d.key("C")
+	d.settle()
+	d.sees("checked 3 targets: 0 reachable with a credential accepted, 3 not")
+}
+
+// Read-only, nothing is sent: neither c nor C checks.
+func TestTargetsReadOnlyChecksNothing(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	prober := &fakeProber{}
+	deps.Prober, deps.ReadOnly = prober, true
+	d := newDriver(t, deps, 100, 30)
+	d.key("shift+tab")
+	d.key("C")
+	d.key("c")
+	d.settle()
+	if got := prober.checked(); len(got) != 0 {
+		t.Fatalf("read-only console checked %v", got)
+	}
+	d.notSees("C check all")
 }
