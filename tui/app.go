@@ -155,9 +155,8 @@ func (m *Model) runEnded(b *boardScreen) tea.Cmd {
 		m.done = true
 		return tea.Quit
 	}
-	if len(m.runs) == 0 {
-		m.quiting = false
-	}
+	// A "quit?" still open stays open: the operator's answer counts,
+	// now about a console with nothing in flight.
 	return tea.Batch(m.tabs[1].(*historyScreen).load(), m.tabs[2].(*targetsScreen).load())
 }
 
@@ -212,6 +211,11 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.quiting {
 		switch {
+		case (key.Matches(msg, k.Yes) || key.Matches(msg, k.ForceQuit)) && len(m.runs) == 0:
+			// The run ended while the question was open: nothing is
+			// left to cancel.
+			m.quiting, m.done = false, true
+			return m, tea.Quit
 		case key.Matches(msg, k.Yes), key.Matches(msg, k.ForceQuit):
 			m.quiting, m.stopping = false, true
 			m.status, m.isErr = "cancelling the run; recording what was answered… (ctrl+c again leaves at once)", false
@@ -219,7 +223,9 @@ func (m Model) key(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		case key.Matches(msg, k.No):
 			m.quiting = false
-			m.status, m.isErr = "the run goes on", false
+			if len(m.runs) > 0 {
+				m.status, m.isErr = "the run goes on", false
+			}
 		}
 		return m, nil
 	}
@@ -354,6 +360,9 @@ func (m Model) View() tea.View {
 	st := clean(m.status, 500)
 	if m.quiting {
 		st = "A run is in flight. Cancel it and quit? y/n (what was answered stays in the audit log)"
+		if len(m.runs) == 0 {
+			st = "Quit? y/n · the run has ended: " + clean(m.status, 200)
+		}
 	}
 	if m.isErr || m.quiting {
 		b.WriteString(ansi.Truncate(c.st.err.Render(st), c.width, "…") + "\n")
@@ -368,13 +377,30 @@ func (m Model) View() tea.View {
 	return v
 }
 
+// helpView is the help line: only the keys that work now. While a text
+// field has focus, q and ? are text: ctrl+c quits then, and the screen
+// says how to leave the field.
 func (m Model) helpView() string {
-	ks := m.top().keys()
-	global := []key.Binding{m.c.keys.Help, m.c.keys.Quit}
+	k := m.c.keys
+	top := m.top()
+	if m.quiting {
+		return m.help.ShortHelpView([]key.Binding{withHelp(k.Yes, "y", "quit"), withHelp(k.No, "n", "stay")})
+	}
+	ks := top.keys()
+	global := []key.Binding{k.Help, k.Quit}
+	if top.typing() {
+		global = []key.Binding{k.ForceQuit}
+	}
 	if len(m.stack) == 0 {
-		global = append([]key.Binding{m.c.keys.NextTab}, global...)
+		global = append([]key.Binding{k.NextTab}, global...)
+	}
+	if m.elsewhere() != nil && !top.typing() {
+		global = append(global, k.Board)
 	}
 	if m.full {
+		if more, ok := top.(interface{ moreKeys() []key.Binding }); ok {
+			ks = append(ks, more.moreKeys()...)
+		}
 		return m.help.FullHelpView([][]key.Binding{ks, global})
 	}
 	return m.help.ShortHelpView(append(ks, global...))

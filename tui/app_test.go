@@ -175,6 +175,7 @@ func TestReadOnlyBoardOffersNoRetry(t *testing.T) {
 	d.m.c.deps.ReadOnly = true
 	d.notSees("R retry")
 	d.key("R")
+	d.key("y")
 	if n := len(d.m.c.deps.Runner.(*fakeRunner).plannedRequests()); n != 1 {
 		t.Fatalf("R planned a retry in read-only")
 	}
@@ -277,7 +278,7 @@ func TestResizeRedrawsAtTheNewSize(t *testing.T) {
 	if n := strings.Count(v, "\n") + 1; n != 16 {
 		t.Fatalf("after shrinking to 60x16 the frame has %d lines", n)
 	}
-	d.sees("Trinity", "? help")
+	d.sees("Trinity", "ctrl+c quit")
 
 	// Text fields follow the size: the end of a long entry stays in view,
 	// in a field made at another size too.

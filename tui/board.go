@@ -10,7 +10,9 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/progress"
 	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
 )
@@ -34,7 +36,11 @@ type boardScreen struct {
 	err        error
 	head       string
 	cancelAsk  bool
-	retrying   bool // a retry is being planned
+	// stopped is true once the operator cancelled the run (x, or quit):
+	// the run is then named cancelled, not finished.
+	stopped  bool
+	retryAsk bool // "send again?" asked after R
+	retrying bool // a retry is being planned
 
 	spin   spinner.Model
 	bar    progress.Model
@@ -42,7 +48,24 @@ type boardScreen struct {
 	sel    int // the selected step's number, once the operator moved
 	offset int
 	detail bool // the selected row's detail is open
+	detOff int  // the detail's first line shown, when it does not fit
 	order  []int
+	// tries holds, per step number, the attempts that were retried: the
+	// last attempt is the step's own state. Only retried steps cost
+	// memory, so a board of 200,000 steps keeps a few.
+	tries map[int][]try
+	// filter narrows the rows to those whose target, user, outcome or
+	// reason contain its text; filtering is true while it is typed.
+	filter    textinput.Model
+	filtering bool
+}
+
+// try is one attempt of a step that was retried.
+type try struct {
+	at      time.Time
+	status  int
+	latency int64
+	reason  string
 }
 
 type boardEventsMsg struct {
@@ -62,9 +85,10 @@ func newBoard(c *common, p *actions.Plan) *boardScreen {
 		st.Apply(ev)
 	}
 	return &boardScreen{
-		c: c, plan: p, state: st,
-		spin: spinner.New(spinner.WithSpinner(spinner.MiniDot)),
-		bar:  progress.New(progress.WithWidth(30), progress.WithoutPercentage(), progress.WithFillCharacters('█', '░')),
+		c: c, plan: p, state: st, tries: map[int][]try{},
+		filter: newInput("filter › ", "target, user, outcome or reason", 100),
+		spin:   spinner.New(spinner.WithSpinner(spinner.MiniDot)),
+		bar:    progress.New(progress.WithWidth(30), progress.WithoutPercentage(), progress.WithFillCharacters('█', '░')),
 	}
 }
 
@@ -75,20 +99,45 @@ func (b *boardScreen) title() string {
 	return "Run " + b.plan.RunID
 }
 
-func (b *boardScreen) typing() bool { return false }
+func (b *boardScreen) typing() bool { return b.filtering }
 
 func (b *boardScreen) keys() []key.Binding {
 	k := b.c.keys
-	if b.cancelAsk {
+	switch {
+	case b.cancelAsk:
 		return []key.Binding{withHelp(k.Yes, "y", "cancel the run"), withHelp(k.No, "n", "keep going")}
+	case b.retryAsk:
+		return []key.Binding{withHelp(k.Yes, "y", "send again"), withHelp(k.No, "n", "do not")}
+	case b.filtering:
+		return []key.Binding{withHelp(k.Open, "enter", "keep filter"), withHelp(k.Back, "esc", "clear filter")}
+	case b.detail:
+		ks := []key.Binding{withHelp(k.Open, "enter/esc", "close detail")}
+		if b.detailHidden() {
+			ks = append(ks, withHelp(k.Down, "↑/↓", "scroll"))
+		}
+		return ks
 	}
-	ks := []key.Binding{withHelp(k.Down, "↑/↓", "select"), withHelp(k.Open, "enter", "detail")}
+	ks := []key.Binding{withHelp(k.Down, "↑/↓", "select"), withHelp(k.Open, "enter", "detail"), k.Filter}
 	if b.running {
 		ks = append(ks, k.Cancel)
-	} else if b.failedCount() > 0 && !b.c.deps.ReadOnly && !b.plan.Info.DryRun {
-		ks = append(ks, k.Retry)
+	} else if b.canRetry() {
+		ks = append(ks, withHelp(k.Retry, "R", "retry"))
 	}
 	return append(ks, k.Back)
+}
+
+// moreKeys are the keys the full help adds to the help line's.
+func (b *boardScreen) moreKeys() []key.Binding {
+	if b.cancelAsk || b.retryAsk || b.filtering || b.detail {
+		return nil
+	}
+	k := b.c.keys
+	return []key.Binding{k.PageDown, k.PageUp, withHelp(k.Top, "g/home", "first row"), withHelp(k.Bottom, "G/end", "last row")}
+}
+
+// canRetry reports whether R may plan a retry of this board's run.
+func (b *boardScreen) canRetry() bool {
+	return !b.running && b.failedCount() > 0 && !b.c.deps.ReadOnly && !b.plan.Info.DryRun
 }
 
 // start executes the plan: one Cmd runs the engine, another forwards its
@@ -164,6 +213,9 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			if ev.Kind == actions.KindRunStarted || ev.Kind == actions.KindPlanned {
 				continue // already folded from the plan
 			}
+			if ev.Kind == actions.KindRetry {
+				b.tries[ev.Step] = append(b.tries[ev.Step], try{at: ev.Time, status: ev.HTTPStatus, latency: ev.LatencyMS, reason: ev.Error})
+			}
 			b.state.Apply(ev)
 		}
 		b.order = nil
@@ -174,6 +226,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			return nil
 		}
 		b.running, b.err, b.cancelAsk, b.head = false, msg.err, false, msg.head
+		b.stopped = b.cancelling
 		if msg.state != nil {
 			b.state = msg.state
 		}
@@ -204,7 +257,8 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 
 func (b *boardScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := b.c.keys
-	if b.cancelAsk {
+	switch {
+	case b.cancelAsk:
 		switch {
 		case key.Matches(msg, k.Yes):
 			b.cancelAsk = false
@@ -221,43 +275,115 @@ func (b *boardScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 			b.cancelAsk = false
 		}
 		return nil
+	case b.retryAsk:
+		switch {
+		case key.Matches(msg, k.Yes):
+			b.retryAsk = false
+			return b.retry()
+		case key.Matches(msg, k.No):
+			b.retryAsk = false
+			return status("nothing sent again", false)
+		}
+		return nil
+	case b.filtering:
+		return b.filterKey(msg)
+	case b.detail:
+		switch {
+		case key.Matches(msg, k.Back), key.Matches(msg, k.Open):
+			b.detail, b.detOff = false, 0
+		case key.Matches(msg, k.Down):
+			b.detOff++
+		case key.Matches(msg, k.Up):
+			b.detOff = max(b.detOff-1, 0)
+		}
+		return nil
 	}
-	n := len(b.state.Steps)
+	n := len(b.rowOrder())
 	switch {
 	case key.Matches(msg, k.Back):
-		if b.detail {
-			b.detail = false
+		if b.filter.Value() != "" {
+			b.setFilter("")
 			return nil
 		}
 		return pop
 	case key.Matches(msg, k.Up):
 		b.cursor = max(b.cursor-1, 0)
-		b.remember()
 	case key.Matches(msg, k.Down):
 		b.cursor = min(b.cursor+1, max(n-1, 0))
-		b.remember()
 	case key.Matches(msg, k.PageDown):
 		b.cursor = min(b.cursor+b.rows(), max(n-1, 0))
-		b.remember()
 	case key.Matches(msg, k.PageUp):
 		b.cursor = max(b.cursor-b.rows(), 0)
-		b.remember()
+	case key.Matches(msg, k.Top):
+		b.cursor = 0
+	case key.Matches(msg, k.Bottom):
+		b.cursor = max(n-1, 0)
+	case key.Matches(msg, k.Filter):
+		b.filtering = true
+		return b.filter.Focus()
 	case key.Matches(msg, k.Open):
-		b.detail = !b.detail
+		if n > 0 {
+			b.detail, b.detOff = true, 0
+		}
+		return nil
 	case key.Matches(msg, k.Cancel) && b.running:
 		b.cancelAsk = true
-	case key.Matches(msg, k.Retry) && !b.running && !b.c.deps.ReadOnly && !b.plan.Info.DryRun:
-		return b.retry()
+		return nil
+	case key.Matches(msg, k.Retry):
+		switch {
+		case b.retrying:
+			return nil // one retry at a time: a second R would send twice
+		case b.failedCount() == 0:
+			return status("nothing to retry: every step succeeded", false)
+		case b.canRetry():
+			b.retryAsk = true
+		}
+		return nil
+	default:
+		return nil
 	}
+	b.remember()
 	return nil
+}
+
+// filterKey handles a key while the filter is typed: enter keeps it, esc
+// clears it, anything else edits it.
+func (b *boardScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := b.c.keys
+	switch {
+	case key.Matches(msg, k.Open):
+		b.filtering = false
+		b.filter.Blur()
+		return nil
+	case key.Matches(msg, k.Back):
+		b.filtering = false
+		b.filter.Blur()
+		b.setFilter("")
+		return nil
+	}
+	before := b.filter.Value()
+	var cmd tea.Cmd
+	b.filter, cmd = b.filter.Update(msg)
+	if v := b.filter.Value(); v != before {
+		b.setFilter(v)
+	}
+	return cmd
+}
+
+// setFilter narrows the rows to v (all rows for ""), keeping the selected
+// step selected when it still shows.
+func (b *boardScreen) setFilter(v string) {
+	if b.filter.Value() != v {
+		b.filter.SetValue(v)
+	}
+	b.order = nil
+	b.cursor = 0
+	b.follow()
 }
 
 // retry plans a new run, linked to this one, of the steps that did not
 // succeed.
 func (b *boardScreen) retry() tea.Cmd {
-	if b.failedCount() == 0 {
-		return status("nothing to retry: every step succeeded", false)
-	}
 	if b.retrying {
 		return nil // one retry at a time: a second R would send twice
 	}
@@ -309,13 +435,27 @@ func (b *boardScreen) rowOrder() []int {
 	if b.order != nil {
 		return b.order
 	}
-	idx := make([]int, len(b.state.Steps))
-	for i := range idx {
-		idx[i] = i
+	q := strings.ToLower(strings.TrimSpace(b.filter.Value()))
+	idx := make([]int, 0, len(b.state.Steps))
+	for i, s := range b.state.Steps {
+		if q == "" || matches(s, q) {
+			idx = append(idx, i)
+		}
 	}
 	slices.SortStableFunc(idx, func(x, y int) int { return rank(b.state.Steps[x]) - rank(b.state.Steps[y]) })
 	b.order = idx
 	return idx
+}
+
+// matches reports whether step s shows for filter q (lower case): its
+// target, user, outcome or reason contains q.
+func matches(s *actions.StepState, q string) bool {
+	for _, f := range []string{stepName(s), s.User, outcomeWord(s.Outcome), s.Error} {
+		if strings.Contains(strings.ToLower(f), q) {
+			return true
+		}
+	}
+	return false
 }
 
 // remember notes which step the cursor is on, so it stays on that step
@@ -339,15 +479,30 @@ func (b *boardScreen) follow() {
 	}
 }
 
-func (b *boardScreen) rows() int { return max(b.c.bodyHeight()-4, 1) }
+// rows is how many rows a page of the table moves.
+func (b *boardScreen) rows() int { return max(b.c.bodyHeight()-7, 1) }
+
+// ended is the word for a run that is over: cancelled when the operator
+// stopped it, else finished.
+func (b *boardScreen) ended() string {
+	if b.stopped {
+		return "cancelled"
+	}
+	return "finished"
+}
 
 func (b *boardScreen) summary() string {
-	s := "run " + b.plan.RunID + " finished: " + actions.Tally(b.state.Counts(), outcomeWord)
+	s := "run " + b.plan.RunID + " " + b.ended() + ": " + actions.Tally(b.state.Counts(), outcomeWord)
 	if b.err != nil {
 		s = "run " + b.plan.RunID + ": " + b.err.Error()
 	}
 	return s
 }
+
+// reasonLines is how many lines the selected row's reason may take below
+// the table: two always, so the table does not jump as the cursor moves,
+// up to four for a long one.
+const minReasonLines, maxReasonLines = 2, 4
 
 func (b *boardScreen) view() string {
 	c := b.c
@@ -365,7 +520,7 @@ func (b *boardScreen) view() string {
 	case b.running && b.cancelling:
 		state = "cancelling"
 	case !b.running && b.started:
-		state = "finished"
+		state = b.ended()
 		if !b.state.Finished.IsZero() && !b.state.Started.IsZero() {
 			state += " in " + b.state.Finished.Sub(b.state.Started).Round(100*time.Millisecond).String()
 		}
@@ -386,21 +541,36 @@ func (b *boardScreen) view() string {
 	}
 	out.WriteString(strings.Join(parts, " · ") + "\n")
 
-	if b.detail && total > 0 {
-		out.WriteString(b.detailView())
+	order := b.rowOrder()
+	if b.detail && len(order) > 0 {
+		out.WriteString(b.detailView(c.bodyHeight() - 2))
 		return out.String()
 	}
+	used := 2
+	if b.filtering || b.filter.Value() != "" {
+		line := b.filter.View()
+		if !b.filtering {
+			line = "filter › " + clean(b.filter.Value(), 100)
+		}
+		out.WriteString(line + c.st.dim.Render(fmt.Sprintf("  %d of %d steps", len(order), total)) + "\n")
+		used++
+	}
 
-	bulk := len(b.plan.Info.Users) > 1
-	order := b.rowOrder()
-	h := b.rows()
+	end := ""
 	if !b.running && b.started {
-		h -= 3
+		end = "\n" + b.endLine()
 	}
 	b.cursor = min(b.cursor, max(len(order)-1, 0))
+	reason := b.selectedReason()
+	reasonH := max(minReasonLines, strings.Count(reason, "\n")+1)
+	// The table: the header, the rows, and (when they do not fit) the
+	// line saying where the window is.
+	h := max(c.bodyHeight()-used-1-reasonH-lineCount(end), 1)
 	b.offset = scroll(b.cursor, b.offset, h, len(order))
-	// Only the visible rows are formatted: a board of a thousand targets
-	// costs a screenful per frame.
+
+	bulk := len(b.plan.Info.Users) > 1
+	// Only the visible rows are formatted: a board of 200,000 steps costs
+	// a screenful per frame.
 	rows := make([][]string, len(order))
 	for i := b.offset; i < len(order) && i < b.offset+h; i++ {
 		s := b.state.Steps[order[i]]
@@ -416,7 +586,6 @@ func (b *boardScreen) view() string {
 				mark = "↻ retrying"
 			}
 		}
-		name := stepName(s)
 		httpS := ""
 		if s.HTTPStatus != 0 {
 			httpS = fmt.Sprint(s.HTTPStatus)
@@ -429,7 +598,7 @@ func (b *boardScreen) view() string {
 		if s.Attempts > 0 {
 			tries = fmt.Sprint(s.Attempts)
 		}
-		row := []string{mark, name}
+		row := []string{mark, stepName(s)}
 		if bulk {
 			row = append(row, clean(s.User, 30))
 		}
@@ -440,12 +609,60 @@ func (b *boardScreen) view() string {
 		cols = append(cols, column{"USER", 22})
 	}
 	cols = append(cols, column{"HTTP", 4}, column{"TRY", 3}, column{"TIME", 7}, column{"REASON", 0})
-	out.WriteString(c.table(cols, rows, b.cursor, b.offset, h) + "\n")
-
-	if !b.running && b.started {
-		out.WriteString("\n" + b.endLine())
+	if len(order) == 0 {
+		out.WriteString(c.st.dim.Render("no step matches the filter; esc clears it") + "\n")
+	} else {
+		out.WriteString(c.table(cols, rows, b.cursor, b.offset, h) + "\n")
 	}
-	return out.String()
+	out.WriteString(reason + strings.Repeat("\n", reasonH-strings.Count(reason, "\n")))
+	out.WriteString(end)
+	return strings.TrimRight(out.String(), "\n")
+}
+
+// lineCount is the number of lines s takes; 0 for "".
+func lineCount(s string) int {
+	if s == "" {
+		return 0
+	}
+	return strings.Count(s, "\n") + 1
+}
+
+// selectedReason is the selected row's whole reason, wrapped under the
+// table, so a reason cut in its column can always be read.
+func (b *boardScreen) selectedReason() string {
+	c := b.c
+	order := b.rowOrder()
+	if len(order) == 0 {
+		return ""
+	}
+	s := b.state.Steps[order[min(b.cursor, len(order)-1)]]
+	what := clean(s.Error, 600)
+	switch {
+	case what != "":
+	case s.Outcome != "":
+		what = outcomeWord(s.Outcome)
+		if s.HTTPStatus != 0 {
+			what += fmt.Sprintf(" (%d)", s.HTTPStatus)
+		}
+	case s.InFlight:
+		what = "sending…"
+	default:
+		what = "waiting to be sent"
+	}
+	text := "▸ " + stepName(s)
+	if len(b.plan.Info.Users) > 1 {
+		text += " · " + clean(s.User, 60)
+	}
+	text += ": " + what
+	lines := strings.Split(wrap(text, c.width), "\n")
+	if len(lines) > maxReasonLines {
+		lines = lines[:maxReasonLines]
+		lines[maxReasonLines-1] = ansi.Truncate(lines[maxReasonLines-1], c.width-1, "") + "…"
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 // endLine is the summary shown when the run is over.
@@ -455,11 +672,19 @@ func (b *boardScreen) endLine() string {
 		return c.st.err.Render(clean(b.err.Error(), 300))
 	}
 	line := "every step succeeded · recorded in " + c.deps.AuditPath
-	switch n := b.failedCount(); {
+	n := b.failedCount()
+	switch {
 	case b.plan.Info.DryRun:
 		line = "dry run: the plan is recorded, nothing was sent · " + c.deps.AuditPath
+	case b.stopped && n > 0:
+		line = fmt.Sprintf("cancelled: %s did not succeed, R sends them again · %s", plural(n, "step"), c.deps.AuditPath)
+	case b.stopped:
+		line = "cancelled after every step had succeeded · recorded in " + c.deps.AuditPath
 	case n > 0:
 		line = fmt.Sprintf("%s did not succeed: R retries as a new run · %s", plural(n, "step"), c.deps.AuditPath)
+	}
+	if b.retryAsk {
+		line = c.st.err.Render(fmt.Sprintf("Send %s again, as a new run? y/n", plural(n, "step")))
 	}
 	if b.head != "" {
 		line += "\naudit head " + b.head
@@ -467,17 +692,79 @@ func (b *boardScreen) endLine() string {
 	return line
 }
 
-// detailView is everything about the selected step.
-func (b *boardScreen) detailView() string {
+// attemptRows are the selected step's attempts, oldest first: time, HTTP
+// status, latency and reason of each.
+func (b *boardScreen) attemptRows(s *actions.StepState) []string {
+	earlier := b.tries[s.Step]
+	var lines []string
+	var spent int64
+	for i, t := range earlier {
+		spent += t.latency
+		lines = append(lines, attemptLine(i+1, t))
+	}
+	if s.Outcome != "" && s.Attempts > 0 {
+		// The last attempt's reason is the step's, shown above it.
+		reason := outcomeWord(s.Outcome)
+		if s.Error != "" {
+			reason += " (the reason above)"
+		}
+		last := try{at: s.Updated, status: s.HTTPStatus, latency: max(s.LatencyMS-spent, 0), reason: reason}
+		lines = append(lines, attemptLine(max(s.Attempts, len(earlier)+1), last))
+	} else if s.InFlight {
+		lines = append(lines, fmt.Sprintf("%d  sending…", s.Attempts))
+	}
+	return lines
+}
+
+func attemptLine(n int, t try) string {
+	at := "--:--:--.---"
+	if !t.at.IsZero() {
+		at = t.at.Local().Format("15:04:05.000")
+	}
+	status := "-"
+	if t.status != 0 {
+		status = fmt.Sprint(t.status)
+	}
+	return fmt.Sprintf("%d %s %3s %5dms %s", n, at, status, t.latency, clean(t.reason, 300))
+}
+
+// detailHidden reports whether the open detail does not fit.
+func (b *boardScreen) detailHidden() bool {
+	return len(b.detailLines())+1 > b.c.bodyHeight()-2
+}
+
+// detailView is everything about the selected step, in at most height
+// lines; ↑/↓ scroll it when it does not fit.
+func (b *boardScreen) detailView(height int) string {
+	c := b.c
+	lines := b.detailLines()
+	foot := c.st.dim.Render("enter or esc closes the detail")
+	if len(lines)+1 > height {
+		vis := max(height-1, 1)
+		b.detOff = max(min(b.detOff, len(lines)-vis), 0)
+		lines = lines[b.detOff:min(b.detOff+vis, len(lines))]
+		foot = c.st.dim.Render(position(b.detOff, vis, len(b.detailLines())) + " · ↑/↓ scroll · enter or esc closes")
+	}
+	return strings.Join(lines, "\n") + "\n" + foot
+}
+
+// detailLines are the selected step's detail, one line each.
+func (b *boardScreen) detailLines() []string {
 	c := b.c
 	order := b.rowOrder()
 	s := b.state.Steps[order[min(b.cursor, len(order)-1)]]
-	var out strings.Builder
-	indent := "\n" + strings.Repeat(" ", 13) // under the values
+	var out []string
+	valueW := c.width - 13
 	row := func(label, v string) {
-		if v = strings.TrimRight(v, " "); v != "" {
-			v = strings.ReplaceAll(v, "\n", indent)
-			out.WriteString(c.st.label.Render(label) + " " + v + "\n")
+		if v = strings.TrimRight(v, " "); v == "" {
+			return
+		}
+		for i, l := range strings.Split(v, "\n") {
+			if i == 0 {
+				out = append(out, c.st.label.Render(label)+" "+l)
+			} else {
+				out = append(out, strings.Repeat(" ", 13)+l)
+			}
 		}
 	}
 	row("Step", fmt.Sprint(s.Step))
@@ -492,13 +779,29 @@ func (b *boardScreen) detailView() string {
 	if s.HTTPStatus != 0 {
 		row("HTTP", fmt.Sprint(s.HTTPStatus))
 	}
-	row("Attempts", fmt.Sprint(s.Attempts))
-	row("Latency", fmt.Sprintf("%d ms (all attempts)", s.LatencyMS))
-	row("Reason", wrap(clean(s.Error, 1000), c.width-13))
+	row("Time", fmt.Sprintf("%d ms over %s", s.LatencyMS, plural(s.Attempts, "attempt")))
+	row("Reason", wrap(clean(s.Error, 1000), valueW))
+	if tries := b.attemptRows(s); len(tries) > 0 {
+		var w []string
+		for _, t := range tries {
+			// Each attempt's reason wraps under itself, not under the
+			// attempt's number.
+			lines := strings.Split(wrap(t, valueW), "\n")
+			if len(lines) > 1 {
+				rest := strings.Split(wrap(strings.Join(lines[1:], " "), valueW-3), "\n")
+				for i := range rest {
+					rest[i] = "   " + rest[i]
+				}
+				lines = append(lines[:1], rest...)
+			}
+			w = append(w, strings.Join(lines, "\n"))
+		}
+		row("Attempts", strings.Join(w, "\n"))
+	}
 	if r := b.plan.Residual()[s.Target]; r != "" && !s.Action.Okta() {
 		// What the sign-out leaves alive: the follow-up before the
 		// incident is closed.
-		row("Still alive", wrap(clean(r, 600), c.width-13))
+		row("Still alive", wrap(clean(r, 600), valueW))
 	}
 	row("Request", clean(s.Detail.Method+" "+s.Detail.URL, 200))
 	row("Body", clean(s.Detail.Body, 300))
@@ -508,8 +811,7 @@ func (b *boardScreen) detailView() string {
 	if s.ErrorCode != "" {
 		row("Okta error", clean(s.ErrorCode+" "+s.ErrorID, 80))
 	}
-	out.WriteString("\n" + c.st.dim.Render("enter or esc closes the detail"))
-	return out.String()
+	return out
 }
 
 // stepName is what a board row calls a step: the target, or the Okta step.

@@ -102,13 +102,14 @@ func TestBoardCancelsARunInFlight(t *testing.T) {
 	d.sees("0/3 cancelling")
 	close(run.drain)
 	d.settle()
-	d.sees("3/3 finished", "3 cancelled", "⊘ cancelled")
-	d.notSees("sending")
+	// Stopped by the operator: the run is named cancelled, not finished.
+	d.sees("3/3 cancelled", "3 cancelled", "⊘ cancelled", "run "+runID+" cancelled: 3 cancelled")
+	d.notSees("sending", "finished")
 	if run.executed() != 1 {
 		t.Fatalf("%d runs executed", run.executed())
 	}
 	// Cancelled steps are not successes: R offers them again.
-	d.sees("3 steps did not succeed", "R retry")
+	d.sees("cancelled: 3 steps did not succeed, R sends them again", "R retry")
 }
 
 func TestBoardRetriesWhatDidNotSucceed(t *testing.T) {
@@ -118,7 +119,19 @@ func TestBoardRetriesWhatDidNotSucceed(t *testing.T) {
 	d.settle()
 	d.sees("1 failed")
 
+	// R asks before anything is sent again.
 	d.key("R")
+	d.sees("Send 1 step again, as a new run? y/n", "y send again", "n do not")
+	if n := len(run.plannedRequests()); n != 1 {
+		t.Fatalf("R planned a retry before the operator agreed")
+	}
+	d.key("n")
+	d.sees("nothing sent again")
+	if n := len(run.plannedRequests()); n != 1 {
+		t.Fatalf("n planned a retry")
+	}
+	d.key("R")
+	d.key("y")
 	p := run.plannedRequests()
 	if len(p) != 2 {
 		t.Fatalf("%d plans, want the first and the retry", len(p))
@@ -165,7 +178,12 @@ func TestBoardRowDetail(t *testing.T) {
 	d.startRun()
 	d.settle()
 	d.key("enter") // the top row: wiki's failure
-	d.sees("Target       wiki", "Outcome      ✗ failed", "Attempts     3",
+	// Every attempt: its time, status, latency and reason; the step's
+	// time is all of them.
+	d.sees("Target       wiki", "Outcome      ✗ failed", "Time         42 ms over 3 attempts",
+		"Attempts     1 14:30:00.000   -    10ms connection refused; retrying in 250ms",
+		"             2 14:30:00.000   -    20ms connection refused; retrying in 500ms",
+		"             3 14:30:00.000   -    12ms failed (the reason above)",
 		"Request      POST https://wiki.example/gtr", "Subject      email",
 		"connection refused", "enter or esc closes the detail")
 	d.key("esc")
@@ -217,26 +235,39 @@ func TestBoardQuitWhileInFlightAsksFirst(t *testing.T) {
 	d.sees("3 cancelled")
 }
 
-func TestBoardQuestionGoesAwayWhenTheRunEndsByItself(t *testing.T) {
-	deps, _, run, _ := testDeps()
-	run.block = make(chan struct{})
-	d := newDriver(t, deps, 80, 24)
-	d.startRun()
-	d.waitFor("sending")
-	d.press("q")
-	d.sees("Cancel it and quit? y/n")
-	// The run ends before the operator answers: nothing was agreed, so
-	// the console stays, showing how the run ended.
-	close(run.block)
-	d.settle()
-	if d.quit {
-		t.Fatal("the console quit without an answer")
-	}
-	d.sees("3/3 finished", "run "+runID+" finished")
-	d.notSees("Cancel it and quit?")
-	d.key("q")
-	if !d.quit {
-		t.Fatal("q did not quit after the run")
+// TestBoardQuestionStillCountsWhenTheRunEndsByItself: the run ends while
+// "quit?" is open; the question stays, now about a console with nothing in
+// flight, and the operator's answer counts.
+func TestBoardQuestionStillCountsWhenTheRunEndsByItself(t *testing.T) {
+	for _, answer := range []string{"y", "n"} {
+		t.Run(answer, func(t *testing.T) {
+			deps, _, run, _ := testDeps()
+			run.block = make(chan struct{})
+			d := newDriver(t, deps, 80, 24)
+			d.startRun()
+			d.waitFor("sending")
+			d.press("q")
+			d.sees("Cancel it and quit? y/n")
+			close(run.block)
+			d.settle()
+			if d.quit {
+				t.Fatal("the console quit without an answer")
+			}
+			d.sees("3/3 finished", "Quit? y/n · the run has ended: run "+runID+" finished")
+			d.notSees("Cancel it and quit?")
+			if !strings.HasPrefix(d.helpLine(), "y quit • n stay") {
+				t.Fatalf("the help line is %q while the question is open", d.helpLine())
+			}
+			d.press(answer)
+			d.settle()
+			if d.quit != (answer == "y") {
+				t.Fatalf("%s: quit is %v", answer, d.quit)
+			}
+			if answer == "n" {
+				d.notSees("Quit? y/n", "the run goes on")
+				d.sees("3/3 finished")
+			}
+		})
 	}
 }
 
@@ -394,7 +425,9 @@ func TestBoardRetryPlansOnceForAnImpatientR(t *testing.T) {
 	d.startRun()
 	d.settle()
 	d.press("R")
+	d.press("y")
 	d.press("R") // before the first retry's plan is back
+	d.press("y")
 	d.settle()
 	if n := len(run.plannedRequests()); n != 2 {
 		t.Fatalf("%d plans, want the run and one retry", n)
@@ -413,12 +446,14 @@ func TestBoardRetryThatCannotBePlannedSaysWhy(t *testing.T) {
 	run.planErr = errors.New("target wiki: token_env WIKI_TOKEN is not set")
 	run.mu.Unlock()
 	d.key("R")
+	d.key("y")
 	d.sees("retry: target wiki: token_env WIKI_TOKEN is not set", "1 failed")
 	// Once the problem is fixed, R works again.
 	run.mu.Lock()
 	run.planErr = nil
 	run.mu.Unlock()
 	d.key("R")
+	d.key("y")
 	if n := len(run.plannedRequests()); n != 2 {
 		t.Fatalf("%d plans after fixing the problem, want 2", n)
 	}

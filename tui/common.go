@@ -131,7 +131,8 @@ func (s styles) renderOutcome(o actions.Outcome, text string) string {
 // keyMap holds every binding; screens enable the ones that apply.
 type keyMap struct {
 	Quit, ForceQuit, Help, NextTab, PrevTab, Tab1, Tab2, Tab3, Back key.Binding
-	Up, Down, PageUp, PageDown, Open, Mark, Revoke, Filter, More    key.Binding
+	Up, Down, PageUp, PageDown, Top, Bottom, Open, Mark, Revoke     key.Binding
+	Filter, More, ToConfirm                                         key.Binding
 	NextField, PrevField, Toggle, Run, DryRun                       key.Binding
 	Cancel, Retry, Resume, Verify, Check, Board, Yes, No            key.Binding
 }
@@ -154,6 +155,9 @@ func newKeyMap() keyMap {
 		Down:      b([]string{"down", "j"}, "↓/j", "down"),
 		PageUp:    b([]string{"pgup", "ctrl+u"}, "pgup", "page up"),
 		PageDown:  b([]string{"pgdown", "ctrl+d"}, "pgdn", "page down"),
+		Top:       b([]string{"g", "home"}, "g", "top"),
+		Bottom:    b([]string{"G", "end"}, "G", "bottom"),
+		ToConfirm: b([]string{"ctrl+g"}, "ctrl+g", "go to Confirm"),
 		Open:      b([]string{"enter"}, "enter", "open"),
 		Mark:      b([]string{"space"}, "space", "mark"),
 		Revoke:    b([]string{"r"}, "r", "revoke"),

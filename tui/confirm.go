@@ -16,7 +16,8 @@ import (
 	"ulc/config"
 )
 
-// The confirm screen's fields, in tab order.
+// The confirm screen's fields, in tab order, which is also their order on
+// the screen, top to bottom.
 const (
 	fieldReason = iota
 	fieldTicket
@@ -25,6 +26,9 @@ const (
 	fieldConfirm
 	numFields
 )
+
+// stepDeactivate is the index of deactivate among the Okta steps.
+const stepDeactivate = 4
 
 // stepOption is one Okta step the operator can switch on or off.
 type stepOption struct {
@@ -112,11 +116,29 @@ func (s *confirmScreen) typing() bool {
 
 func (s *confirmScreen) keys() []key.Binding {
 	k := s.c.keys
-	ks := []key.Binding{k.NextField}
-	if s.field == fieldSteps || s.field == fieldTargets {
-		ks = append(ks, k.Toggle, withHelp(k.Down, "↑/↓", "move"))
+	next, toConfirm := withHelp(k.NextField, "tab", "next"), withHelp(k.ToConfirm, "ctrl+g", "Confirm")
+	dry := withHelp(k.DryRun, "ctrl+p", "dry run")
+	switch s.field {
+	case fieldSteps, fieldTargets:
+		// ctrl+p works here too; the full help (?) lists it.
+		return []key.Binding{k.Toggle, withHelp(k.Down, "↑↓", "move"), next, toConfirm, k.Back}
+	case fieldConfirm:
+		return []key.Binding{withHelp(k.Run, "enter", "send"), dry, next, k.Back}
 	}
-	return append(ks, withHelp(k.Run, "enter", "send"), withHelp(k.DryRun, "ctrl+p", "dry run"), k.Back)
+	return []key.Binding{next, toConfirm, dry, k.Back}
+}
+
+// moreKeys are the keys the full help adds to the help line's.
+func (s *confirmScreen) moreKeys() []key.Binding {
+	k := s.c.keys
+	ks := []key.Binding{k.PrevField, withHelp(k.Run, "enter", "next field (on Confirm: send)")}
+	if s.field == fieldSteps || s.field == fieldTargets {
+		ks = append(ks, withHelp(k.DryRun, "ctrl+p", "dry run"))
+	}
+	if s.field == fieldTargets {
+		ks = append(ks, key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "all targets on or off")))
+	}
+	return ks
 }
 
 func (s *confirmScreen) focus() tea.Cmd {
@@ -204,6 +226,9 @@ func (s *confirmScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		return s.focus()
 	case key.Matches(msg, k.DryRun):
 		return s.submit(true)
+	case key.Matches(msg, k.ToConfirm):
+		s.field = fieldConfirm
+		return s.focus()
 	}
 	switch s.field {
 	case fieldSteps:
@@ -381,6 +406,9 @@ func (s *confirmScreen) view() string {
 		}
 		b.WriteString(c.st.dim.Render(clean(strings.Join(names, ", "), c.width*2)) + "\n")
 	}
+	// The fields, in tab order from top to bottom.
+	b.WriteString(s.reason.View() + "\n")
+	b.WriteString(s.ticket.View() + "\n")
 
 	// Okta steps.
 	label := "Okta steps"
@@ -398,6 +426,9 @@ func (s *confirmScreen) view() string {
 			line = c.st.selected.Render(line)
 		}
 		b.WriteString("  " + line + "\n")
+	}
+	if s.steps[stepDeactivate].on {
+		b.WriteString(c.st.err.Render(ansi.Truncate("  ⚠ deactivate cannot be undone from ulc: only an Okta admin can reactivate the user, who must then activate again", c.width, "…")) + "\n")
 	}
 
 	// Targets.
@@ -417,7 +448,7 @@ func (s *confirmScreen) view() string {
 	}
 	b.WriteString(c.st.title.Render(label) + "\n")
 	residual := s.residualLine()
-	after := 5 // the lines below the list: reason, ticket, confirm, the hint
+	after := 2 // the lines below the list: confirm, the hint
 	if residual != "" {
 		after++
 	}
@@ -457,8 +488,6 @@ func (s *confirmScreen) view() string {
 		b.WriteString(c.st.dim.Render(ansi.Truncate(residual, c.width, "…")) + "\n")
 	}
 
-	b.WriteString(s.reason.View() + "\n")
-	b.WriteString(s.ticket.View() + "\n")
 	b.WriteString(s.confirm.View() + "\n")
 	switch {
 	case s.busy:
@@ -468,7 +497,11 @@ func (s *confirmScreen) view() string {
 	case s.holding():
 		b.WriteString(c.st.err.Render(ansi.Truncate(s.heldText(), c.width, "…")))
 	default:
-		b.WriteString(c.st.dim.Render(fmt.Sprintf("enter on Confirm sends; ctrl+p records the plan and sends nothing (%d requests)", s.requests())))
+		hint := "tab: the next field down · ctrl+g: Confirm, where enter sends"
+		if s.field == fieldConfirm {
+			hint = "enter sends; ctrl+p records the plan and sends nothing"
+		}
+		b.WriteString(c.st.dim.Render(ansi.Truncate(fmt.Sprintf("(%d requests) %s", s.requests(), hint), c.width, "…")))
 	}
 	return b.String()
 }

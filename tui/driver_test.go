@@ -216,6 +216,8 @@ func keyMsg(t *testing.T, k string) tea.KeyPressMsg {
 		msg = tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
 	case "ctrl+p":
 		msg = tea.KeyPressMsg{Code: 'p', Mod: tea.ModCtrl}
+	case "ctrl+g":
+		msg = tea.KeyPressMsg{Code: 'g', Mod: tea.ModCtrl}
 	case "pgdown":
 		msg = tea.KeyPressMsg{Code: tea.KeyPgDown}
 	default:

@@ -283,7 +283,14 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 		case actions.Rejected:
 			ev.HTTPStatus, ev.Error = 401, "credential rejected (401): the token: check token_env CHAT_TOKEN"
 		case actions.Failed:
-			ev.Attempt, ev.Error = 3, "connection refused: is the app up at this address? (after 3 attempts)"
+			// Refused three times, as the engine retries: two retries,
+			// then the result. The result's latency is the whole step's.
+			for n := 1; n <= 2; n++ {
+				emit(actions.Event{Kind: actions.KindRetry, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action,
+					Attempt: n, LatencyMS: int64(10 * n), Error: fmt.Sprintf("connection refused; retrying in %dms", 250*n)})
+				emit(actions.Event{Kind: actions.KindAttempt, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: n + 1})
+			}
+			ev.Attempt, ev.Error = 3, "connection refused (after 3 attempts): is the app up at https://"+s.Target+".example? Then R to retry"
 		case actions.NotFound:
 			ev.HTTPStatus, ev.Error = 404, "the app has no such user"
 		}

@@ -59,14 +59,15 @@ func (d *driver) startRun() {
 }
 
 // rowsBelow returns the frame's lines after the first line containing
-// header, up to the first empty line.
+// header, up to the first empty line, the line saying where a table's
+// window is, or the board's reason line.
 func rowsBelow(frame, header string) []string {
 	lines := strings.Split(frame, "\n")
 	for i, l := range lines {
 		if strings.Contains(l, header) {
 			var out []string
 			for _, r := range lines[i+1:] {
-				if strings.TrimSpace(r) == "" {
+				if t := strings.TrimSpace(r); t == "" || strings.HasPrefix(t, "▸ ") || isPosition(t) {
 					break
 				}
 				out = append(out, r)
@@ -75,6 +76,17 @@ func rowsBelow(frame, header string) []string {
 		}
 	}
 	return nil
+}
+
+// isPosition reports whether line is a table's "3–14 of 20" line.
+func isPosition(line string) bool {
+	f := strings.Fields(strings.ReplaceAll(line, "·", " "))
+	for i := 1; i+1 < len(f); i++ {
+		if f[i] == "of" && strings.Contains(f[i-1], "–") {
+			return true
+		}
+	}
+	return false
 }
 
 // notSees fails if the frame contains any of unwanted.

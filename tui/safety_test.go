@@ -107,6 +107,7 @@ func TestOutsideTextCannotReachTheTerminal(t *testing.T) {
 
 	run.planErr = errors.New("okta said \x1b]0;gotcha\x07no \u202eway")
 	d.key("R")
+	d.key("y")
 	check("board after a failed retry", "retry: okta said no way")
 
 	d.key("2")

@@ -31,6 +31,9 @@ type searchScreen struct {
 	cursor  int
 	offset  int
 	inTable bool // focus: the table (else the query box)
+	// away is true when the operator left an empty query box with esc:
+	// nothing has focus, so q, ? and the digits are commands again.
+	away bool
 
 	seq     int // the latest query's number; older answers are dropped
 	cancel  context.CancelFunc
@@ -59,12 +62,24 @@ func (s *searchScreen) init() tea.Cmd { return s.input.Focus() }
 
 func (s *searchScreen) title() string { return "Search" }
 
-func (s *searchScreen) typing() bool { return !s.inTable }
+func (s *searchScreen) typing() bool { return !s.inTable && !s.away }
 
 func (s *searchScreen) keys() []key.Binding {
 	k := s.c.keys
 	if !s.inTable {
-		return []key.Binding{withHelp(k.Open, "enter/↓", "to results")}
+		var ks []key.Binding
+		if len(s.people) > 0 {
+			ks = append(ks, withHelp(k.Open, "enter/↓", "to results"))
+		}
+		switch {
+		case s.away:
+			ks = append(ks, withHelp(k.Filter, "/", "search"))
+		case s.input.Value() != "":
+			ks = append(ks, withHelp(k.Back, "esc", "clear"))
+		default:
+			ks = append(ks, withHelp(k.Back, "esc", "leave the box"))
+		}
+		return ks
 	}
 	ks := []key.Binding{k.Open, k.Mark}
 	if !s.c.deps.ReadOnly {
@@ -83,7 +98,7 @@ func (s *searchScreen) update(msg tea.Msg) tea.Cmd {
 	case tea.WindowSizeMsg:
 		s.input.SetWidth(msg.Width - 10)
 	case focusMsg:
-		if !s.inTable {
+		if !s.inTable && !s.away {
 			return s.input.Focus()
 		}
 	case searchTickMsg:
@@ -122,6 +137,18 @@ func (s *searchScreen) update(msg tea.Msg) tea.Cmd {
 
 func (s *searchScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := s.c.keys
+	if s.away {
+		switch {
+		case key.Matches(msg, k.Open), msg.String() == "down":
+			if len(s.people) > 0 {
+				s.away, s.inTable = false, true
+			}
+		case key.Matches(msg, k.Filter):
+			s.away = false
+			return s.input.Focus()
+		}
+		return nil
+	}
 	if !s.inTable {
 		switch {
 		case key.Matches(msg, k.Open), msg.String() == "down":
@@ -129,6 +156,11 @@ func (s *searchScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 				s.inTable = true
 				s.input.Blur()
 			}
+			return nil
+		case key.Matches(msg, k.Back) && s.input.Value() == "":
+			// Leave the box: q, ? and the digits are commands again.
+			s.away = true
+			s.input.Blur()
 			return nil
 		case key.Matches(msg, k.Back):
 			s.input.SetValue("")
@@ -276,6 +308,8 @@ func (s *searchScreen) view() string {
 		b.WriteString(c.st.err.Render("search failed: "+clean(s.err, 200)) + "\n")
 	case s.loading:
 		b.WriteString(c.st.dim.Render("searching…") + "\n")
+	case s.query == "" && s.away:
+		b.WriteString(c.st.dim.Render("/ to search again") + "\n")
 	case s.query == "":
 		b.WriteString(c.st.dim.Render("results appear as you type") + "\n")
 	default:
