@@ -38,6 +38,8 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		Targets []struct {
 			Name, Action, Outcome, Error string
 			Attempts                     int
+			Verified                     *bool
+			Evidence                     string
 		} `json:"targets"`
 		Residual map[string]string `json:"residual"`
 	}
@@ -46,7 +48,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	}
 	wants := map[string]struct{ kind, outcome, says string }{
 		"google":   {"google", "revoked", "deleted 1 grant"},       // the attacker's mail-sync app
-		"m365":     {"microsoft", "revoked", "verified"},           // throttled once, then read back
+		"m365":     {"microsoft", "revoked", ""},                   // throttled once, then read back
 		"slack":    {"slack", "rejected", "add admin.users:write"}, // says which scope to add
 		"okta-itp": {"caep", "revoked", ""},
 		"zoom":     {"zoom", "revoked", ""},
@@ -60,6 +62,9 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		seen++
 		if s.Action != w.kind || s.Outcome != w.outcome || !strings.Contains(s.Error, w.says) {
 			t.Errorf("%s: %s %s %q, want kind %s, %s, saying %q", s.Name, s.Action, s.Outcome, s.Error, w.kind, w.outcome, w.says)
+		}
+		if s.Name == "m365" && (s.Verified == nil || !*s.Verified || !strings.Contains(s.Evidence, "signInSessionsValidFromDateTime")) {
+			t.Errorf("m365: verified %v, evidence %q; want the read-back of signInSessionsValidFromDateTime to verify the sign-out", s.Verified, s.Evidence)
 		}
 		if sum.Residual[s.Name] == "" {
 			t.Errorf("%s: the summary says nothing of what stays alive", s.Name)

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"ulc/config"
+	"ulc/internal/safetext"
 )
 
 // A Connector signs users out of one kind of target: Global Token
@@ -125,6 +127,29 @@ type Result struct {
 	// RequestID, ErrorCode and ErrorID identify the answer at the
 	// application, for its support.
 	RequestID, ErrorCode, ErrorID string
+	// Verified is the read-back of a system that can be asked whether the
+	// sign-out took effect (true, false), nil when it cannot; Evidence is
+	// what was read, in one line.
+	Verified *bool
+	Evidence string
+}
+
+// ResultDetail is the Detail of a result event whose step was read back.
+type ResultDetail struct {
+	Verified *bool  `json:"verified"`
+	Evidence string `json:"evidence,omitempty"`
+}
+
+// resultDetail encodes the read-back of a result, nil when there was none.
+func resultDetail(v *bool, evidence string) json.RawMessage {
+	if v == nil {
+		return nil
+	}
+	b, err := json.Marshal(ResultDetail{Verified: v, Evidence: safetext.Line(evidence, 300)})
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // Result returns the step's result when a's outcome is final as the engine

@@ -35,6 +35,11 @@ type OktaAnswer struct {
 	RequestID, ErrorCode, ErrorID string
 	// Err is nil on success, else a one-line explanation.
 	Err error
+	// Verified is the read-back after a successful step (the user's
+	// status and last sign-in), nil when none was made; Evidence is what
+	// was read.
+	Verified *bool
+	Evidence string
 }
 
 // Okta performs Okta steps. The Okta client implements it.
@@ -330,6 +335,7 @@ func (r *run) oktaStep(s Step) {
 	switch {
 	case ans.Err == nil:
 		ev.Outcome = Done
+		ev.Detail = resultDetail(ans.Verified, ans.Evidence)
 	case r.ctx.Err() != nil && ans.HTTPStatus == 0:
 		ev.Outcome, ev.Error = Cancelled, "cancelled before Okta answered"
 	default:
@@ -373,7 +379,7 @@ func (r *run) targetStep(s Step) {
 	r.emit(false, Event{
 		Kind: KindResult, Step: s.N, Attempt: c.n, HTTPStatus: res.HTTPStatus, Outcome: res.Outcome,
 		LatencyMS: c.latency.Milliseconds(), RequestID: res.RequestID, ErrorCode: res.ErrorCode, ErrorID: res.ErrorID,
-		Error: safetext.Line(res.Error, 300),
+		Error: safetext.Line(res.Error, 300), Detail: resultDetail(res.Verified, res.Evidence),
 	}, s)
 }
 

@@ -10,19 +10,24 @@ import (
 
 // StepState is what is known about one step after applying its events.
 type StepState struct {
-	Step       int        `json:"step"`
-	User       string     `json:"user"`
-	Target     string     `json:"name"`
-	Action     Action     `json:"action"`
-	Outcome    Outcome    `json:"outcome"`
-	HTTPStatus int        `json:"http_status"`
-	Attempts   int        `json:"attempts"`
-	LatencyMS  int64      `json:"latency_ms"`
-	Error      string     `json:"error"`
-	RequestID  string     `json:"request_id,omitempty"`
-	ErrorCode  string     `json:"error_code,omitempty"`
-	ErrorID    string     `json:"error_id,omitempty"`
-	Detail     StepDetail `json:"-"`
+	Step       int     `json:"step"`
+	User       string  `json:"user"`
+	Target     string  `json:"name"`
+	Action     Action  `json:"action"`
+	Outcome    Outcome `json:"outcome"`
+	HTTPStatus int     `json:"http_status"`
+	Attempts   int     `json:"attempts"`
+	LatencyMS  int64   `json:"latency_ms"`
+	Error      string  `json:"error"`
+	RequestID  string  `json:"request_id,omitempty"`
+	ErrorCode  string  `json:"error_code,omitempty"`
+	ErrorID    string  `json:"error_id,omitempty"`
+	// Verified says whether a read-back confirmed the step took effect:
+	// true or false when the system could be asked, null when it cannot
+	// be (accepted is all that is known). Evidence is what was read.
+	Verified *bool      `json:"verified"`
+	Evidence string     `json:"evidence,omitempty"`
+	Detail   StepDetail `json:"-"`
 	// InFlight is true between an attempt and its retry or result.
 	InFlight bool `json:"-"`
 	// Updated is the time of the step's latest event.
@@ -52,7 +57,7 @@ func (s *RunState) Apply(ev Event) {
 	if s.RunID == "" {
 		s.RunID = ev.RunID
 	}
-	if ev.RunID != s.RunID {
+	if ev.RunID != s.RunID || WatchKind(ev.Kind) {
 		return
 	}
 	switch ev.Kind {
@@ -96,6 +101,11 @@ func (s *RunState) Apply(ev Event) {
 		st.Attempts = max(st.Attempts, ev.Attempt)
 		st.HTTPStatus, st.LatencyMS, st.Error = ev.HTTPStatus, ev.LatencyMS, ev.Error
 		st.ErrorCode, st.ErrorID = ev.ErrorCode, ev.ErrorID
+		st.Verified, st.Evidence = nil, ""
+		var rd ResultDetail
+		if len(ev.Detail) > 0 && json.Unmarshal(ev.Detail, &rd) == nil {
+			st.Verified, st.Evidence = rd.Verified, rd.Evidence
+		}
 		if ev.RequestID != "" {
 			st.RequestID = ev.RequestID
 		}

@@ -208,6 +208,10 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	got := revoke(u)
 	// The spec's example user was signed out long before this run.
 	expect(t, got[u], actions.Revoked, "token,revoke,verify", `^revoked \(Graph accepted the sign-out\), but signInSessionsValidFromDateTime reads 2026-01-01T00:00:00Z, before this run`)
+	var d actions.ResultDetail
+	if err := json.Unmarshal(got[u].res.Detail, &d); err != nil || d.Verified == nil || *d.Verified {
+		t.Errorf("a read-back before the run records %s, want verified false", got[u].res.Detail)
+	}
 	check(t, "revoke and verify", rec.take("code=404, example=notFound"), 200, 200)
 
 	got = revoke(u)

@@ -169,7 +169,7 @@ func (c *conn) Revoke(ctx context.Context, s actions.Step, call actions.Caller) 
 	if res.Outcome != actions.Revoked {
 		return res
 	}
-	res.Error = c.verify(call, upn, tok, ans)
+	res.Error, res.Verified, res.Evidence = c.verify(call, upn, tok, ans)
 	return res
 }
 
@@ -292,9 +292,11 @@ func retried(reason string) string {
 }
 
 // verify reads signInSessionsValidFromDateTime back after a revocation
-// Graph accepted and returns the sentence the result shows. The outcome
-// stays revoked whatever it reads: Graph accepted the sign-out.
-func (c *conn) verify(call actions.Caller, upn, tok string, revoked actions.Answer) string {
+// Graph accepted. It returns the sentence the result shows when the
+// read-back did not confirm the sign-out (else ""), whether it did (nil when
+// it could not be read), and what it read. The outcome stays revoked
+// whatever it reads: Graph accepted the sign-out.
+func (c *conn) verify(call actions.Caller, upn, tok string, revoked actions.Answer) (string, *bool, string) {
 	a := call.Do(c.graphCall("verify", http.MethodGet, c.verifyURL(upn), tok))
 	var res actions.Result
 	code, _ := parseGraphError(a, &res)
@@ -306,24 +308,26 @@ func (c *conn) verify(call actions.Caller, upn, tok string, revoked actions.Answ
 		case a.Status != 0:
 			why = statusCode(a.Status, code)
 		}
-		return fmt.Sprintf("revoked (Graph accepted the sign-out), but the read-back of signInSessionsValidFromDateTime failed (%s): the outcome stands; check the user in the Entra admin center to confirm", why)
+		return fmt.Sprintf("revoked (Graph accepted the sign-out), but the read-back of signInSessionsValidFromDateTime failed (%s): the outcome stands; check the user in the Entra admin center to confirm", why), nil, ""
 	}
 	var u struct {
 		ValidFrom *string `json:"signInSessionsValidFromDateTime"`
 	}
 	if err := json.Unmarshal(a.Body, &u); err != nil || u.ValidFrom == nil {
-		return "revoked (Graph accepted the sign-out), but the read-back had no signInSessionsValidFromDateTime: the outcome stands; check the user in the Entra admin center to confirm"
+		return "revoked (Graph accepted the sign-out), but the read-back had no signInSessionsValidFromDateTime: the outcome stands; check the user in the Entra admin center to confirm", nil, ""
 	}
 	raw := safetext.Line(*u.ValidFrom, 40)
 	from, err := time.Parse(time.RFC3339Nano, *u.ValidFrom)
 	if err != nil {
-		return fmt.Sprintf("revoked (Graph accepted the sign-out), but the read-back signInSessionsValidFromDateTime %q is not a date: the outcome stands; check the user in the Entra admin center to confirm", raw)
+		return fmt.Sprintf("revoked (Graph accepted the sign-out), but the read-back signInSessionsValidFromDateTime %q is not a date: the outcome stands; check the user in the Entra admin center to confirm", raw), nil, ""
 	}
 	if since := c.since(revoked); from.Before(since) {
+		no := false
 		return fmt.Sprintf("revoked (Graph accepted the sign-out), but signInSessionsValidFromDateTime reads %s, before this run (%s): Entra ID may not have applied it yet; check the user in the Entra admin center in a few minutes, and resume the run if it has not changed",
-			from.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339))
+			from.UTC().Format(time.RFC3339), since.UTC().Format(time.RFC3339)), &no, "signInSessionsValidFromDateTime " + from.UTC().Format(time.RFC3339)
 	}
-	return fmt.Sprintf("signInSessionsValidFromDateTime %s (verified)", from.UTC().Format(time.RFC3339))
+	yes := true
+	return "", &yes, "signInSessionsValidFromDateTime " + from.UTC().Format(time.RFC3339) + ", at or after the run"
 }
 
 // since is the earliest signInSessionsValidFromDateTime this step's

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	sdk "github.com/okta/okta-sdk-golang/v2/okta"
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
@@ -26,8 +27,10 @@ import (
 //     sent through the SDK's request executor because the SDK has no
 //     forgetDevices option (Okta's default is true on Identity Engine).
 //
-// Each path is the one actions.OktaRequest records in the plan.
-func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forgetDevices bool) actions.OktaAnswer {
+// Each path is the one actions.OktaRequest records in the plan. After a
+// suspend, a deactivate or a clear of sessions that Okta accepted, the user
+// is read back (see readBack).
+func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forgetDevices bool) (ans actions.OktaAnswer) {
 	if !ValidID(u.ID) {
 		return actions.OktaAnswer{Err: fmt.Errorf("user %s has no valid Okta id; resolve the user through Okta first", safetext.Line(u.Key(), 120))}
 	}
@@ -36,16 +39,32 @@ func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forge
 		resp *sdk.Response
 		err  error
 	)
+	// Okta keeps lastLogin to the second; a second of slack either side
+	// covers the rounding and a clock a little apart from Okta's.
+	since := time.Now().Add(-time.Second)
+	var already *sdk.User // the user as read when already in the wanted state
+	defer func() {
+		switch {
+		case already != nil:
+			ans.Verified, ans.Evidence = verdict(already, a, since)
+		case ans.Err == nil && ans.HTTPStatus != 0:
+			ans.Verified, ans.Evidence = c.readBack(ctx, a, u.ID, since)
+		}
+	}()
 	switch a {
 	case actions.ActionSuspend:
 		resp, err = c.sdk.User.SuspendUser(tctx, u.ID)
-		if err != nil && c.alreadyIn(ctx, resp, u.ID, "SUSPENDED", tr) {
-			return c.answer(nil, nil, tr)
+		if err != nil {
+			if already = c.alreadyIn(ctx, resp, u.ID, "SUSPENDED", tr); already != nil {
+				return c.answer(nil, nil, tr)
+			}
 		}
 	case actions.ActionDeactivate:
 		resp, err = c.sdk.User.DeactivateUser(tctx, u.ID, query.NewQueryParams(query.WithSendEmail(false)))
-		if err != nil && c.alreadyIn(ctx, resp, u.ID, "DEPROVISIONED", tr) {
-			return c.answer(nil, nil, tr)
+		if err != nil {
+			if already = c.alreadyIn(ctx, resp, u.ID, "DEPROVISIONED", tr); already != nil {
+				return c.answer(nil, nil, tr)
+			}
 		}
 	case actions.ActionRevokeGrants:
 		resp, err = c.sdk.User.RevokeUserGrants(tctx, u.ID)
@@ -75,6 +94,56 @@ func (c *Client) RevokeViaOkta(ctx context.Context, u actions.User) actions.Okta
 	return c.answer(resp, err, tr)
 }
 
+// readBack reads the user after step a succeeded and reports whether the
+// step took effect: the status it wants (SUSPENDED after a suspend,
+// DEPROVISIONED after a deactivate) and no sign-in (lastLogin) after the
+// step began. nil when the step has nothing to read back or the read
+// failed (the outcome stands either way).
+func (c *Client) readBack(ctx context.Context, a actions.Action, id string, since time.Time) (*bool, string) {
+	switch a {
+	case actions.ActionSuspend, actions.ActionDeactivate, actions.ActionClearSessions:
+	default:
+		return nil, ""
+	}
+	tctx, _ := withTrace(ctx)
+	u, _, err := c.sdk.User.GetUser(tctx, id)
+	if err != nil || u == nil {
+		return nil, ""
+	}
+	return verdict(u, a, since)
+}
+
+// verdict says whether user u, as read after step a, shows the step took
+// effect, and what was read.
+func verdict(u *sdk.User, a actions.Action, since time.Time) (*bool, string) {
+	want := ""
+	switch a {
+	case actions.ActionSuspend:
+		want = "SUSPENDED"
+	case actions.ActionDeactivate:
+		want = "DEPROVISIONED"
+	}
+	status := safetext.Line(u.Status, 40)
+	ok := want == "" || status == want
+	evidence := "status " + status
+	if want == "" {
+		evidence = ""
+	}
+	last := "lastLogin never"
+	if u.LastLogin != nil {
+		last = "lastLogin " + u.LastLogin.UTC().Format(time.RFC3339)
+		if u.LastLogin.After(since) {
+			ok = false
+			last += ", after the step began"
+		}
+	}
+	if evidence != "" {
+		evidence += ", "
+	}
+	evidence += last
+	return &ok, evidence
+}
+
 // raw sends a request the SDK has no method for, with the SDK's auth, 429
 // retries and error handling.
 func (c *Client) raw(ctx context.Context, method, path string, body any) (*sdk.Response, error) {
@@ -86,25 +155,25 @@ func (c *Client) raw(ctx context.Context, method, path string, body any) (*sdk.R
 	return re.Do(ctx, req, nil)
 }
 
-// alreadyIn reports whether a refused lifecycle change was refused because
-// the user is already in the wanted state. It reads the user afresh (the
-// cache is off) and leaves that answer in tr.
-func (c *Client) alreadyIn(ctx context.Context, resp *sdk.Response, id, status string, tr *trace) bool {
+// alreadyIn returns the user when a refused lifecycle change was refused
+// because the user is already in the wanted state, else nil. It reads the
+// user afresh (the cache is off) and leaves that answer in tr.
+func (c *Client) alreadyIn(ctx context.Context, resp *sdk.Response, id, status string, tr *trace) *sdk.User {
 	if resp == nil || resp.StatusCode < 400 || resp.StatusCode >= 500 ||
 		resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
 		resp.StatusCode == http.StatusTooManyRequests {
-		return false
+		return nil
 	}
 	check := &trace{}
 	u, _, err := c.sdk.User.GetUser(context.WithValue(ctx, traceKey{}, check), id)
 	if err != nil || u == nil || u.Status != status {
-		return false
+		return nil
 	}
 	d := check.get()
 	tr.mu.Lock()
 	tr.d = d
 	tr.mu.Unlock()
-	return true
+	return u
 }
 
 // answer fills an OktaAnswer from what the call returned and what the

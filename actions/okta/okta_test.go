@@ -666,8 +666,11 @@ func TestDoActions(t *testing.T) {
 			t.Fatalf("clear sessions: %+v", ans)
 		}
 		_, path := actions.OktaRequest(actions.ActionClearSessions, u.ID, forget)
-		if lines := fx.requests(); len(lines) != 1 || lines[0] != "DELETE "+path {
-			t.Fatalf("requests %q, want DELETE %s", lines, path)
+		if lines := fx.requests(); len(lines) != 2 || lines[0] != "DELETE "+path || lines[1] != "GET /api/v1/users/"+u.ID {
+			t.Fatalf("requests %q, want DELETE %s and the read-back", lines, path)
+		}
+		if ans.Verified == nil || !*ans.Verified || !strings.HasPrefix(ans.Evidence, "lastLogin ") {
+			t.Fatalf("clear sessions read back %v %q, want verified by lastLogin", ans.Verified, ans.Evidence)
 		}
 		if n := fx.fake.Sessions(u.ID); n != 0 {
 			t.Fatalf("%d sessions left", n)
@@ -685,9 +688,16 @@ func TestDoActions(t *testing.T) {
 		t.Fatalf("requests %q", lines)
 	}
 
+	if ans.Verified != nil {
+		t.Fatalf("revoke grants has nothing to read back, yet says verified %v", *ans.Verified)
+	}
+
 	ans = c.Do(ctx, actions.ActionSuspend, u, false)
 	if ans.Err != nil || ans.HTTPStatus != 200 || fx.byLogin(t, trinity.Login).Status != "SUSPENDED" {
 		t.Fatalf("suspend: %+v", ans)
+	}
+	if ans.Verified == nil || !*ans.Verified || !strings.HasPrefix(ans.Evidence, "status SUSPENDED, lastLogin ") {
+		t.Fatalf("suspend read back %v %q, want verified by status and lastLogin", ans.Verified, ans.Evidence)
 	}
 	fx.requests()
 	// Suspending again is done: the user is where the step wants them.
@@ -703,8 +713,11 @@ func TestDoActions(t *testing.T) {
 	if ans.Err != nil || ans.HTTPStatus != 200 || fx.byLogin(t, trinity.Login).Status != "DEPROVISIONED" {
 		t.Fatalf("deactivate: %+v", ans)
 	}
-	if lines := fx.requests(); len(lines) != 1 || lines[0] != "POST /api/v1/users/"+u.ID+"/lifecycle/deactivate?sendEmail=false" {
+	if lines := fx.requests(); len(lines) != 2 || lines[0] != "POST /api/v1/users/"+u.ID+"/lifecycle/deactivate?sendEmail=false" {
 		t.Fatalf("requests %q", lines)
+	}
+	if ans.Verified == nil || !*ans.Verified || !strings.HasPrefix(ans.Evidence, "status DEPROVISIONED") {
+		t.Fatalf("deactivate read back %v %q", ans.Verified, ans.Evidence)
 	}
 
 	// Okta's refusal comes back as one sentence with its codes.
