@@ -521,6 +521,20 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 		err = errors.New("no events")
 	}
 	rec.contract(t, "Activity", err)
+	// The watch: a polling request, then Okta's next link.
+	cur, err := NewLogCursor(trinity.ID, time.Now().Add(-30*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _, err := c.PollLogs(ctx, cur)
+	if err == nil && len(evs) == 0 {
+		err = errors.New("no events")
+	}
+	rec.contract(t, "PollLogs", err)
+	_, n, err := c.PollLogs(ctx, cur)
+	if xs := rec.contract(t, "PollLogs from the cursor", err); n != 1 || len(xs) != 1 || !strings.Contains(xs[0].uri, "after=") {
+		t.Errorf("the second poll made %d requests (%q), want one from Okta's cursor", n, exchanges(xs))
+	}
 	fs, err := c.Factors(ctx, trinity.ID)
 	if err == nil && len(fs) == 0 {
 		err = errors.New("no factors")

@@ -165,10 +165,15 @@ type Server struct {
 	appByID   map[string]*app
 	events    []*event // sorted by (published, seq)
 	eventSeq  int64
-	building  bool // New is writing the history: append now, sort later
-	sswsToken map[string]apiToken
-	services  map[string]*serviceApp
-	access    map[string]*accessToken
+	// pending are events stamped in the future (the attacker's return),
+	// written once the clock reaches them; attackerBack says the story
+	// has started.
+	pending      []pendingEvent
+	attackerBack bool
+	building     bool // New is writing the history: append now, sort later
+	sswsToken    map[string]apiToken
+	services     map[string]*serviceApp
+	access       map[string]*accessToken
 
 	limit    int
 	window   time.Duration
@@ -384,6 +389,7 @@ func (s *Server) serve(r *http.Request, h http.Header) reply {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.release()
 	s.requests++
 	name := "other"
 	if found {

@@ -363,6 +363,7 @@ func (s *Server) apiEvent(c *call, tx string, e ev) {
 		e.txDetail = map[string]any{"requestApiClientId": c.who.clientID}
 	}
 	s.addEvent(e)
+	s.afterContainment(e)
 }
 
 // endSessions ends every session of u, writing one user.session.end per
