@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"ulc/backend"
@@ -17,6 +18,9 @@ import (
 
 // runConsoleCmd opens the backend the console needs and runs it.
 func runConsoleCmd(ctx context.Context, e *env, readOnly bool) (err error) {
+	if err := needTerminal(e); err != nil {
+		return err
+	}
 	mode := backend.AuditWrite
 	if readOnly {
 		// Review only: the log is read as an auditor would, and a machine
@@ -32,6 +36,22 @@ func runConsoleCmd(ctx context.Context, e *env, readOnly bool) (err error) {
 	}
 	defer closeInto(&err, b)
 	return runConsole(ctx, e, b, readOnly)
+}
+
+// needTerminal refuses to start the console on input that cannot be a
+// keyboard: a file, or a device that is not a terminal such as /dev/null
+// (cron, a CI job, ssh without -t). A pipe is let through: something may
+// type into it.
+func needTerminal(e *env) error {
+	f, ok := e.stdin.(*os.File)
+	if !ok || term.IsTerminal(f.Fd()) {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode().IsRegular() || fi.Mode()&os.ModeDevice != 0 {
+		return usageErr("the console needs a terminal; in scripts use ulc revoke (see ulc revoke --help)")
+	}
+	return nil
 }
 
 // runConsole runs the console on an open backend until the operator quits
@@ -80,21 +100,30 @@ Slack and Zoom APIs and of a CAEP receiver, writes a targets.toml for them
 and opens the console with a fresh audit log. On exit everything is
 removed, unless --keep.
 
-Try: type "trin", press enter twice, r, fill in a reason, tab four times to Confirm,
-type the login, enter, and watch the board. Then 2 for History.`,
+Try: type "trin", press enter twice, r, type a reason, ctrl+g to jump to
+Confirm, type the login, enter, and watch the board. Then 2 for History.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if err := needTerminal(e); err != nil {
+				return err
+			}
 			dir, err := os.MkdirTemp("", "ulc-demo-")
 			if err != nil {
 				return err
 			}
-			if !keep {
-				defer func() {
-					if err := os.RemoveAll(dir); err != nil {
-						fmt.Fprintf(e.stderr, "ulc: the demo's files in %s were not all removed: %v\n", dir, err)
-					}
-				}()
-			}
+			// The last word, once the console, the backend and the
+			// sandbox are closed: where the files are, or that they are
+			// gone, after they are.
+			defer func() {
+				switch {
+				case keep:
+					fmt.Fprintf(e.stderr, "the demo's files (targets.toml, credentials, audit log) are kept in %s\n", dir)
+				case os.RemoveAll(dir) != nil:
+					fmt.Fprintf(e.stderr, "ulc: the demo's files in %s were not all removed: remove them by hand\n", dir)
+				default:
+					fmt.Fprintf(e.stderr, "the demo's files, its audit log included, were removed (ulc demo --keep keeps them)\n")
+				}
+			}()
 			sb, err := sandbox.Start(sandbox.Options{Dir: dir, People: people, Vendors: true})
 			if err != nil {
 				return err
@@ -107,13 +136,7 @@ type the login, enter, and watch the board. Then 2 for History.`,
 				return err
 			}
 			defer closeInto(&err, b)
-			err = runConsole(cmd.Context(), e, b, readOnly)
-			if keep {
-				fmt.Fprintf(e.stderr, "the demo's files (targets.toml, credentials, audit log) are kept in %s\n", dir)
-			} else {
-				fmt.Fprintf(e.stderr, "the demo's files, its audit log included, are removed (ulc demo --keep keeps them)\n")
-			}
-			return err
+			return runConsole(cmd.Context(), e, b, readOnly)
 		},
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "keep the demo's directory (targets.toml, audit log) after exit")

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"ulc/actions"
 	"ulc/backend"
+	"ulc/internal/safetext"
 )
 
 func newResumeCmd(e *env) *cobra.Command {
@@ -34,7 +37,11 @@ Exit status as for ulc revoke.`,
 			if err := backend.CheckText(args[0]); err != nil {
 				return usageErr("%v", err)
 			}
-			b, err := e.open(ctx, backend.Options{ConfigPath: e.flags.configPath, Okta: backend.OktaOnDemand, Audit: backend.AuditWrite})
+			configPath := e.flags.configPath
+			if !cmd.Flags().Changed("config") {
+				configPath = recordedConfig(ctx, e, args[0], configPath)
+			}
+			b, err := e.open(ctx, backend.Options{ConfigPath: configPath, Okta: backend.OktaOnDemand, Audit: backend.AuditWrite})
 			if err != nil {
 				return err
 			}
@@ -57,9 +64,38 @@ Exit status as for ulc revoke.`,
 		},
 	}
 	e.flags.config(c.Flags())
+	c.Flags().Lookup("config").Usage = "target registry (default: the one the run recorded, else targets.toml)"
 	e.flags.audit(c.Flags())
 	c.Flags().BoolVarP(&o.yes, "yes", "y", false, "send without asking (required when stdin is not a terminal)")
 	c.Flags().BoolVar(&o.json, "json", false, "print one JSON object per event, then a summary line")
 	c.Flags().BoolVar(&o.dryRun, "dry-run", false, "build and record the exact requests, send nothing")
 	return c
+}
+
+// recordedConfig is the targets.toml run id recorded, for a resume without
+// --config: the run is sent again to the targets it was planned with, not
+// to whatever targets.toml the current directory holds. It says which file
+// it uses, and falls back to def when the run recorded none or its file is
+// gone.
+func recordedConfig(ctx context.Context, e *env, id, def string) string {
+	b, err := e.open(ctx, backend.Options{Audit: backend.AuditRead})
+	if err != nil {
+		return def // the resume itself reports what is wrong with the log
+	}
+	st, _, err := b.Run(ctx, id)
+	_ = b.Close() // read-only: nothing to lose
+	if err != nil || st.Info.ConfigPath == "" {
+		return def
+	}
+	path := st.Info.ConfigPath
+	if _, err := os.Stat(path); err != nil {
+		fmt.Fprintf(e.stderr, "the run's targets.toml %s is gone; using %s (--config names another)\n", safetext.Line(path, 300), safetext.Line(def, 300))
+		return def
+	}
+	note := ""
+	if cfg, err := backend.LoadConfig(ctx, path); err == nil && st.Info.ConfigDigest != "" && cfg.Digest != st.Info.ConfigDigest {
+		note = "; it has changed since the run"
+	}
+	fmt.Fprintf(e.stderr, "using the run's targets.toml, %s (recorded with the run; --config names another%s)\n", safetext.Line(path, 300), note)
+	return path
 }

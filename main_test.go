@@ -369,6 +369,55 @@ func TestResumeSendsOnlyWhatDidNotSucceed(t *testing.T) {
 	}
 }
 
+// TestResumeUsesTheRunsTargetsToml: without --config, a resume sends to
+// the targets of the targets.toml the run recorded, not to whatever the
+// current directory holds, and says so; it says too when that file has
+// changed since.
+func TestResumeUsesTheRunsTargetsToml(t *testing.T) {
+	t.Setenv("CLI_TOKEN", cliToken)
+	dir := t.TempDir()
+	var hits atomic.Int32
+	healthy := atomic.Bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		hits.Add(1)
+		if healthy.Load() {
+			w.WriteHeader(204)
+			return
+		}
+		w.WriteHeader(503)
+	}))
+	defer srv.Close()
+	cfg := filepath.Join(dir, "incident.toml")
+	body := fmt.Sprintf("[defaults]\nretries = 0\n[[target]]\nname = \"flaky\"\nurl = %q\ntoken_env = \"CLI_TOKEN\"\n", srv.URL+"/gtr")
+	writeFile(t, cfg, []byte(body))
+	db := filepath.Join(dir, "audit.db")
+	code, out, _ := ulc(t, "", "revoke", "--config", cfg, "--audit-db", db, "--no-okta", "--user", "neo@example.com",
+		"--reason", "phished", "--yes", "--json")
+	if code != exitFailures {
+		t.Fatalf("first run exit %d", code)
+	}
+	var first struct {
+		RunID string `json:"run_id"`
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &first); err != nil {
+		t.Fatal(err)
+	}
+	// The file changes after the run (a comment only: the same target).
+	writeFile(t, cfg, []byte("# edited after the incident\n"+body))
+	healthy.Store(true)
+	code, out, errOut := ulc(t, "", "resume", first.RunID, "--audit-db", db, "--yes")
+	if code != exitOK {
+		t.Fatalf("resume without --config: exit %d\n%s%s", code, out, errOut)
+	}
+	if want := "using the run's targets.toml, " + cfg + " (recorded with the run; --config names another; it has changed since the run)"; !strings.Contains(errOut, want) {
+		t.Fatalf("the resume does not say which targets.toml it used:\n%s\nwant %q", errOut, want)
+	}
+	if hits.Load() != 2 {
+		t.Fatalf("flaky saw %d requests, want the first and the resent one", hits.Load())
+	}
+}
+
 func TestMissingConfigSaysWhatToDo(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "targets.toml")
 	for _, args := range [][]string{

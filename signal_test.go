@@ -176,7 +176,7 @@ func TestDemoSaysItsFilesAreRemoved(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "ulc-demo-*")); len(left) != 0 {
 		t.Errorf("ulc demo left %v behind", left)
 	}
-	if !strings.Contains(stderr.String(), "are removed (ulc demo --keep keeps them)") {
+	if !strings.Contains(stderr.String(), "were removed (ulc demo --keep keeps them)") {
 		t.Errorf("ulc demo does not say its files are removed:\n%s", stderr.String())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -42,7 +43,7 @@ func (b *Backend) Plan(ctx context.Context, r actions.RunRequest) (*actions.Plan
 		Users: refs, Reason: r.Reason, Ticket: r.Ticket, Operator: b.opts.Operator, Host: b.opts.Host,
 		OktaSteps: r.OktaSteps, ForgetDevices: r.ForgetDevices, Targets: targets,
 		Defaults: b.cfg.Defaults, DryRun: r.DryRun, ResumeOf: r.ResumeOf, Skip: r.Skip,
-		ConfigPath: b.cfg.Path, ConfigDigest: b.cfg.Digest, Version: b.opts.Version, Getenv: b.opts.Getenv,
+		ConfigPath: absPath(b.cfg.Path), ConfigDigest: b.cfg.Digest, Version: b.opts.Version, Getenv: b.opts.Getenv,
 		Issuer: b.cfg.Okta.Issuer, OktaOrg: b.cfg.Okta.OrgURL,
 	}
 	var dir actions.Directory = actions.StaticDirectory{}
@@ -240,4 +241,14 @@ func (b *Backend) Residuals(ctx context.Context) map[string]string {
 		}
 	}
 	return out
+}
+
+// absPath is path made absolute, as a run records its targets.toml: a
+// resume from another directory finds the same file. path itself when it
+// cannot be.
+func absPath(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		return abs
+	}
+	return path
 }
