@@ -305,7 +305,9 @@ func (s *searchScreen) view() string {
 	b.WriteString(s.input.View() + "\n")
 	switch {
 	case s.err != "":
-		b.WriteString(c.st.err.Render("search failed: "+clean(s.err, 200)) + "\n")
+		// Okta's whole message, wrapped: what it says about a refused
+		// expression is how to fix it.
+		b.WriteString(c.st.err.Render(wrap("search failed: "+clean(s.err, 800), c.width)) + "\n")
 	case s.loading:
 		b.WriteString(c.st.dim.Render("searching…") + "\n")
 	case s.query == "" && s.away:

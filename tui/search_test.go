@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -194,4 +195,25 @@ func TestSearchPagesThroughALongAnswer(t *testing.T) {
 	d.key("enter")
 	d.key("down")
 	d.sees("2 people", "Agent Smith")
+}
+
+// TestSearchShowsOktasWholeRefusal: a search expression Okta refuses gets
+// Okta's whole message, wrapped at 80 columns, not cut at the edge.
+func TestSearchShowsOktasWholeRefusal(t *testing.T) {
+	deps, dir, _, _ := testDeps()
+	msg := `Okta refused (400 E0000031): Invalid search criteria.; Invalid search criteria: the attribute profile.departmnt is not defined in the user profile schema; check the attribute name`
+	dir.mu.Lock()
+	dir.err = errors.New(msg)
+	dir.mu.Unlock()
+	d := newDriver(t, deps, 80, 24)
+	d.search(`profile.departmnt eq "Finance"`)
+	f := d.frame()
+	i := strings.Index(f, "search failed: ")
+	if i < 0 {
+		t.Fatalf("no failure shown:\n%s", f)
+	}
+	if got := strings.Join(strings.Fields(f[i:]), " "); !strings.HasPrefix(got, "search failed: "+msg) {
+		t.Fatalf("Okta's message is not whole:\n%s", f)
+	}
+	fits(t, "search", d.m.View().Content, 80, 24)
 }

@@ -436,7 +436,9 @@ func (c *Client) sentence(err error, resp *sdk.Response, td traceData, refused s
 			verb = "Okta failed"
 		}
 		s := fmt.Sprintf("%s (%s)", verb, statusCode(status, code))
-		if summary = c.scrub(safetext.Line(summary, 200)); summary != "" {
+		// Okta's whole summary and causes: a refused search expression
+		// is fixed from what Okta says about it.
+		if summary = c.scrub(safetext.Line(summary, 600)); summary != "" {
 			s += ": " + summary
 		}
 		return s
