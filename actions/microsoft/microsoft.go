@@ -245,7 +245,7 @@ func (c *conn) revokeResult(a actions.Answer, upn string) actions.Result {
 		res.Error = fmt.Sprintf("Graph refused the access token (%s%s): check that token_url is the token endpoint of the tenant and cloud url belongs to", what, detail(msg))
 	case st >= 300 && st < 400:
 		res.Outcome = actions.Rejected
-		res.Error = c.scrub(a.Reason)
+		res.Error = c.scrub(a.Sentence()) // "…, not followed: fix url"
 	case st == http.StatusTooManyRequests:
 		res.Outcome = actions.Failed
 		res.Error = fmt.Sprintf("Graph kept throttling the sign-out (%s)%s: resume the run in a few minutes", what, retried(a.Reason))
@@ -483,7 +483,7 @@ func (c *conn) tokenResult(a actions.Answer) (string, time.Duration, actions.Res
 		res.Outcome = actions.Failed
 		res.Error = fmt.Sprintf("the token endpoint failed (%s)%s: resume the run later", statusCode(st, code), retried(a.Reason))
 	case st >= 300 && st < 400:
-		res.Error = c.scrub(a.Reason) + " (token_url)"
+		res.Error = c.scrub(a.Reason) + ": fix token_url"
 	case st == http.StatusNotFound:
 		res.Error = "token_url answered 404: it is not a token endpoint; use https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token (the default) or your cloud's"
 	default:

@@ -245,7 +245,7 @@ func (c *conn) interpret(method string, a actions.Answer) (e envelope, res actio
 		res.Error = fmt.Sprintf("%s: %s; wait, then ulc resume the run", method, a.Reason)
 	case a.Status >= 300 && a.Status < 400:
 		res.Outcome = actions.Rejected
-		res.Error = fmt.Sprintf("%s: %s", method, a.Reason)
+		res.Error = fmt.Sprintf("%s: %s", method, a.Sentence()) // "…, not followed: fix url"
 	case a.Status == http.StatusUnauthorized || a.Status == http.StatusForbidden:
 		res.Outcome = actions.Rejected
 		res.Error = fmt.Sprintf("%s was refused (%d): %s", method, a.Status, c.tokenFix())

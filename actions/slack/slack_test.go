@@ -425,7 +425,7 @@ func TestTokenGoesNowhereElse(t *testing.T) {
 		}))
 		o := run(t, load(t, envTarget("slack", redirector.URL+"/api/")), "alice@example.com", secretEnv)
 		redirector.Close()
-		o.check(t, actions.Rejected, code, "lookup", "not followed")
+		o.check(t, actions.Rejected, code, "lookup", "not followed: fix url")
 		if strings.Contains(o.all, secret) || strings.Contains(o.step.Error, secret) {
 			t.Errorf("%d: the token appears in the events or the state", code)
 		}

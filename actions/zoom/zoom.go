@@ -198,7 +198,7 @@ func (c *conn) revokeResult(a actions.Answer, email string) actions.Result {
 		res.Error = fmt.Sprintf("Zoom refused the access token (%s%s): check that url is the API root of the account token_url issues tokens for (such as %s), and that the app is activated (%s)", what, detail(msg), config.DefaultZoomURL, marketplace)
 	case st >= 300 && st < 400:
 		res.Outcome = actions.Rejected
-		res.Error = c.scrub(a.Reason)
+		res.Error = c.scrub(a.Sentence()) // "…, not followed: fix url"
 	case st == http.StatusTooManyRequests:
 		res.Outcome = actions.Failed
 		res.Error = fmt.Sprintf("Zoom kept rate-limiting the sign-out (%s)%s: resume the run in a few minutes", what, retried(a.Reason))
@@ -348,7 +348,7 @@ func (c *conn) tokenResult(a actions.Answer) (string, time.Duration, actions.Res
 		res.Outcome = actions.Failed
 		res.Error = fmt.Sprintf("the token endpoint failed (%s)%s: resume the run later", what, retried(a.Reason))
 	case st >= 300 && st < 400:
-		res.Error = c.scrub(a.Reason) + " (token_url)"
+		res.Error = c.scrub(a.Reason) + ": fix token_url"
 	case st == http.StatusNotFound:
 		res.Error = "token_url answered 404: it is not a token endpoint; use " + config.DefaultZoomTokenURL + " (the default)"
 	case oauthErr == "invalid_client":

@@ -281,7 +281,7 @@ func TestAnswers(t *testing.T) {
 		}, actions.Revoked, "token,revoke,revoke", `^$`},
 		{"redirect is not followed", func(w http.ResponseWriter, r *http.Request, _ string, _ int) {
 			http.Redirect(w, r, "http://127.0.0.1:1/elsewhere", http.StatusFound)
-		}, actions.Rejected, "token,revoke", `.`},
+		}, actions.Rejected, "token,revoke", `not followed: fix url$`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := &stub{api: tt.api}
