@@ -83,11 +83,16 @@ const (
 	// KindZoom calls the Zoom API with a Server-to-Server OAuth app:
 	// DELETE users/{email}/token, which ends the user's SSO session.
 	KindZoom = "zoom"
+	// KindGitHub calls the GitHub REST API of an organization that uses
+	// SAML single sign-on: it lists the credential authorizations of the
+	// user's GitHub login (an Okta profile attribute the target names) and
+	// removes each.
+	KindGitHub = "github"
 )
 
 // Kinds returns every target kind, KindGTR first.
 func Kinds() []string {
-	return []string{KindGTR, KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom}
+	return []string{KindGTR, KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom, KindGitHub}
 }
 
 // The default endpoints of the kinds that have one. A target's url (and a
@@ -115,6 +120,9 @@ const (
 	// DefaultZoomTokenURL is Zoom's OAuth token endpoint, where a
 	// Server-to-Server OAuth app gets its access token.
 	DefaultZoomTokenURL = "https://zoom.us/oauth/token"
+	// DefaultGitHubURL is the root of the GitHub REST API; the calls go to
+	// orgs/{org}/credential-authorizations under it.
+	DefaultGitHubURL = "https://api.github.com/"
 )
 
 // Okta authentication modes.
@@ -224,11 +232,12 @@ type Target struct {
 	// Name identifies the target in the console, the audit log and Select.
 	Name string
 	// Kind is the connector, as written: KindGTR, KindGoogle,
-	// KindMicrosoft, KindSlack, KindCAEP or KindZoom, or "" when the target has no
-	// kind key, which means KindGTR. Use EffectiveKind to switch on it.
+	// KindMicrosoft, KindSlack, KindCAEP, KindZoom or KindGitHub, or "" when
+	// the target has no kind key, which means KindGTR. Use EffectiveKind to switch on it.
 	Kind string
 	// URL is the target's Global Token Revocation endpoint (kind "gtr"),
-	// the API root (kinds "google", "microsoft", "slack" and "zoom": the default
+	// the API root (kinds "google", "microsoft", "slack", "zoom" and
+	// "github": the default
 	// when not written, and always ending in "/"), or the receiver's push
 	// endpoint (kind "caep").
 	URL string
@@ -243,10 +252,11 @@ type Target struct {
 	// Auth is how requests are authenticated: AuthBearer, AuthJWT or
 	// AuthNone for kind "gtr"; AuthServiceAccount for "google";
 	// AuthClientSecret or AuthClientCertificate for "microsoft";
-	// AuthBearer for "slack"; AuthJWT for "caep".
+	// AuthBearer for "slack" and "github"; AuthJWT for "caep".
 	Auth string
 	// TokenEnv names the environment variable holding the bearer token
-	// (kinds "gtr" and "slack", and the optional push token of "caep").
+	// (kinds "gtr", "slack" and "github", and the optional push token of
+	// "caep").
 	TokenEnv string
 	// TokenFile is the resolved path of the file holding the bearer token.
 	TokenFile string
@@ -297,6 +307,12 @@ type Target struct {
 	// AccountID is the Zoom account the Server-to-Server OAuth app
 	// belongs to: the account_id of its token requests (kind "zoom").
 	AccountID string
+	// Org is the GitHub organization whose SAML SSO credential
+	// authorizations are removed (kind "github").
+	Org string
+	// LoginAttribute names the Okta profile attribute that holds the
+	// user's GitHub login, such as githubUsername (kind "github").
+	LoginAttribute string
 	// Timeout bounds one attempt.
 	Timeout time.Duration
 	// MaxRetryWait caps a Retry-After or backoff wait.

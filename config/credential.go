@@ -33,10 +33,11 @@ type Credential struct {
 	// Kind is how it authenticates, the Target's Auth: AuthBearer, AuthJWT
 	// or AuthNone (kind "gtr"), AuthServiceAccount ("google"),
 	// AuthClientSecret or AuthClientCertificate ("microsoft"), AuthBearer
-	// ("slack"), AuthJWT ("caep"), AuthClientSecret ("zoom").
+	// ("slack" and "github"), AuthJWT ("caep"), AuthClientSecret ("zoom").
 	Kind string
 	// TargetKind is the kind of the target it was loaded for: KindGTR,
-	// KindGoogle, KindMicrosoft, KindSlack, KindCAEP or KindZoom.
+	// KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom or
+	// KindGitHub.
 	TargetKind string
 	// Alg is the JWT signing algorithm, "RS256" or "ES256" (always "RS256"
 	// for kinds "google" and "caep"); "" otherwise. A kind "microsoft"
@@ -49,7 +50,8 @@ type Credential struct {
 	KeyID string
 	// Account is who the credential authenticates as, not a secret: the
 	// service account's client_email (kind "google"), the client_id (kinds
-	// "microsoft" and "zoom"); "" otherwise.
+	// "microsoft" and "zoom"), the organization (kind "github"); ""
+	// otherwise.
 	Account string
 	// TokenURL is where the credential is exchanged for an access token:
 	// the key file's token_uri (kind "google"; DefaultGoogleTokenURL when
@@ -182,7 +184,7 @@ func (t Target) loadCredential(getenv func(string) string) (*Credential, error) 
 	}
 	switch t.Kind {
 	case "", KindGTR:
-	case KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom:
+	case KindGoogle, KindMicrosoft, KindSlack, KindCAEP, KindZoom, KindGitHub:
 		return t.loadKindCredential(getenv)
 	default:
 		return nil, t.errorf("kind must be %s, not %s", quotedList(Kinds(), "or"), quote(t.Kind))

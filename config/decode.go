@@ -103,6 +103,9 @@ type rawTarget struct {
 	TokenURL         *string `toml:"token_url"`
 	// Kind "zoom" (with client_id, client_secret_* and token_url).
 	AccountID *string `toml:"account_id"`
+	// Kind "github" (with token_env or token_file).
+	Org            *string `toml:"org"`
+	LoginAttribute *string `toml:"login_attribute"`
 }
 
 // schema is the set of keys a table accepts and the Go type of each, read

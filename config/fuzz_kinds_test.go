@@ -22,6 +22,8 @@ func FuzzParseKinds(f *testing.F) {
 	f.Add(lines(slackT...))
 	f.Add(lines(caepT...))
 	f.Add(lines(zoomT...))
+	f.Add(lines(githubT...))
+	f.Add(with(githubT[:5], `token_file = "t"`, `url = "http://127.0.0.1:2/api/v3"`))
 	f.Add(with(zoomT, `client_secret_env = "Z"`, `token_url = "http://[::1]:1/oauth/token"`, `url = "http://127.0.0.1:2/v2"`))
 	f.Add(with(m365T, `client_secret = "Zr8Q~s3cretValue1"`))
 	f.Add(with(googleT, `url = "http://127.0.0.1:9/"`, `revoke_oauth_grants = true`, `token_env = "X"`))
@@ -61,6 +63,9 @@ func FuzzParseKinds(f *testing.F) {
 			if kind != KindZoom && tg.AccountID != "" {
 				t.Fatalf("%s target %q has zoom settings", kind, tg.Name)
 			}
+			if kind != KindGitHub && (tg.Org != "" || tg.LoginAttribute != "") {
+				t.Fatalf("%s target %q has github settings", kind, tg.Name)
+			}
 			switch kind {
 			case KindGoogle:
 				if tg.Auth != AuthServiceAccount || tg.CredentialsFile == "" || !isEmail(tg.Admin) || !strings.HasSuffix(tg.URL, "/") {
@@ -86,6 +91,11 @@ func FuzzParseKinds(f *testing.F) {
 				if tg.Auth != AuthClientSecret || !zoomAccountRE.MatchString(tg.AccountID) || tg.ClientID == "" ||
 					(tg.ClientSecretEnv == "") == (tg.ClientSecretFile == "") || !acceptedURL(tg.TokenURL) || !strings.HasSuffix(tg.URL, "/") {
 					t.Fatalf("zoom target %+v", tg)
+				}
+			case KindGitHub:
+				if tg.Auth != AuthBearer || !githubOrgRE.MatchString(tg.Org) || !oktaAttributeRE.MatchString(tg.LoginAttribute) ||
+					(tg.TokenEnv == "") == (tg.TokenFile == "") || !strings.HasSuffix(tg.URL, "/") {
+					t.Fatalf("github target %+v", tg)
 				}
 			case KindCAEP:
 				if tg.Auth != AuthJWT || tg.JWTKeyFile == "" || tg.JWTIss == "" || (tg.TokenEnv != "" && tg.TokenFile != "") {

@@ -35,6 +35,8 @@ func (t Target) loadKindCredential(getenv func(string) string) (*Credential, err
 		c, err = t.loadCAEP(getenv)
 	case KindZoom:
 		c, err = t.loadZoom(getenv)
+	case KindGitHub:
+		c, err = t.loadGitHub(getenv)
 	}
 	if c != nil {
 		c.TargetKind = t.Kind
@@ -230,6 +232,23 @@ func (t Target) loadSlack(getenv func(string) string) (*Credential, error) {
 	return &Credential{Kind: AuthBearer, Fingerprint: fingerprint([]byte(token)), secret: &secretMaterial{token: token}}, nil
 }
 
+func (t Target) loadGitHub(getenv func(string) string) (*Credential, error) {
+	switch {
+	case t.Org == "":
+		return nil, t.errorf("kind %q needs org", KindGitHub)
+	case t.LoginAttribute == "":
+		return nil, t.errorf("kind %q needs login_attribute", KindGitHub)
+	}
+	token, pr := loadToken(getenv, t.TokenEnv, t.TokenFile)
+	if pr != nil {
+		return nil, t.problem(pr)
+	}
+	if token == "" {
+		return nil, t.errorf("kind %q needs token_env or token_file", KindGitHub)
+	}
+	return &Credential{Kind: AuthBearer, Account: t.Org, Fingerprint: fingerprint([]byte(token)), secret: &secretMaterial{token: token}}, nil
+}
+
 func (t Target) loadCAEP(getenv func(string) string) (*Credential, error) {
 	if t.JWTKeyFile == "" {
 		return nil, t.errorf("kind %q needs jwt_key_file", KindCAEP)
@@ -299,6 +318,8 @@ func (c Credential) describeKind() string {
 		}
 	case KindSlack:
 		fmt.Fprintf(&b, "token %s", c.Fingerprint)
+	case KindGitHub:
+		fmt.Fprintf(&b, "org %s, token %s", c.Account, c.Fingerprint)
 	case KindZoom:
 		fmt.Fprintf(&b, "client %s, secret %s", c.Account, c.Fingerprint)
 		if c.TokenURL != "" && c.TokenURL != DefaultZoomTokenURL {

@@ -494,7 +494,7 @@ func TestKindCredentialsDoNotPrintSecrets(t *testing.T) {
 // a credential problem.
 func TestLoadCredentialOfUnknownKind(t *testing.T) {
 	_, err := Target{Name: "b", Kind: "box", Line: 3, File: "targets.toml"}.LoadCredential(nil)
-	want := `targets.toml:3: target "b": kind must be "gtr", "google", "microsoft", "slack", "caep" or "zoom", not "box"`
+	want := `targets.toml:3: target "b": kind must be "gtr", "google", "microsoft", "slack", "caep", "zoom" or "github", not "box"`
 	if err == nil || err.Error() != want || errors.Is(err, ErrCredential) {
 		t.Errorf("\n got: %v\nwant: %s", err, want)
 	}

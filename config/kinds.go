@@ -28,6 +28,7 @@ var kindKeys = map[string][]string{
 	KindSlack:     {"token_env", "token_file"},
 	KindCAEP:      {"token_env", "token_file", "jwt_key_file", "jwt_iss", "jwt_key_id"},
 	KindZoom:      {"account_id", "client_id", "client_secret_env", "client_secret_file", "token_url"},
+	KindGitHub:    {"token_env", "token_file", "org", "login_attribute"},
 }
 
 // kindSpec is what the parser knows of one kind: which keys it accepts, and
@@ -140,6 +141,8 @@ func (p *parser) targetURL(sc scope, kind string, raw *string) string {
 		def = DefaultSlackURL
 	case KindZoom:
 		def = DefaultZoomURL
+	case KindGitHub:
+		def = DefaultGitHubURL
 	}
 	if raw == nil {
 		switch kind {
@@ -203,6 +206,9 @@ func (p *parser) kindTarget(kind string, sc scope, rt *rawTarget, t *Target, d D
 
 	case KindZoom:
 		p.zoom(sc, rt, t, needs)
+
+	case KindGitHub:
+		p.github(sc, rt, t, needs)
 
 	case KindSlack:
 		t.Auth = AuthBearer
@@ -339,6 +345,44 @@ func (p *parser) zoom(sc scope, rt *rawTarget, t *Target, needs func(key, format
 			return
 		}
 		t.TokenURL = *rt.TokenURL
+	}
+}
+
+// githubOrgRE is the shape of a GitHub organization name: letters,
+// digits and single hyphens, at most 39 characters, as GitHub allows.
+var githubOrgRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
+
+// oktaAttributeRE is the shape of an Okta profile attribute's variable
+// name, such as githubUsername: a letter, then letters, digits and _.
+var oktaAttributeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,99}$`)
+
+// github validates the keys of a kind "github" target: the organization,
+// the Okta attribute that holds the user's GitHub login, and the token.
+func (p *parser) github(sc scope, rt *rawTarget, t *Target, needs func(key, format string, args ...any)) {
+	t.Auth = AuthBearer
+	switch {
+	case rt.Org == nil:
+		needs("", "kind %q needs org (the GitHub organization that uses SAML single sign-on, as in github.com/ORG)", KindGitHub)
+	case !githubOrgRE.MatchString(*rt.Org):
+		p.errAt(sc, "org", "org must be a GitHub organization name (letters, digits and hyphens, as in github.com/ORG)")
+	default:
+		t.Org = *rt.Org
+	}
+	switch {
+	case rt.LoginAttribute == nil:
+		needs("", "kind %q needs login_attribute (the Okta profile attribute that holds each user's GitHub login, such as githubUsername)", KindGitHub)
+	case !oktaAttributeRE.MatchString(*rt.LoginAttribute):
+		p.errAt(sc, "login_attribute", "login_attribute must be the variable name of an Okta profile attribute, such as githubUsername (Okta Admin Console → Directory → Profile Editor)")
+	default:
+		t.LoginAttribute = *rt.LoginAttribute
+	}
+	t.TokenEnv = p.envName(sc, "token_env", rt.TokenEnv)
+	t.TokenFile = p.path(sc, "token_file", rt.TokenFile)
+	switch {
+	case rt.TokenEnv != nil && rt.TokenFile != nil:
+		p.errAt(sc, "token_file", "set token_env or token_file, not both")
+	case rt.TokenEnv == nil && rt.TokenFile == nil:
+		needs("", "kind %q needs token_env or token_file (a token of an organization owner with the scope admin:org)", KindGitHub)
 	}
 }
 

@@ -257,14 +257,14 @@ func TestKindErrors(t *testing.T) {
 	}{
 		// The kind itself.
 		{"unknown kind", with(todo, `kind = "okta"`),
-			`targets.toml:5: target "todo": kind must be "gtr", "google", "microsoft", "slack", "caep" or "zoom", not "okta"`},
+			`targets.toml:5: target "todo": kind must be "gtr", "google", "microsoft", "slack", "caep", "zoom" or "github", not "okta"`},
 		{"a pasted value as kind is not echoed", with(todo, `kind = "https://x.example.com/a?b=c"`),
-			`targets.toml:5: target "todo": kind must be "gtr", "google", "microsoft", "slack", "caep" or "zoom"`},
+			`targets.toml:5: target "todo": kind must be "gtr", "google", "microsoft", "slack", "caep", "zoom" or "github"`},
 		{"kind as a number", with(todo, `kind = 1`),
 			`targets.toml:5: target "todo": kind must be a string in quotes, not a whole number`},
 		{"unknown kind: its keys are not checked as well", lines(`[[target]]`, `name = "b"`, `kind = "box"`, `enterprise_id = "x"`),
 			strings.Join([]string{
-				`targets.toml:3: target "b": kind must be "gtr", "google", "microsoft", "slack", "caep" or "zoom", not "box"`,
+				`targets.toml:3: target "b": kind must be "gtr", "google", "microsoft", "slack", "caep", "zoom" or "github", not "box"`,
 				`targets.toml:4: target "b": unknown key "enterprise_id"`,
 			}, "\n")},
 
@@ -276,7 +276,7 @@ func TestKindErrors(t *testing.T) {
 		{"credentials_file on an explicit gtr target", with(todo, `kind = "gtr"`, `credentials_file = "k.json"`),
 			`targets.toml:6: target "todo": credentials_file is a key of kind "google" targets; this target is kind "gtr"`},
 		{"token_env on a google target", with(googleT, `token_env = "X"`),
-			`targets.toml:6: target "google": token_env is a key of kind "gtr", "slack" and "caep" targets; this target is kind "google"`},
+			`targets.toml:6: target "google": token_env is a key of kind "gtr", "slack", "caep" and "github" targets; this target is kind "google"`},
 		{"jwt_key_file on a microsoft target", with(m365T, `jwt_key_file = "k.pem"`),
 			`targets.toml:7: target "m365": jwt_key_file is a key of kind "gtr" and "caep" targets; this target is kind "microsoft"`},
 		{"client_id on a caep target", with(caepT, `client_id = "c"`),
@@ -462,12 +462,6 @@ func TestExampleFileKinds(t *testing.T) {
 	}
 	for _, k := range Kinds() {
 		if _, ok := kinds[k]; !ok {
-			if k == KindZoom {
-				// targets.toml at the repository root is not part of this
-				// package; its zoom example is still to be written.
-				t.Logf("no example of kind %q yet", k)
-				continue
-			}
 			t.Errorf("no example of kind %q", k)
 		}
 	}
@@ -476,6 +470,9 @@ func TestExampleFileKinds(t *testing.T) {
 	}
 	if m := kinds[KindMicrosoft]; m.TokenURL != "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token" {
 		t.Errorf("microsoft example token URL = %q", m.TokenURL)
+	}
+	if g := kinds[KindGitHub]; g.Org != "acme" || g.LoginAttribute != "githubUsername" || g.TokenEnv == "" || g.URL != DefaultGitHubURL {
+		t.Errorf("github example = %+v", g)
 	}
 	if c := kinds[KindCAEP]; c.TokenEnv == "" || c.JWTKeyID != "ulc-caep-1" {
 		t.Errorf("caep example = %+v", c)

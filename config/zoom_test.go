@@ -76,7 +76,7 @@ func TestZoomErrors(t *testing.T) {
 		{"tenant on a zoom target", with(zoomT, `tenant = "contoso.com"`),
 			`targets.toml:7: target "zoom": tenant is a key of kind "microsoft" targets; this target is kind "zoom"`},
 		{"token_env on a zoom target", with(zoomT, `token_env = "ZOOM_TOKEN"`),
-			`targets.toml:7: target "zoom": token_env is a key of kind "gtr", "slack" and "caep" targets; this target is kind "zoom"`},
+			`targets.toml:7: target "zoom": token_env is a key of kind "gtr", "slack", "caep" and "github" targets; this target is kind "zoom"`},
 		{"account_id on a microsoft target", with(m365T, `account_id = "Ab1"`),
 			`targets.toml:7: target "m365": account_id is a key of kind "zoom" targets; this target is kind "microsoft"`},
 		{"account_id on a gtr target", with(todo, `account_id = "Ab1"`),
