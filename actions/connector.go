@@ -75,10 +75,12 @@ type Call struct {
 	// ReadBody reads the body of a 2xx answer too (to the cap, within the
 	// timeout): for APIs whose success body carries the answer.
 	ReadBody bool
-	// Retry, when set, classifies a 2xx answer the engine would take as
-	// final: it returns true when the answer means "rate limited, try
-	// again" (a vendor that says so in its body), with the wait it asked
-	// for (0 for the engine's backoff).
+	// Retry, when set, classifies a 2xx or 4xx answer the engine would
+	// take as final: it returns true when the answer means "rate limited,
+	// try again" (a vendor that says so in its body or its headers), with
+	// the wait it asked for (0 for the engine's backoff). For a 429
+	// without Retry-After, which the engine retries anyway, a wait it
+	// returns replaces the engine's backoff.
 	Retry func(a Answer) (bool, time.Duration)
 }
 

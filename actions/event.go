@@ -7,6 +7,7 @@ package actions
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"ulc/internal/safetext"
@@ -196,6 +197,38 @@ type User struct {
 	Name string `json:"name,omitempty"`
 	// Status is the Okta status (ACTIVE, SUSPENDED, ...).
 	Status string `json:"status,omitempty"`
+	// Profile holds the string attributes of the user's Okta profile,
+	// already made safe to print, for connectors that name the user by one
+	// of them (a GitHub login); nil when the user was not resolved through
+	// Okta (ulc revoke --no-okta). It is kept in memory only: the audit log
+	// records what each step sent, not the whole profile.
+	Profile *Profile `json:"-"`
+}
+
+// Profile is a user's Okta profile attributes, by their variable names
+// (githubUsername, department, ...). The zero value and nil hold none.
+type Profile struct {
+	attrs map[string]string
+}
+
+// NewProfile returns a profile of attrs, which it copies; the values must
+// already be safe to print.
+func NewProfile(attrs map[string]string) *Profile {
+	p := &Profile{attrs: make(map[string]string, len(attrs))}
+	for k, v := range attrs {
+		p.attrs[k] = v
+	}
+	return p
+}
+
+// Attr returns the attribute name, and whether the profile has it with a
+// value that is not blank.
+func (p *Profile) Attr(name string) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	v, ok := p.attrs[name]
+	return v, ok && strings.TrimSpace(v) != ""
 }
 
 // Key is how the user is named in events and on screen: the login, else the

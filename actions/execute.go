@@ -434,10 +434,21 @@ func (c *stepCaller) Do(call Call) Answer {
 		ans := Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: outcome,
 			RequestID: a.requestID, Latency: a.latency, Reason: what}
 		var asked time.Duration
-		if call.Retry != nil && a.err == nil && outcome.Success() {
+		switch {
+		case call.Retry == nil || a.err != nil:
+		case !retryable && a.status < 500:
+			// A 2xx or a 4xx the engine takes as final, which the vendor
+			// may mean as "rate limited" (a 200 with ok:false, a 403 with
+			// x-ratelimit-remaining: 0).
 			if again, wait := call.Retry(ans); again {
 				retryable, asked = true, wait
 				ans.Outcome, ans.Reason, next = Failed, "rate limited", throttledHint
+			}
+		case a.status == http.StatusTooManyRequests && a.retryAfter == "":
+			// A 429 without Retry-After: the vendor may say when to come
+			// back another way (x-ratelimit-reset).
+			if again, wait := call.Retry(ans); again && wait > 0 {
+				asked = wait
 			}
 		}
 		if retryable && n < attempts {

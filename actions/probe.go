@@ -35,6 +35,11 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	nonce := strings.ToLower(gtr.NewJTI()[:12])
 	u := User{ID: "ulccheck" + nonce, Email: "no-such-user-" + nonce + "@ulc-check.invalid"}
 	u.Login = u.Email
+	if t.LoginAttribute != "" {
+		// A kind that names users by a profile attribute (a GitHub login)
+		// gets one that cannot exist either.
+		u.Profile = NewProfile(map[string]string{t.LoginAttribute: "ulc-check-" + nonce})
+	}
 	detail, err := rt.conn.Plan(u)
 	if err != nil {
 		return ProbeResult{Outcome: Rejected, Verdict: err.Error()}

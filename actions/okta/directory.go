@@ -300,10 +300,11 @@ func personFrom(u *sdk.User) Person {
 	}
 	p := Person{
 		User: actions.User{
-			ID:     safetext.Line(u.Id, 64),
-			Login:  str("login"),
-			Email:  str("email"),
-			Status: safetext.Line(u.Status, 40),
+			ID:      safetext.Line(u.Id, 64),
+			Login:   str("login"),
+			Email:   str("email"),
+			Status:  safetext.Line(u.Status, 40),
+			Profile: profileOf(prof),
 		},
 		FirstName:  str("firstName"),
 		LastName:   str("lastName"),
@@ -328,6 +329,25 @@ func personFrom(u *sdk.User) Person {
 		}
 	}
 	return p
+}
+
+// maxProfileAttrs bounds the attributes kept of one profile: Okta allows a
+// few hundred custom attributes, and a profile with more is not a person's.
+const maxProfileAttrs = 512
+
+// profileOf keeps the string attributes of an Okta profile (custom ones
+// included, such as githubUsername), each made safe to print, for the
+// connectors that name a user by one of them.
+func profileOf(prof sdk.UserProfile) *actions.Profile {
+	attrs := map[string]string{}
+	for k, v := range prof {
+		s, ok := v.(string)
+		if !ok || len(k) > 100 || len(attrs) >= maxProfileAttrs {
+			continue
+		}
+		attrs[k] = safetext.Line(s, 200)
+	}
+	return actions.NewProfile(attrs)
 }
 
 // Limits of Activity.
