@@ -91,12 +91,12 @@ func newDemoCmd(e *env) *cobra.Command {
 	var people int
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Open the console against a local sandbox: an Okta stand-in, a dozen demo apps and five vendors' APIs",
+		Short: "Open the console against a local sandbox: an Okta stand-in, a dozen demo apps and six vendors' APIs",
 		Long: `Starts an Okta-compatible directory, thirteen demo GTR apps on 127.0.0.1
 (one slow, one that never answers in time, one that fails twice before
 succeeding, one that is down, one on the old 'subject' body key, two that
 verify signed JWTs) and fakes of the Google Workspace, Microsoft Graph,
-Slack and Zoom APIs and of a CAEP receiver, writes a targets.toml for them
+Slack, Zoom and GitHub APIs and of a CAEP receiver, writes a targets.toml for them
 and opens the console with a fresh audit log. On exit everything is
 removed, unless --keep.
 

@@ -68,10 +68,10 @@ func TestTMuxDemo(t *testing.T) {
 	tm.waitFor("Confirm › trinity@whiterabbit.fake")
 	tm.sendKeys("Enter")
 
-	// Thirteen GTR apps and five vendors' APIs (Google, Microsoft, Slack,
-	// a CAEP receiver, Zoom), plus Okta's own sessions.
-	board := tm.waitFor("19/19 finished")
-	for _, want := range []string{"finished in ", "14 revoked", "1 done", "1 not found", "1 rejected", "2 failed", "did not succeed: R retries"} {
+	// Thirteen GTR apps and six vendors' APIs (Google, Microsoft, Slack,
+	// a CAEP receiver, Zoom, GitHub), plus Okta's own sessions.
+	board := tm.waitFor("20/20 finished")
+	for _, want := range []string{"finished in ", "15 revoked", "1 done", "1 not found", "1 rejected", "2 failed", "did not succeed: R retries"} {
 		if !strings.Contains(board, want) {
 			t.Errorf("the finished board lacks %q:\n%s", want, board)
 		}

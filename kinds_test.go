@@ -12,7 +12,7 @@ import (
 
 // TestRevokeAcrossKinds is the headless drill against the vendors' fakes:
 // ulc revoke signs the compromised user out of Google Workspace, Microsoft
-// 365, Slack and a CAEP receiver in one run, and the summary reports each
+// 365, Slack, a CAEP receiver, Zoom and a GitHub organization in one run, and the summary reports each
 // with its kind, its truth and what stays alive; no credential appears in
 // any output or in the audit log.
 func TestRevokeAcrossKinds(t *testing.T) {
@@ -29,7 +29,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	const who = "trinity@whiterabbit.fake"
 	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", who,
-		"--reason", "drill", "--yes", "--json", "--targets", "google,m365,slack,okta-itp,zoom")
+		"--reason", "drill", "--yes", "--json", "--targets", "google,m365,slack,okta-itp,zoom,github")
 	if code != exitFailures {
 		t.Fatalf("exit %d, want 1 (the demo's Slack token lacks a scope): %s", code, errOut)
 	}
@@ -52,6 +52,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		"slack":    {"slack", "rejected", "add admin.users:write"}, // says which scope to add
 		"okta-itp": {"caep", "revoked", ""},
 		"zoom":     {"zoom", "revoked", ""},
+		"github":   {"github", "revoked", ""}, // her githubUsername's two authorizations
 	}
 	seen := 0
 	for _, s := range sum.Targets {
@@ -77,6 +78,11 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		sb.Zoom.SignedOut(who) != 1 || sb.Slack.SignedOut(who) != 0 {
 		t.Errorf("signed out at the fakes: google %d, microsoft %d, caep %d, zoom %d, slack %d; want 1, 1, 1, 1, 0",
 			sb.Google.SignedOut(who), sb.Microsoft.SignedOut(who), sb.CAEP.SignedOut(who), sb.Zoom.SignedOut(who), sb.Slack.SignedOut(who))
+	}
+	// GitHub knows her by the login in her Okta profile, not her email.
+	if sb.GitHub.Removed("trinity-hale") != 2 || sb.GitHub.Authorizations("trinity-hale") != 0 || sb.GitHub.Authorizations("neo-the-one") != 2 {
+		t.Errorf("github: removed %d of trinity-hale's authorizations, %d left; neo-the-one has %d; want 2, 0, 2",
+			sb.GitHub.Removed("trinity-hale"), sb.GitHub.Authorizations("trinity-hale"), sb.GitHub.Authorizations("neo-the-one"))
 	}
 
 	// No secret of any credential file reaches the output or the log.
@@ -110,7 +116,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 func vendorSecrets(t *testing.T, dir string) []string {
 	t.Helper()
 	var out []string
-	for _, name := range []string{"slack-slack-token", "m365-client-secret", "zoom-client-secret"} {
+	for _, name := range []string{"slack-slack-token", "m365-client-secret", "zoom-client-secret", "github.token"} {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package backend
 import (
 	"ulc/actions"
 	"ulc/actions/caep"
+	"ulc/actions/github"
 	"ulc/actions/google"
 	"ulc/actions/microsoft"
 	"ulc/actions/slack"
@@ -18,4 +19,5 @@ func init() {
 	actions.Register(config.KindSlack, slack.Connector{})
 	actions.Register(config.KindCAEP, caep.Connector{})
 	actions.Register(config.KindZoom, zoom.Connector{})
+	actions.Register(config.KindGitHub, github.Connector{})
 }

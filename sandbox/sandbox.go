@@ -18,6 +18,7 @@ import (
 
 	"ulc/sandbox/apps"
 	"ulc/sandbox/caepfake"
+	"ulc/sandbox/githubfake"
 	"ulc/sandbox/googlefake"
 	"ulc/sandbox/microsoftfake"
 	"ulc/sandbox/oktafake"
@@ -54,13 +55,14 @@ type Sandbox struct {
 	ConfigPath string
 	// TokenFile holds the Okta API token (mode 0600).
 	TokenFile string
-	// Google, Microsoft, Slack, CAEP and Zoom are the vendor fakes, with
-	// Options.Vendors.
+	// Google, Microsoft, Slack, CAEP, Zoom and GitHub are the vendor
+	// fakes, with Options.Vendors.
 	Google    *googlefake.Server
 	Microsoft *microsoftfake.Server
 	Slack     *slackfake.Server
 	CAEP      *caepfake.Server
 	Zoom      *zoomfake.Server
+	GitHub    *githubfake.Server
 
 	srv     *http.Server
 	vendors []vendor
@@ -116,11 +118,14 @@ func Start(o Options) (*Sandbox, error) {
 	}
 	s.ConfigPath = fleet.ConfigPath
 	if o.Vendors {
-		var emails []string
+		var emails, logins []string
 		for _, p := range okta.People() {
 			emails = append(emails, p.Email)
+			if p.GitHubUsername != "" {
+				logins = append(logins, p.GitHubUsername)
+			}
 		}
-		if err := s.startVendors(o.Dir, s.ConfigPath, emails); err != nil {
+		if err := s.startVendors(o.Dir, s.ConfigPath, emails, logins); err != nil {
 			return nil, errors.Join(err, s.Close())
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"ulc/sandbox/caepfake"
+	"ulc/sandbox/githubfake"
 	"ulc/sandbox/googlefake"
 	"ulc/sandbox/microsoftfake"
 	"ulc/sandbox/slackfake"
@@ -25,7 +26,9 @@ type vendor interface {
 // the directory's people as their users, and appends their targets to the
 // registry at configPath. The demo shows one throttled (Microsoft: 429,
 // then success after Retry-After) and one lacking a permission (Slack).
-func (s *Sandbox) startVendors(dir, configPath string, emails []string) error {
+// logins are the GitHub logins of the directory's people (their Okta
+// attribute githubUsername), the members of the GitHub organization.
+func (s *Sandbox) startVendors(dir, configPath string, emails, logins []string) error {
 	var blocks []string
 	add := func(name string, v vendor, err error) error {
 		if err != nil {
@@ -75,6 +78,11 @@ func (s *Sandbox) startVendors(dir, configPath string, emails []string) error {
 		return err
 	}
 	s.Zoom = zm
+	gh, err := githubfake.Start(githubfake.Options{Logins: logins})
+	if err := add("github", gh, err); err != nil {
+		return err
+	}
+	s.GitHub = gh
 	f, err := os.OpenFile(configPath, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		return fmt.Errorf("sandbox: %w", err)

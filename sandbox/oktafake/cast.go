@@ -97,14 +97,17 @@ var deptApps = map[string][]int{
 
 type castMember struct {
 	first, last, display, nick, login, dept, title, status, userType string
-	home, ua                                                         int
-	manager                                                          string
+	// github is the custom profile attribute githubUsername, for the
+	// people who have a GitHub login in the org's GitHub organization.
+	github   string
+	home, ua int
+	manager  string
 }
 
 // cast is the curated directory: believable people at whiterabbit.fake.
 var cast = []castMember{
-	{first: "Trinity", last: "Hale", login: "trinity", dept: "Security", title: "Senior Security Engineer", status: "ACTIVE", home: 0, ua: 0, manager: "Morpheus Grant"},
-	{first: "Thomas", last: "Anderson", nick: "Neo", login: "neo", dept: "Engineering", title: "Senior Software Engineer", status: "ACTIVE", home: 0, ua: 4, manager: "Morpheus Grant"},
+	{first: "Trinity", last: "Hale", login: "trinity", dept: "Security", title: "Senior Security Engineer", status: "ACTIVE", home: 0, ua: 0, manager: "Morpheus Grant", github: "trinity-hale"},
+	{first: "Thomas", last: "Anderson", nick: "Neo", login: "neo", dept: "Engineering", title: "Senior Software Engineer", status: "ACTIVE", home: 0, ua: 4, manager: "Morpheus Grant", github: "neo-the-one"},
 	{first: "Morpheus", last: "Grant", login: "morpheus", dept: "Operations", title: "Director of Operations", status: "ACTIVE", home: 0, ua: 3, manager: "Jason Lock"},
 	{first: "Niobe", last: "Castillo", login: "niobe", dept: "Operations", title: "Logistics Lead", status: "ACTIVE", home: 4, ua: 2, manager: "Jason Lock"},
 	{first: "Oracle", last: "Amari", display: "The Oracle", login: "oracle", dept: "HR", title: "Chief People Officer", status: "ACTIVE", home: 0, ua: 3},
@@ -315,6 +318,9 @@ func (s *Server) castUser(rng *mrand.Rand, now time.Time, c *castMember) *user {
 	}
 	if c.manager != "" {
 		u.profile.Manager = ptr(c.manager)
+	}
+	if c.github != "" {
+		u.profile.GitHubUsername = ptr(c.github)
 	}
 	if c.userType != "Service" {
 		u.profile.MobilePhone = phone(p, 10+rng.IntN(89))

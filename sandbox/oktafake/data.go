@@ -45,6 +45,9 @@ type profile struct {
 	CountryCode    string  `json:"countryCode"`
 	Locale         string  `json:"locale"`
 	Timezone       string  `json:"timezone"`
+	// GitHubUsername is a custom attribute, as an org adds one in Okta's
+	// Profile Editor for the people who have a GitHub login.
+	GitHubUsername *string `json:"githubUsername,omitempty"`
 }
 
 // field returns a profile attribute by its Okta name.
@@ -94,6 +97,8 @@ func (p *profile) field(name string) (string, bool) {
 		return p.Locale, true
 	case "timezone":
 		return p.Timezone, true
+	case "githubUsername":
+		return opt(p.GitHubUsername)
 	}
 	return "", false
 }
@@ -103,6 +108,7 @@ func (u *user) person() Person {
 		ID: u.id, Login: u.profile.Login, Email: u.profile.Email,
 		FirstName: u.profile.FirstName, LastName: u.profile.LastName, Status: u.status,
 		Department: u.profile.Department, Title: u.profile.Title, LastLogin: u.lastLogin,
+		GitHubUsername: func() string { v, _ := u.profile.field("githubUsername"); return v }(),
 	}
 }
 

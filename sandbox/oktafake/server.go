@@ -75,6 +75,9 @@ type Person struct {
 	Department string
 	// Title is profile.title.
 	Title string
+	// GitHubUsername is the custom attribute profile.githubUsername, ""
+	// for the people who have no GitHub login.
+	GitHubUsername string
 	// LastLogin is the time of the last sign-in (zero if never).
 	LastLogin time.Time
 }
