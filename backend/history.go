@@ -71,3 +71,28 @@ func (b *Backend) Export(ctx context.Context, w io.Writer, format, runID string)
 	}
 	return b.log.Export(ctx, w, format, runID)
 }
+
+// State returns the state of run id (or the only run whose id starts with
+// it) without its events.
+func (b *Backend) State(ctx context.Context, id string) (*actions.RunState, error) {
+	if b.log == nil {
+		return nil, errNoLog
+	}
+	return b.log.State(ctx, id)
+}
+
+// Timeline returns at most limit events of run id after seq after.
+func (b *Backend) Timeline(ctx context.Context, id string, after int64, limit int) ([]actions.Event, error) {
+	if b.log == nil {
+		return nil, errNoLog
+	}
+	return b.log.Timeline(ctx, id, after, limit)
+}
+
+// StepEvents returns the events of step n (of user) of run id, in order.
+func (b *Backend) StepEvents(ctx context.Context, id string, n int, user string) ([]actions.Event, error) {
+	if b.log == nil {
+		return nil, errNoLog
+	}
+	return b.log.StepEvents(ctx, id, n, user)
+}

@@ -56,6 +56,16 @@ type Runner interface {
 type History interface {
 	Runs(ctx context.Context, f history.RunFilter) ([]history.RunSummary, error)
 	Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error)
+	// State is the state of run id (or the only run whose id starts with
+	// it) without its events: a run's view reads its timeline and its
+	// steps' events a page at a time, so a run of any size opens at once.
+	State(ctx context.Context, id string) (*actions.RunState, error)
+	// Timeline is at most limit events of run id (its full id) after seq
+	// after, in order.
+	Timeline(ctx context.Context, id string, after int64, limit int) ([]actions.Event, error)
+	// StepEvents are the events of step n of run id, whose user is user,
+	// in order: every attempt, retry and the result.
+	StepEvents(ctx context.Context, id string, n int, user string) ([]actions.Event, error)
 	Verify(ctx context.Context, knownHead string) (history.VerifyResult, error)
 	// TargetStats is each target's last n results of steps that were
 	// sent (dry runs and blocked steps left out), oldest first.

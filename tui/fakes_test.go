@@ -362,8 +362,11 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 		{Seq: 2, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR},
 		{Seq: 3, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR},
 		{Seq: 4, RunID: id, Time: testNow, Kind: actions.KindAttempt, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 1},
-		{Seq: 5, RunID: id, Time: testNow, Kind: actions.KindResult, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 1, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 31},
-		{Seq: 6, RunID: id, Time: testNow, Kind: actions.KindAttempt, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR, Attempt: 1},
+		{Seq: 5, RunID: id, Time: testNow.Add(12 * time.Millisecond), Kind: actions.KindRetry, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR,
+			Attempt: 1, HTTPStatus: 503, LatencyMS: 12, Error: "the app is unavailable (503): it is down or overloaded; retrying in 200ms"},
+		{Seq: 6, RunID: id, Time: testNow.Add(212 * time.Millisecond), Kind: actions.KindAttempt, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2},
+		{Seq: 7, RunID: id, Time: testNow.Add(243 * time.Millisecond), Kind: actions.KindResult, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 43},
+		{Seq: 8, RunID: id, Time: testNow.Add(time.Second), Kind: actions.KindAttempt, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR, Attempt: 1},
 	}
 	for _, ev := range evs {
 		st.Apply(ev)
@@ -371,6 +374,37 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 	st.Settle()
 	return st, evs, nil
 }
+
+// State folds Run, as the audit log does without keeping the events.
+func (h *fakeHistory) State(ctx context.Context, id string) (*actions.RunState, error) {
+	st, _, err := h.Run(ctx, id)
+	return st, err
+}
+
+// Timeline pages Run's events by seq.
+func (h *fakeHistory) Timeline(ctx context.Context, id string, after int64, limit int) ([]actions.Event, error) {
+	_, evs, err := h.Run(ctx, id)
+	var out []actions.Event
+	for _, ev := range evs {
+		if ev.Seq > after && len(out) < limit {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
+// StepEvents picks one step's events out of Run's.
+func (h *fakeHistory) StepEvents(ctx context.Context, id string, n int, user string) ([]actions.Event, error) {
+	_, evs, err := h.Run(ctx, id)
+	var out []actions.Event
+	for _, ev := range evs {
+		if ev.Step == n && ev.User == user {
+			out = append(out, ev)
+		}
+	}
+	return out, err
+}
+
 func (h *fakeHistory) Head(context.Context) (int64, string, error) {
 	return 42, strings.Repeat("c0ffee", 10) + "beef", nil
 }

@@ -66,7 +66,20 @@ func TestGolden(t *testing.T) {
 		{"run_detail", func(d *driver, _ *fakeRunner) {
 			d.key("tab")
 			d.key("enter")
-			d.sees("Timeline")
+			d.sees("OUTCOME")
+		}},
+		{"run_timeline", func(d *driver, _ *fakeRunner) {
+			d.key("tab")
+			d.key("enter")
+			d.key("t")
+			d.sees("Timeline of run")
+		}},
+		{"step_detail", func(d *driver, _ *fakeRunner) {
+			d.key("tab")
+			d.key("enter")
+			d.key("down") // chat, below the unknown wiki
+			d.key("enter")
+			d.sees("Attempts")
 		}},
 		{"targets", func(d *driver, _ *fakeRunner) {
 			d.key("shift+tab")

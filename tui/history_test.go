@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +24,8 @@ func TestHistoryFilterNarrowsRuns(t *testing.T) {
 	d := newDriver(t, deps, 120, 30)
 	d.key("tab")
 	d.sees("3 runs in", "phished", "lost laptop", "offboarding", "11-20 09:30", "smith@whiterabbi… +1", "dry run")
-	if n := len(rowsBelow(d.frame(), "STARTED")); n != 4 { // three runs and the legend
-		t.Fatalf("%d rows under the header:\n%s", n, d.frame())
+	if n := len(runRows(d.frame())); n != 3 {
+		t.Fatalf("%d runs listed:\n%s", n, d.frame())
 	}
 
 	d.key("/")
@@ -38,59 +39,205 @@ func TestHistoryFilterNarrowsRuns(t *testing.T) {
 	d.key("esc") // clears it
 	d.sees("phished", "lost laptop", "offboarding")
 
-	// Several words narrow further; any field counts (user, operator).
+	// Several words narrow further; any field counts (user, operator),
+	// and so does the date.
 	d.key("/")
 	d.typeText("neo carol")
 	d.sees("offboarding")
 	d.notSees("lost laptop", "phished")
 	d.key("esc")
 	d.sees("3 runs in")
+	d.key("/")
+	d.typeText("2026-11-20")
+	d.sees("offboarding")
+	d.notSees("lost laptop", "phished")
+	d.key("esc")
 
+	// A filter that matches nothing says so, and how to get back.
 	d.key("/")
 	d.typeText("nobody-at-all")
+	d.sees(`no run of the 3 matches "nobody-at-all"`, "esc clears it")
 	d.notSees("phished", "lost laptop", "offboarding")
 	d.key("enter")
 	d.key("enter") // nothing selected: nothing opens
-	d.notSees("Timeline")
+	d.notSees("OUTCOME")
 }
 
-func TestHistoryOpensARunWithItsTimeline(t *testing.T) {
-	deps, _, _, _ := testDeps()
-	d := newDriver(t, deps, 100, 40)
+// runRows are History's rows of runs: the lines under the header that
+// start with a date, less the selected run's detail (its "… by operator").
+func runRows(frame string) []string {
+	var out []string
+	for _, l := range rowsBelow(frame, "STARTED") {
+		if len(l) > 5 && (l[2] == '-' || l[4] == '-') && !strings.Contains(l, " by ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// At 80×24 History shows each run's date and ticket, and the selected run
+// in full under the table; g and G jump.
+func TestHistoryShowsDateAndTicketAt80x24(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	hist.runs = append(hist.runs, history.RunSummary{RunID: "20251002-080000-eee555", Started: time.Date(2025, 10, 2, 8, 0, 0, 0, time.UTC),
+		Info:   actions.RunInfo{Reason: "contractor left", Ticket: "HR-311", Operator: "dana", Host: "soc-02", Users: []actions.User{cast[1].User}},
+		Counts: map[actions.Outcome]int{actions.Revoked: 3, actions.Failed: 1}, Steps: 4})
+	d := newDriver(t, deps, 80, 24)
 	d.key("tab")
-	d.sees("12:30:00", "INTERRUPTED", "phished", "✓1 ?1")
+	d.sees("STARTED UTC", "TICKET")
+	rows := runRows(d.frame())
+	if len(rows) != 2 || !strings.Contains(rows[0], "11-21 12:30") || !strings.Contains(rows[0], "INC-7") {
+		t.Fatalf("rows %q", rows)
+	}
+	if !strings.Contains(rows[1], "2025-10-02") || !strings.Contains(rows[1], "HR-311") || !strings.Contains(rows[1], "failures") {
+		t.Errorf("a run of another year shows its year, its ticket and its failures: %q", rows[1])
+	}
+	d.sees("2026-11-21 12:30:00 UTC by analyst · ticket INC-7 · reason: phished")
+	d.key("G")
+	if f := strings.Join(strings.Fields(d.frame()), " "); !strings.Contains(f, "2025-10-02 08:00:00 UTC by dana on soc-02 · ticket HR-311 · reason: contractor left · neo@whiterabbit.fake") {
+		t.Errorf("the selected run is not shown in full:\n%s", d.frame())
+	}
+	d.sees("4 steps: 3 revoked, 1 failed")
+	d.key("g")
+	d.sees("ticket INC-7")
+}
+
+// A run's view puts failures first, and enter on a step lists every
+// attempt with its time, status, latency and reason.
+func TestRunDetailListsEveryAttempt(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
 	d.key("enter")
 	d.sees("› Run 20261121-120000-def456",
 		"INTERRUPTED: the process ended before the run finished",
-		"Reason       phished", "Ticket       INC-7", "by analyst",
-		"✓ revoked", "chat", "204",
-		"? unknown", "wiki", // an attempt left, no answer recorded
-		"Timeline",
-		"14:30:00.000 #1 run_started",
-		"#5 result step 1 chat attempt 1 → 204 revoked",
-		"#6 attempt step 2 wiki attempt 1")
-	d.notSees("planned") // planned events are the table, not the timeline
+		"Reason       phished", "Ticket       INC-7", "by analyst", "Steps        2: 1 revoked, 1 unknown")
+	rows := rowsBelow(d.frame(), "OUTCOME")
+	if len(rows) < 2 || !strings.Contains(rows[0], "? unknown") || !strings.Contains(rows[1], "✓ revoked") {
+		t.Fatalf("the step that did not succeed is not first:\n%s", d.frame())
+	}
+	d.sees("step 2 wiki · unknown")
+	d.key("down")
+	d.sees("step 1 chat · revoked")
+	d.key("enter")
+	d.sees("› step 1", "Target       chat (gtr)", "Time         43 ms, its 2 requests together", "Attempts (UTC)")
+	f := d.frame()
+	first := strings.Index(f, "1  14:30:00.000  503     12ms  retried: the app is unavailable (503)")
+	second := strings.Index(f, "2  14:30:00.212  204     31ms  revoked")
+	if first < 0 || second < first {
+		t.Fatalf("the attempts are not listed in order with their status and time:\n%s", f)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(f), " "), "it is down or overloaded; retrying in 200ms") {
+		t.Errorf("the retry's reason is cut:\n%s", f)
+	}
 	d.key("esc")
-	d.sees("1 run in")
-	d.notSees("Timeline")
+	d.sees("step 1 chat · revoked")
 }
 
-func TestRunDetailScrolls(t *testing.T) {
+// The timeline wraps long lines under their event, and scrolls.
+func TestRunTimelineWrapsAndScrolls(t *testing.T) {
 	deps, _, _, _ := testDeps()
 	d := newDriver(t, deps, 80, 12)
 	d.key("tab")
 	d.key("enter")
-	d.sees("State")
-	d.notSees("#6 attempt")
+	d.key("t")
+	d.sees("Timeline of run", "14:30:00.000 #1 run_started")
+	d.notSees("#8 attempt")
 	for range 20 {
 		d.key("down")
 	}
-	d.sees("#6 attempt step 2 wiki attempt 1")
-	d.notSees("State ")
-	// Scrolling stopped at the end: one step up moves at once.
-	d.key("up")
-	d.sees("#5 result")
-	d.notSees("#6 attempt")
+	d.sees("#8 attempt step 2 wiki attempt 1", "of 9 · 8 events")
+	d.notSees("#1 run_started")
+	f := d.frame()
+	if !strings.Contains(f, "#5 retry step 1 chat attempt 1 → 503: the app is unavailable (503):\n             it is down or overloaded") {
+		t.Errorf("the long line is not wrapped under its event:\n%s", f)
+	}
+	d.key("g")
+	d.sees("#1 run_started")
+	d.key("t")
+	d.sees("OUTCOME")
+}
+
+// pagedHistory serves a run of n events, counting the timeline's reads.
+type pagedHistory struct {
+	*fakeHistory
+	n     int
+	mu    sync.Mutex
+	reads []int64
+}
+
+func (h *pagedHistory) Timeline(_ context.Context, id string, after int64, limit int) ([]actions.Event, error) {
+	h.mu.Lock()
+	h.reads = append(h.reads, after)
+	h.mu.Unlock()
+	var out []actions.Event
+	for seq := after + 1; seq <= int64(h.n) && len(out) < limit; seq++ {
+		out = append(out, actions.Event{Seq: seq, RunID: id, Time: testNow, Kind: actions.KindAttempt, Step: int(seq), Target: "chat", Attempt: 1})
+	}
+	return out, nil
+}
+
+func (h *pagedHistory) timelineReads() []int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]int64(nil), h.reads...)
+}
+
+// A long run's timeline is read a page at a time, as the operator scrolls
+// towards its end: opening it reads one page, not the run.
+func TestRunTimelineReadsAPageAtATime(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	ph := &pagedHistory{fakeHistory: hist, n: 1234}
+	deps.History = ph
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.key("enter")
+	d.key("t")
+	if got := ph.timelineReads(); len(got) != 1 || got[0] != 0 {
+		t.Fatalf("opening the timeline read %v, want one page from the start", got)
+	}
+	d.sees("of the first 500 events · ↓ reads on")
+	for range 3 {
+		d.key("G")
+	}
+	if got := ph.timelineReads(); len(got) != 3 || got[1] != 500 || got[2] != 1000 {
+		t.Fatalf("reads %v, want pages after seq 0, 500 and 1000", got)
+	}
+	d.sees("#1234 attempt step 1234 chat attempt 1", "of 1234 · 1234 events")
+	d.key("G")
+	if got := ph.timelineReads(); len(got) != 3 {
+		t.Fatalf("the end was read again: %v", got)
+	}
+}
+
+// R in a run's view asks before sending the run's unfinished steps again;
+// v verifies the chain from there.
+func TestRunDetailResumesAndVerifies(t *testing.T) {
+	deps, _, run, hist := testDeps()
+	d := newDriver(t, deps, 100, 30)
+	d.key("tab")
+	d.key("enter")
+	d.key("v")
+	d.sees("chain intact: 6 events")
+	if hist.verified != 1 {
+		t.Fatalf("v verified %d times", hist.verified)
+	}
+	d.key("enter") // the step's view resumes too
+	d.key("R")
+	d.sees("Resume run 20261121-120000-def456: send its 1 step that has not succeeded again, as a new run? y/n", "y resume")
+	d.key("n")
+	d.sees("not resumed")
+	d.key("esc")
+	d.key("R")
+	d.sees("Resume run 20261121-120000-def456")
+	if n := run.executed(); n != 0 {
+		t.Fatalf("asking ran %d runs", n)
+	}
+	d.key("y")
+	d.sees("1/1 finished", "wiki")
+	if p := run.plannedRequests(); len(p) != 2 || p[1].ResumeOf != "20261121-120000-def456" {
+		t.Fatalf("planned %+v", p)
+	}
 }
 
 func TestHistoryVerifiesTheChain(t *testing.T) {
@@ -149,14 +296,19 @@ func (h mixedHistory) Run(ctx context.Context, id string) (*actions.RunState, []
 		return nil, nil, err
 	}
 	more := []actions.Event{
-		{Seq: 7, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 3, User: cast[0].Login, Target: "google", Action: "google"},
-		{Seq: 8, RunID: id, Time: testNow, Kind: actions.KindResult, Step: 3, User: cast[0].Login, Target: "google", Action: "google",
+		{Seq: 9, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 3, User: cast[0].Login, Target: "google", Action: "google"},
+		{Seq: 10, RunID: id, Time: testNow, Kind: actions.KindResult, Step: 3, User: cast[0].Login, Target: "google", Action: "google",
 			Attempt: 2, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 12},
 	}
 	for _, ev := range more {
 		st.Apply(ev)
 	}
 	return st, append(evs, more...), nil
+}
+
+func (h mixedHistory) State(ctx context.Context, id string) (*actions.RunState, error) {
+	st, _, err := h.Run(ctx, id)
+	return st, err
 }
 
 // A run that signed the user out of several kinds of target shows each
