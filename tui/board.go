@@ -62,7 +62,7 @@ type boardScreen struct {
 
 // try is one attempt of a step that was retried.
 type try struct {
-	at      time.Time
+	at      time.Time // when its answer (or its timeout) came
 	status  int
 	latency int64
 	reason  string
@@ -719,7 +719,8 @@ func (b *boardScreen) attemptRows(s *actions.StepState) []string {
 func attemptLine(n int, t try) string {
 	at := "--:--:--.---"
 	if !t.at.IsZero() {
-		at = t.at.Local().Format("15:04:05.000")
+		// When the attempt was sent: its answer's time less its latency.
+		at = t.at.Add(-time.Duration(t.latency) * time.Millisecond).Local().Format("15:04:05.000")
 	}
 	status := "-"
 	if t.status != 0 {

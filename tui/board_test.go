@@ -181,9 +181,9 @@ func TestBoardRowDetail(t *testing.T) {
 	// Every attempt: its time, status, latency and reason; the step's
 	// time is all of them.
 	d.sees("Target       wiki", "Outcome      ✗ failed", "Time         42 ms over 3 attempts",
-		"Attempts     1 14:30:00.000   -    10ms connection refused; retrying in 250ms",
-		"             2 14:30:00.000   -    20ms connection refused; retrying in 500ms",
-		"             3 14:30:00.000   -    12ms failed (the reason above)",
+		"Attempts     1 14:30:00.290   -    10ms connection refused; retrying in 250ms",
+		"             2 14:30:00.580   -    20ms connection refused; retrying in 500ms",
+		"             3 14:30:00.988   -    12ms failed (the reason above)",
 		"Request      POST https://wiki.example/gtr", "Subject      email",
 		"connection refused", "enter or esc closes the detail")
 	d.key("esc")

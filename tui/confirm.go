@@ -448,7 +448,7 @@ func (s *confirmScreen) view() string {
 	}
 	b.WriteString(c.st.title.Render(label) + "\n")
 	residual := s.residualLine()
-	after := 2 // the lines below the list: confirm, the hint
+	after := 3 // the table's header, and the lines below it: confirm, the hint
 	if residual != "" {
 		after++
 	}

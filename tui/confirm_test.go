@@ -216,6 +216,9 @@ func TestConfirmSaysWhenTargetsDoNotFit(t *testing.T) {
 	if shown == 0 || shown == 40 || !strings.Contains(f, fmt.Sprintf("1–%d of 40 · ↓ %d more", shown, 40-shown)) {
 		t.Fatalf("%d targets shown, and the rest not counted:\n%s", shown, f)
 	}
+	// The list gives way, not the lines below it.
+	d.sees("Confirm › type "+trinity, "(41 requests) tab: the next field down")
+	fits(t, "confirm", d.m.View().Content, 80, 24)
 }
 
 // missingCredRunner is the fake runner with chat's credential missing: its

@@ -230,7 +230,10 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 	r.mu.Unlock()
 	st := actions.NewRunState(p.RunID)
 	emit := func(ev actions.Event) {
-		ev.RunID, ev.Time = p.RunID, testNow
+		ev.RunID = p.RunID
+		if ev.Time.IsZero() {
+			ev.Time = testNow
+		}
 		if ev.Kind == actions.KindRunFinished {
 			ev.Time = testNow.Add(2100 * time.Millisecond) // a run takes a while
 		}
@@ -287,10 +290,12 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 			// then the result. The result's latency is the whole step's.
 			for n := 1; n <= 2; n++ {
 				emit(actions.Event{Kind: actions.KindRetry, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action,
-					Attempt: n, LatencyMS: int64(10 * n), Error: fmt.Sprintf("connection refused; retrying in %dms", 250*n)})
+					Time: testNow.Add(time.Duration(300*n) * time.Millisecond), Attempt: n, LatencyMS: int64(10 * n),
+					Error: fmt.Sprintf("connection refused; retrying in %dms", 250*n)})
 				emit(actions.Event{Kind: actions.KindAttempt, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: n + 1})
 			}
-			ev.Attempt, ev.Error = 3, "connection refused (after 3 attempts): is the app up at https://"+s.Target+".example? Then R to retry"
+			ev.Attempt, ev.Time = 3, testNow.Add(time.Second)
+			ev.Error = "connection refused (after 3 attempts): is the app up at https://" + s.Target + ".example? Then R to retry"
 		case actions.NotFound:
 			ev.HTTPStatus, ev.Error = 404, "the app has no such user"
 		}
