@@ -18,11 +18,19 @@ func (l *Log) State(ctx context.Context, id string) (*actions.RunState, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A run's events lie between its first and last seq, mostly
+	// contiguous: read that stretch of the table in order rather than
+	// look each row up through the run's index.
+	var first, last int64
+	if err := l.db.QueryRowContext(ctx, `SELECT min(seq), max(seq) FROM events WHERE run_id = ?`, full).Scan(&first, &last); err != nil {
+		return nil, l.wrap(err)
+	}
 	st := actions.NewRunState(full)
-	if err := l.scan(ctx, full, func(ev actions.Event, _, _ string) error {
-		st.Apply(ev)
-		return nil
-	}); err != nil {
+	if err := l.scanQuery(ctx, ` NOT INDEXED WHERE seq BETWEEN ? AND ? AND run_id = ? ORDER BY seq`, []any{first, last, full},
+		func(ev actions.Event, _, _ string) error {
+			st.Apply(ev)
+			return nil
+		}); err != nil {
 		return nil, err
 	}
 	if !st.Done && !running(st.Info) {
