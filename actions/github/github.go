@@ -361,7 +361,7 @@ func (c *conn) failed(a actions.Answer, name string) (actions.Result, bool) {
 		res.Error = fmt.Sprintf("GitHub failed on %s (%s)%s: resume the run later", what, status, retried(a.Reason))
 	case st >= 300 && st < 400:
 		res.Outcome = actions.Rejected
-		res.Error = fmt.Sprintf("%s: %s", what, c.scrub(a.Reason))
+		res.Error = fmt.Sprintf("%s: %s", what, c.scrub(a.Sentence())) // "…, not followed: fix url"
 	case st == http.StatusUnauthorized:
 		res.Outcome = actions.Rejected
 		res.Error = fmt.Sprintf("GitHub does not accept the token (%s): %s", status, c.tokenFix())

@@ -289,3 +289,17 @@ func TestProbe(t *testing.T) {
 		t.Error("the probe removed something")
 	}
 }
+
+// TestRedirectIsNotFollowed: a 3xx is refused with the engine's sentence,
+// which says to fix url, and the token does not follow it.
+func TestRedirectIsNotFollowed(t *testing.T) {
+	elsewhere := newStub(t, func(_ int, w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, oneAuthorization) })
+	s := newStub(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.srv.URL+r.URL.Path, http.StatusFound)
+	})
+	out, _ := run(t, urlTarget(t, s.srv.URL+"/"), directory{trinity: "trinity-hale"}, nil, trinity)
+	expect(t, out[trinity], actions.Rejected, "list", `^the list of credential authorizations: redirected .*not followed: fix url$`)
+	if len(elsewhere.calls) != 0 {
+		t.Errorf("the redirect was followed: %v", elsewhere.calls)
+	}
+}
