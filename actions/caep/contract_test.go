@@ -27,16 +27,10 @@ package caep
 // <repo>/../shared/connectors/specs/okta-ssf-receiver-trimmed.yaml.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"ulc/actions"
@@ -52,92 +46,15 @@ func receiverSpec(t *testing.T) string {
 	return prismtest.Spec(t, "ULC_CAEP_SPEC", "shared/connectors/specs/okta-ssf-receiver-trimmed.yaml", "Okta's receiver spec")
 }
 
-// exchange is one request through the recorder and Prism's answer.
-type exchange struct {
-	method, uri string
-	status      int
-	problem     string // Prism's own error (application/problem+json), or ""
-	violations  string // Prism's sl-violations header
-}
-
-// recorder sits between the connector and Prism, passes every request on
-// (adding the Prefer header when set) and keeps what Prism answered.
-type prismRecorder struct {
-	url string
-
-	mu       sync.Mutex
-	upstream *url.URL
-	prefer   string
-	log      []exchange
-}
-
-func newPrismRecorder(t *testing.T) *prismRecorder {
-	t.Helper()
-	rec := &prismRecorder{}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			rec.mu.Lock()
-			up, prefer := rec.upstream, rec.prefer
-			rec.mu.Unlock()
-			pr.SetURL(up)
-			if prefer != "" {
-				pr.Out.Header.Set("Prefer", prefer)
-			}
-		},
-		ModifyResponse: func(resp *http.Response) error {
-			x := exchange{method: resp.Request.Method, uri: resp.Request.URL.RequestURI(), status: resp.StatusCode,
-				violations: resp.Header.Get("Sl-Violations")}
-			if strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				if err != nil {
-					return err
-				}
-				resp.Body = io.NopCloser(bytes.NewReader(body))
-				x.problem = string(body)
-			}
-			rec.mu.Lock()
-			rec.log = append(rec.log, x)
-			rec.mu.Unlock()
-			return nil
-		},
-	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	rec.url = srv.URL
-	return rec
-}
-
-func (rec *prismRecorder) set(upstream, prefer string) {
-	u, err := url.Parse(upstream)
-	if err != nil {
-		panic(err)
-	}
-	rec.mu.Lock()
-	rec.upstream, rec.prefer = u, prefer
-	rec.mu.Unlock()
-}
-
-func (rec *prismRecorder) take() []exchange {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	out := rec.log
-	rec.log = nil
-	return out
-}
-
 // clean fails the test for every exchange Prism found wrong, and returns
 // the statuses.
-func clean(t *testing.T, what string, xs []exchange) []int {
+func clean(t *testing.T, what string, xs []prismtest.Exchange) []int {
 	t.Helper()
 	var got []int
 	for _, x := range xs {
-		got = append(got, x.status)
-		if x.problem != "" {
-			t.Errorf("%s breaks Okta's receiver contract: %s %s -> %d %s", what, x.method, x.uri, x.status, x.problem)
-		}
-		if x.violations != "" {
-			t.Errorf("%s: Prism warns: %s %s -> %d: %s", what, x.method, x.uri, x.status, x.violations)
+		got = append(got, x.Status)
+		if x.Faulty() {
+			t.Errorf("%s breaks Okta's receiver contract: %s", what, x)
 		}
 	}
 	if len(xs) == 0 {
@@ -149,11 +66,12 @@ func clean(t *testing.T, what string, xs []exchange) []int {
 func TestContractPushAgainstPrismMock(t *testing.T) {
 	spec := receiverSpec(t)
 	mock := prismtest.Mock(t, spec)
-	rec := newPrismRecorder(t)
-	rec.set(mock, "")
+	rec := prismtest.NewRecorder(t, "")
+	rec.SetUpstream(t, mock)
+	rec.SetPrefer("")
 
 	// The harness can fail: a push with the wrong media type is refused.
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, rec.url+caepfake.Path, strings.NewReader("x.y.z"))
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, rec.URL+caepfake.Path, strings.NewReader("x.y.z"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,15 +81,15 @@ func TestContractPushAgainstPrismMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if xs := rec.take(); len(xs) != 1 || xs[0].status == http.StatusAccepted {
+	if xs := rec.Take(); len(xs) != 1 || xs[0].Status == http.StatusAccepted {
 		t.Fatalf("Prism took a push as application/json: %+v", xs)
 	}
 
 	keyPath, _ := writeKey(t, t.TempDir(), 2048)
-	f := loadTargets(t, target("okta-itp", rec.url+caepfake.Path, keyPath))
+	f := loadTargets(t, target("okta-itp", rec.URL+caepfake.Path, keyPath))
 
 	r := engineRun(t, f, nil)
-	if got := clean(t, "push", rec.take()); fmt.Sprint(got) != "[202]" {
+	if got := clean(t, "push", rec.Take()); fmt.Sprint(got) != "[202]" {
 		t.Errorf("statuses %v, want [202]", got)
 	}
 	if res := r.result(t, 1); res.Outcome != actions.Revoked || res.Error != "" {
@@ -179,9 +97,10 @@ func TestContractPushAgainstPrismMock(t *testing.T) {
 	}
 
 	// Okta's documented 400, as the spec's schema describes it.
-	rec.set(mock, "code=400")
+	rec.SetUpstream(t, mock)
+	rec.SetPrefer("code=400")
 	r = engineRun(t, f, nil)
-	if got := clean(t, "push answered 400", rec.take()); fmt.Sprint(got) != "[400]" {
+	if got := clean(t, "push answered 400", rec.Take()); fmt.Sprint(got) != "[400]" {
 		t.Errorf("statuses %v, want [400]", got)
 	}
 	res := r.result(t, 1)
@@ -193,12 +112,13 @@ func TestContractPushAgainstPrismMock(t *testing.T) {
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
 	spec := receiverSpec(t)
-	rec := newPrismRecorder(t)
-	s := startFake(t, caepfake.Options{Users: []string{"alice@example.com"}, Audience: rec.url})
+	rec := prismtest.NewRecorder(t, "")
+	s := startFake(t, caepfake.Options{Users: []string{"alice@example.com"}, Audience: rec.URL})
 	proxy := prismtest.Proxy(t, spec, s.URL())
-	rec.set(proxy, "")
+	rec.SetUpstream(t, proxy)
+	rec.SetPrefer("")
 
-	block := replaceKeys(fakeTarget(t, s, "okta-itp"), `url = "`+rec.url+caepfake.Path+`"`)
+	block := replaceKeys(fakeTarget(t, s, "okta-itp"), `url = "`+rec.URL+caepfake.Path+`"`)
 	cases := []struct {
 		name    string
 		block   string
@@ -213,7 +133,7 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := engineRun(t, loadTargets(t, tc.block), nil)
-			if got := clean(t, tc.name, rec.take()); fmt.Sprint(got) != fmt.Sprint([]int{tc.status}) {
+			if got := clean(t, tc.name, rec.Take()); fmt.Sprint(got) != fmt.Sprint([]int{tc.status}) {
 				t.Errorf("statuses %v, want [%d]", got, tc.status)
 			}
 			res := r.result(t, 1)
@@ -227,16 +147,17 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 	}
 	// The harness can fail: an answer outside Okta's published operation
 	// (RFC 8935's access_denied, which Okta's enum lacks) is flagged.
-	denied := startFake(t, caepfake.Options{Users: []string{"alice@example.com"}, MissingPermission: true, Audience: rec.url})
-	rec.set(prismtest.Proxy(t, spec, denied.URL()), "")
-	engineRun(t, loadTargets(t, replaceKeys(fakeTarget(t, denied, "okta-itp"), `url = "`+rec.url+caepfake.Path+`"`)), nil)
+	denied := startFake(t, caepfake.Options{Users: []string{"alice@example.com"}, MissingPermission: true, Audience: rec.URL})
+	rec.SetUpstream(t, prismtest.Proxy(t, spec, denied.URL()))
+	rec.SetPrefer("")
+	engineRun(t, loadTargets(t, replaceKeys(fakeTarget(t, denied, "okta-itp"), `url = "`+rec.URL+caepfake.Path+`"`)), nil)
 	// (Prism answers 500 VIOLATIONS, which the engine retries.)
-	xs := rec.take()
+	xs := rec.Take()
 	if len(xs) == 0 {
 		t.Error("access_denied: no request reached Prism")
 	}
 	for _, x := range xs {
-		if x.status != http.StatusInternalServerError || !strings.Contains(x.problem, "#VIOLATIONS") {
+		if x.Status != http.StatusInternalServerError || x.Problem == nil || !x.Problem.Violations() {
 			t.Errorf("Prism passed access_denied as Okta's contract: %+v", x)
 		}
 	}

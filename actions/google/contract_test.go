@@ -25,16 +25,8 @@ package google_test
 // <repo>/../shared/connectors/specs/google-admin-directory-v1-openapi.yaml.
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"ulc/actions"
@@ -50,118 +42,13 @@ func adminSpec(t *testing.T) string {
 	return prismtest.Spec(t, "ULC_GOOGLE_SPEC", "shared/connectors/specs/google-admin-directory-v1-openapi.yaml", "the Admin SDK spec")
 }
 
-// exchange is one request through the recorder and Prism's answer.
-type exchange struct {
-	method, path string
-	status       int
-	problem      string // Prism's own error (problem+json), or ""
-	violations   string // Prism's sl-violations header
-}
-
-func (x exchange) String() string {
-	s := fmt.Sprintf("%s %s -> %d", x.method, x.path, x.status)
-	if x.problem != "" {
-		s += " PRISM " + x.problem
-	}
-	if x.violations != "" {
-		s += " [sl-violations " + x.violations + "]"
-	}
-	return s
-}
-
-// recorder stands between the connector and Prism, passes every request
-// on (adding Prefer when set, to pick one of the spec's answers) and keeps
-// what Prism answered.
-type recorder struct {
-	url    string
-	mu     sync.Mutex
-	log    []exchange
-	prefer string
-}
-
-func newRecorder(t *testing.T, upstream string) *recorder {
-	t.Helper()
-	target, _ := url.Parse(upstream)
-	rec := &recorder{}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			rec.mu.Lock()
-			if rec.prefer != "" {
-				pr.Out.Header.Set("Prefer", rec.prefer)
-			}
-			rec.mu.Unlock()
-		},
-		ModifyResponse: func(resp *http.Response) error {
-			x := exchange{method: resp.Request.Method, path: resp.Request.URL.Path, status: resp.StatusCode,
-				violations: resp.Header.Get("Sl-Violations")}
-			if strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				if err != nil {
-					return err
-				}
-				resp.Body = io.NopCloser(bytes.NewReader(body))
-				var p struct {
-					Type, Title, Detail string
-					Validation          []struct {
-						Location []string
-						Message  string
-					}
-				}
-				if json.Unmarshal(body, &p) == nil && strings.Contains(p.Type, "stoplight.io/prism/errors") {
-					x.problem = p.Title + ": " + p.Detail
-					for _, v := range p.Validation {
-						x.problem += fmt.Sprintf("; %s: %s", strings.Join(v.Location, "."), v.Message)
-					}
-				}
-			}
-			rec.mu.Lock()
-			rec.log = append(rec.log, x)
-			rec.mu.Unlock()
-			return nil
-		},
-	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	rec.url = srv.URL
-	return rec
-}
-
-func (rec *recorder) take() []exchange {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	out := rec.log
-	rec.log = nil
-	return out
-}
-
-func (rec *recorder) setPrefer(p string) {
-	rec.mu.Lock()
-	rec.prefer = p
-	rec.mu.Unlock()
-}
-
-// clean fails the test for every exchange Prism objected to, and checks
-// that the calls were, in order, want ("POST signOut", ...).
-func clean(t *testing.T, what string, xs []exchange, want ...string) {
-	t.Helper()
-	var got []string
-	for _, x := range xs {
-		if x.problem != "" || x.violations != "" {
-			t.Errorf("%s breaks the Admin SDK's contract: %s", what, x)
-		}
-		got = append(got, fmt.Sprintf("%s %d", x.method, x.status))
-	}
-	if strings.Join(got, ", ") != strings.Join(want, ", ") {
-		t.Errorf("%s: exchanges %v, want %v", what, got, want)
-	}
-}
+// contract names what Prism holds the exchanges to, for failures.
+const contract = "the Admin SDK's contract"
 
 func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	spec := adminSpec(t)
 	mock := prismtest.Mock(t, spec)
-	rec := newRecorder(t, mock)
+	rec := prismtest.NewRecorder(t, mock)
 	// The token comes from the fake: the spec has no token endpoint.
 	fake, err := googlefake.Start(googlefake.Options{})
 	if err != nil {
@@ -173,7 +60,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	block = strings.Replace(block, fake.URL(), rec.url+"/", 1) + "revoke_oauth_grants = true\nretries = 0\n"
+	block = strings.Replace(block, fake.URL(), rec.URL+"/", 1) + "revoke_oauth_grants = true\nretries = 0\n"
 	f := loadTargets(t, dir, block)
 
 	// The harness sees what Prism refuses: no credential, an unknown path.
@@ -181,7 +68,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 		{"POST", "/admin/directory/v1/users/alice@example.com/signOut", ""},
 		{"POST", "/admin/directory/v1/users/alice@example.com/signout", "Bearer x"},
 	} {
-		req, _ := http.NewRequestWithContext(t.Context(), bad.method, rec.url+bad.path, nil)
+		req, _ := http.NewRequestWithContext(t.Context(), bad.method, rec.URL+bad.path, nil)
 		if bad.auth != "" {
 			req.Header.Set("Authorization", bad.auth)
 		}
@@ -190,7 +77,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		if xs := rec.take(); len(xs) != 1 || xs[0].problem == "" && xs[0].violations == "" {
+		if xs := rec.Take(); len(xs) != 1 || !xs[0].Faulty() {
 			t.Fatalf("Prism let %s %s (auth %q) pass: %v", bad.method, bad.path, bad.auth, xs)
 		}
 	}
@@ -201,13 +88,13 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	if s.Outcome != actions.Revoked {
 		t.Errorf("sign-out and grants: %s %q", s.Outcome, s.Error)
 	}
-	clean(t, "sign-out and grants", rec.take(), "POST 204", "GET 200", "DELETE 204")
+	rec.Check(t, "sign-out and grants", contract, prismtest.MethodStatus, "POST 204", "GET 200", "DELETE 204")
 
 	// The spec's error answer (GoogleJsonError) is read as Google's.
-	rec.setPrefer("code=404")
+	rec.SetPrefer("code=404")
 	_, st, _ = run(t, f, alice)
 	expect(t, step(t, st, alice, "google"), actions.NotFound, 2, "Resource Not Found: userKey")
-	clean(t, "unknown user", rec.take(), "POST 404")
+	rec.Check(t, "unknown user", contract, prismtest.MethodStatus, "POST 404")
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
@@ -224,35 +111,35 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = fake.Close() })
 	proxy := prismtest.Proxy(t, spec, strings.TrimSuffix(fake.URL(), "/"))
-	rec := newRecorder(t, proxy)
+	rec := prismtest.NewRecorder(t, proxy)
 	dir := t.TempDir()
 	block, err := fake.TargetTOML("google", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := loadTargets(t, dir, strings.Replace(block, fake.URL(), rec.url+"/", 1))
+	f := loadTargets(t, dir, strings.Replace(block, fake.URL(), rec.URL+"/", 1))
 
 	// Throttled once (429 with Google's envelope), then signed out, grants
 	// listed and deleted.
 	_, st, _ := run(t, f, alice)
 	expect(t, step(t, st, alice, "google"), actions.Revoked, 6, "deleted 2 grants")
-	clean(t, "throttled sign-out and grants", rec.take(), "POST 429", "POST 204", "GET 200", "DELETE 204", "DELETE 204")
+	rec.Check(t, "throttled sign-out and grants", contract, prismtest.MethodStatus, "POST 429", "POST 204", "GET 200", "DELETE 204", "DELETE 204")
 	if fake.SignedOut(alice) != 1 || len(fake.Grants(alice)) != 0 {
 		t.Errorf("signed out %d times, grants left %v", fake.SignedOut(alice), fake.Grants(alice))
 	}
 
 	_, st, _ = run(t, f, "nobody@example.com")
 	expect(t, step(t, st, "nobody@example.com", "google"), actions.NotFound, 2)
-	clean(t, "unknown user", rec.take(), "POST 404")
+	rec.Check(t, "unknown user", contract, prismtest.MethodStatus, "POST 404")
 
 	_, st, _ = run(t, f, "team@example.com")
 	expect(t, step(t, st, "team@example.com", "google"), actions.Rejected, 2, "Type not supported")
-	clean(t, "group address", rec.take(), "POST 400")
+	rec.Check(t, "group address", contract, prismtest.MethodStatus, "POST 400")
 
 	// The other admin-console mistake: bob is no admin, so 403.
-	f = loadTargets(t, dir, strings.Replace(strings.Replace(block, fake.URL(), rec.url+"/", 1),
+	f = loadTargets(t, dir, strings.Replace(strings.Replace(block, fake.URL(), rec.URL+"/", 1),
 		"admin = \""+googlefake.DefaultAdmin+"\"", "admin = \""+bob+"\"", 1))
 	_, st, _ = run(t, f, alice)
 	expect(t, step(t, st, alice, "google"), actions.Rejected, 2, "403 Not Authorized")
-	clean(t, "admin without privilege", rec.take(), "POST 403")
+	rec.Check(t, "admin without privilege", contract, prismtest.MethodStatus, "POST 403")
 }

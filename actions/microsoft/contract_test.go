@@ -29,20 +29,15 @@ package microsoft_test
 // fail. The spec is $ULC_MSGRAPH_SPEC or <repo>/../shared/connectors/specs/.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"ulc/actions"
@@ -72,97 +67,31 @@ func graphSpec(t *testing.T) string {
 	return spec
 }
 
-// exchange is one request through the recorder and Prism's answer.
-type exchange struct {
-	method, uri string
-	status      int
-	problem     string // Prism's own error (application/problem+json), or ""
-	violations  string // Prism's sl-violations header
-}
+// contract names what Prism holds the exchanges to, for failures.
+const contract = "the Graph contract"
 
-// recorder sits between the connector and Prism: it strips the /v1.0 of
-// Graph's server URL (Prism serves the spec's paths at its root), adds the
-// Prefer header a case asks for, and keeps Prism's answers.
-type recorder struct {
-	url    string
-	mu     sync.Mutex
-	prefer string
-	log    []exchange
-}
-
-func newRecorder(t *testing.T, upstream string) *recorder {
+// newRecorder sits between the connector and Prism: it strips the /v1.0 of
+// Graph's server URL (Prism serves the spec's paths at its root) and keeps
+// Prism's answers.
+func newRecorder(t *testing.T, upstream string) *prismtest.Recorder {
 	t.Helper()
-	target, err := url.Parse(upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(target)
-			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/v1.0")
-			pr.Out.URL.RawPath = strings.TrimPrefix(pr.In.URL.RawPath, "/v1.0")
-			rec.mu.Lock()
-			if rec.prefer != "" {
-				pr.Out.Header.Set("Prefer", rec.prefer)
-			}
-			rec.mu.Unlock()
-		},
-		ModifyResponse: func(resp *http.Response) error {
-			x := exchange{method: resp.Request.Method, uri: resp.Request.URL.RequestURI(), status: resp.StatusCode,
-				violations: resp.Header.Get("Sl-Violations")}
-			if strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				if err != nil {
-					return err
-				}
-				resp.Body = io.NopCloser(bytes.NewReader(body))
-				if strings.Contains(string(body), "stoplight.io/prism/errors") {
-					x.problem = string(body)
-				}
-			}
-			rec.mu.Lock()
-			rec.log = append(rec.log, x)
-			rec.mu.Unlock()
-			return nil
-		},
-	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	rec.url = srv.URL
-	return rec
+	return prismtest.NewRecorder(t, upstream, prismtest.RewriteRequest(func(out *http.Request) {
+		out.URL.Path = strings.TrimPrefix(out.URL.Path, "/v1.0")
+		out.URL.RawPath = strings.TrimPrefix(out.URL.RawPath, "/v1.0")
+	}))
 }
 
-// take returns the exchanges since the last call and sets the Prefer
-// header of the next ones.
-func (rec *recorder) take(prefer string) []exchange {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	out := rec.log
-	rec.log, rec.prefer = nil, prefer
-	return out
-}
-
-// check fails the test for every exchange Prism objected to, and when the
-// statuses are not want.
-func check(t *testing.T, what string, xs []exchange, want ...int) {
+// check fails the test for every exchange since the last check that Prism
+// objected to, and when their statuses are not want; then it sets the
+// Prefer header of the next ones.
+func check(t *testing.T, rec *prismtest.Recorder, what, prefer string, want ...int) {
 	t.Helper()
-	var got []int
-	for _, x := range xs {
-		got = append(got, x.status)
-		if x.problem != "" {
-			t.Errorf("%s: %s %s breaks the Graph contract: %d %s", what, x.method, x.uri, x.status, x.problem)
-		}
-		if x.violations != "" {
-			var vs []struct{ Severity, Message string }
-			_ = json.Unmarshal([]byte(x.violations), &vs)
-			t.Errorf("%s: %s %s: Prism warns: %+v", what, x.method, x.uri, vs)
-		}
+	ws := make([]string, len(want))
+	for i, w := range want {
+		ws[i] = strconv.Itoa(w)
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("%s: statuses %v, want %v", what, got, want)
-	}
+	rec.Check(t, what, contract, prismtest.StatusOnly, ws...)
+	rec.SetPrefer(prefer)
 }
 
 // graphVia returns a target whose token endpoint is the fake's and whose
@@ -189,11 +118,11 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	mock := prismtest.Mock(t, spec)
 	rec := newRecorder(t, mock)
 	// The harness sees a request that breaks the spec: Prism must object.
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, rec.url+"/v1.0/users/alice@example.com/revokeSignInSessions", nil)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, rec.URL+"/v1.0/users/alice@example.com/revokeSignInSessions", nil)
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		_ = resp.Body.Close()
 	}
-	if xs := rec.take(""); len(xs) != 1 || xs[0].status != 401 || xs[0].problem == "" && !strings.Contains(xs[0].violations, "Invalid security scheme") {
+	if xs := rec.Take(); len(xs) != 1 || xs[0].Status != 401 || xs[0].Problem == nil && !strings.Contains(xs[0].Violations, "Invalid security scheme") {
 		t.Fatalf("Prism did not refuse a call without Authorization: %+v", xs)
 	}
 
@@ -202,7 +131,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = fake.Close() }()
-	revoke := graphVia(t, fake, rec.url)
+	revoke := graphVia(t, fake, rec.URL)
 	const u = "alice@example.com"
 
 	got := revoke(u)
@@ -212,19 +141,19 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	if err := json.Unmarshal(got[u].res.Detail, &d); err != nil || d.Verified == nil || *d.Verified {
 		t.Errorf("a read-back before the run records %s, want verified false", got[u].res.Detail)
 	}
-	check(t, "revoke and verify", rec.take("code=404, example=notFound"), 200, 200)
+	check(t, rec, "revoke and verify", "code=404, example=notFound", 200, 200)
 
 	got = revoke(u)
 	expect(t, got[u], actions.NotFound, "token,revoke", `^Entra ID has no user whose userPrincipalName is alice@example.com \(404 Request_ResourceNotFound\)`)
-	check(t, "404 notFound", rec.take("code=403, example=denied"), 404)
+	check(t, rec, "404 notFound", "code=403, example=denied", 404)
 
 	got = revoke(u)
 	expect(t, got[u], actions.Rejected, "token,revoke", `\(403 Authorization_RequestDenied\): grant the app registration the Microsoft Graph application permission User\.RevokeSessions\.All`)
-	check(t, "403 denied", rec.take("code=429, example=throttled"), 403)
+	check(t, rec, "403 denied", "code=429, example=throttled", 403)
 
 	got = revoke(u)
 	expect(t, got[u], actions.Failed, "token,revoke,revoke,revoke", `^Graph kept throttling the sign-out \(429 TooManyRequests\) \(after 3 attempts\)`)
-	check(t, "429 throttled", rec.take(""), 429, 429, 429)
+	check(t, rec, "429 throttled", "", 429, 429, 429)
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
@@ -243,28 +172,28 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 	recOpen := newRecorder(t, prismtest.Proxy(t, spec, open.URL()+"v1.0"))
 	recDenied := newRecorder(t, prismtest.Proxy(t, spec, denied.URL()+"v1.0"))
 
-	got := graphVia(t, open, recOpen.url)(alice)
+	got := graphVia(t, open, recOpen.URL)(alice)
 	expect(t, got[alice], actions.Revoked, "token,revoke,revoke,verify", `\(verified\)$`)
-	check(t, "throttled, then revoke and verify", recOpen.take(""), 429, 200, 200)
+	check(t, recOpen, "throttled, then revoke and verify", "", 429, 200, 200)
 	if open.SignedOut(alice) != 1 {
 		t.Errorf("the fake signed alice out %d times, want 1", open.SignedOut(alice))
 	}
 
-	got = graphVia(t, open, recOpen.url)(mallory)
+	got = graphVia(t, open, recOpen.URL)(mallory)
 	expect(t, got[mallory], actions.NotFound, "token,revoke", `\(404 Request_ResourceNotFound\)`)
-	check(t, "unknown user", recOpen.take(""), 404)
+	check(t, recOpen, "unknown user", "", 404)
 
-	got = graphVia(t, denied, recDenied.url)(alice)
+	got = graphVia(t, denied, recDenied.URL)(alice)
 	expect(t, got[alice], actions.Rejected, "token,revoke", `User\.RevokeSessions\.All`)
-	check(t, "missing permission", recDenied.take(""), 403)
+	check(t, recDenied, "missing permission", "", 403)
 
 	// A token the fake never issued: Graph's 401 envelope.
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, recOpen.url+"/v1.0/users/"+alice+"?$select=signInSessionsValidFromDateTime", nil)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, recOpen.URL+"/v1.0/users/"+alice+"?$select=signInSessionsValidFromDateTime", nil)
 	req.Header.Set("Authorization", "Bearer not-a-token")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	check(t, "unknown token", recOpen.take(""), 401)
+	check(t, recOpen, "unknown token", "", 401)
 }

@@ -26,14 +26,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"ulc/actions"
@@ -49,98 +47,20 @@ func slackSpec(t *testing.T) string {
 	return prismtest.Spec(t, "ULC_SLACK_SPEC", "shared/connectors/specs/slack-web-session-prism.json", "Slack's spec")
 }
 
-// exchange is one request through the recorder and Prism's answer.
-type exchange struct {
-	method, path string
-	status       int
-	problem      string // Prism's own error answer (problem+json), or ""
-	violations   string // Prism's sl-violations header
-}
+// contract names what Prism holds the exchanges to, for failures.
+const contract = "Slack's contract"
 
-func (x exchange) String() string {
-	s := fmt.Sprintf("%s %s -> %d", x.method, x.path, x.status)
-	if x.problem != "" {
-		s += " PRISM " + x.problem
-	}
-	if x.violations != "" {
-		s += " [sl-violations " + x.violations + "]"
-	}
-	return s
-}
-
-// recorder passes every request on to Prism unchanged and keeps Prism's
-// verdict, so a violation is reported in Prism's words whatever the
-// connector makes of the answer.
-type recorder struct {
-	url string
-	mu  sync.Mutex
-	log []exchange
-}
-
-func newRecorder(t *testing.T, upstream string) *recorder {
+// newRecorder passes every request on to Prism unchanged and keeps Prism's
+// verdict; an error envelope errorShim moved off 200 gets its status back,
+// so the connector sees what Slack sends.
+func newRecorder(t *testing.T, upstream string) *prismtest.Recorder {
 	t.Helper()
-	target, err := url.Parse(upstream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
-		ModifyResponse: func(resp *http.Response) error {
-			x := exchange{method: resp.Request.Method, path: resp.Request.URL.Path, status: resp.StatusCode,
-				violations: resp.Header.Get("Sl-Violations")}
-			if strings.Contains(resp.Header.Get("Content-Type"), "problem+json") {
-				body, err := io.ReadAll(resp.Body)
-				_ = resp.Body.Close()
-				if err != nil {
-					return err
-				}
-				resp.Body = io.NopCloser(bytes.NewReader(body))
-				x.problem = string(body)
-			}
-			// An error envelope the shim moved off 200 gets its status
-			// back: the connector sees what Slack sends.
-			if resp.Header.Get(movedHeader) != "" {
-				resp.StatusCode, x.status = http.StatusOK, http.StatusOK
-				resp.Status = "200 OK"
-				resp.Header.Del(movedHeader)
-			}
-			rec.mu.Lock()
-			rec.log = append(rec.log, x)
-			rec.mu.Unlock()
-			return nil
-		},
-	}
-	srv := httptest.NewServer(rp)
-	t.Cleanup(srv.Close)
-	rec.url = srv.URL
-	return rec
-}
-
-// take returns the exchanges since the last call.
-func (rec *recorder) take() []exchange {
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	out := rec.log
-	rec.log = nil
-	return out
-}
-
-// clean fails the test for every exchange Prism found fault with, and
-// checks the paths and statuses, in order, against want ("PATH STATUS").
-func (rec *recorder) clean(t *testing.T, what string, want ...string) {
-	t.Helper()
-	xs := rec.take()
-	var got []string
-	for _, x := range xs {
-		got = append(got, fmt.Sprintf("%s %d", x.path, x.status))
-		if x.problem != "" || x.violations != "" {
-			t.Errorf("%s breaks Slack's contract: %s", what, x)
+	return prismtest.NewRecorder(t, upstream, prismtest.RewriteAnswer(func(resp *http.Response) {
+		if resp.Header.Get(movedHeader) != "" {
+			resp.StatusCode, resp.Status = http.StatusOK, "200 OK"
+			resp.Header.Del(movedHeader)
 		}
-	}
-	if strings.Join(got, ", ") != strings.Join(want, ", ") {
-		t.Errorf("%s: exchanges %v, want %v", what, got, want)
-	}
+	}))
 }
 
 // movedHeader marks an answer errorShim moved from 200 to 400.
@@ -213,9 +133,9 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 
 	// Prism serves the spec's paths at its root (without basePath /api).
 	rec := newRecorder(t, mock)
-	o := run(t, load(t, envTarget("slack", rec.url+"/")), "alice@example.com", secretEnv)
+	o := run(t, load(t, envTarget("slack", rec.URL+"/")), "alice@example.com", secretEnv)
 	o.check(t, actions.Revoked, 200, "lookup reset")
-	rec.clean(t, "the connector's calls", "/users.lookupByEmail 200", "/admin.users.session.reset 200")
+	rec.Check(t, "the connector's calls", contract, prismtest.PathStatus, "/users.lookupByEmail 200", "/admin.users.session.reset 200")
 }
 
 func TestContractFakeBehindPrismProxy(t *testing.T) {
@@ -246,7 +166,7 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 			// to the upstream URL.
 			rec := newRecorder(t, prismtest.Proxy(t, spec, errorShim(t, strings.TrimSuffix(fake.URL(), "/"))))
 			tok := fake.Token()
-			o := run(t, load(t, envTarget("slack", rec.url+"/")), c.user, func(k string) string {
+			o := run(t, load(t, envTarget("slack", rec.URL+"/")), c.user, func(k string) string {
 				if k == "SLACK_T" {
 					return tok
 				}
@@ -255,7 +175,7 @@ func TestContractFakeBehindPrismProxy(t *testing.T) {
 			if o.step.Outcome != c.outcome {
 				t.Errorf("outcome %s (%q), want %s", o.step.Outcome, o.step.Error, c.outcome)
 			}
-			rec.clean(t, "the fake's answers", c.want...)
+			rec.Check(t, "the fake's answers", contract, prismtest.PathStatus, c.want...)
 			if len(fake.Requests()) != len(c.want) {
 				t.Errorf("the fake got %d requests, want %d: Prism did not pass them all on", len(fake.Requests()), len(c.want))
 			}
