@@ -99,6 +99,11 @@ func checkTarget(ctx context.Context, e *env, b *backend.Backend, t config.Targe
 		fmt.Fprintf(e.stdout, "FAIL  %-20s live: %s\n", name, safetext.Line(r.Verdict, 300))
 		return false
 	}
+	if r.Warning != "" {
+		// Reachable and accepted, but a sign-out would be refused.
+		fmt.Fprintf(e.stdout, "WARN  %-20s live: %s\n", name, safetext.Line(r.Verdict, 300))
+		return false
+	}
 	fmt.Fprintf(e.stdout, "ok    %-20s live: %s\n", name, safetext.Line(r.Verdict, 300))
 	return true
 }

@@ -129,6 +129,10 @@ type Result struct {
 	// RequestID, ErrorCode and ErrorID identify the answer at the
 	// application, for its support.
 	RequestID, ErrorCode, ErrorID string
+	// Warning, on a not_found, says that the credential could not have
+	// signed the user out had they existed (a scope it lacks), with what
+	// to fix: ulc targets check --live reports it as a warning, not ok.
+	Warning string
 	// Verified is the read-back of a system that can be asked whether the
 	// sign-out took effect (true, false), nil when it cannot; Evidence is
 	// what was read, in one line.

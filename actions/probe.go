@@ -18,6 +18,10 @@ type ProbeResult struct {
 	LatencyMS  int64
 	// Verdict is one sentence for the operator.
 	Verdict string
+	// Warning, when set, says what the credential lacks for the sign-out
+	// itself although the target accepted it: the target cannot be used
+	// as it is.
+	Warning string
 }
 
 // Probe checks a target's reachability and credential by sending one GTR
@@ -57,11 +61,11 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	default:
 		out.Verdict = res.Error
 	}
-	if res.Outcome == NotFound && res.HTTPStatus != 404 && res.Error != "" {
-		// An API that says "no such user" in its body (Slack) says there
-		// too what the credential lacks for the sign-out itself: the
-		// point of the check.
-		out.Verdict += ": " + res.Error
+	if res.Outcome == NotFound && res.Warning != "" {
+		// The lookup worked, but the sign-out itself would be refused:
+		// the point of the check.
+		out.Warning = res.Warning
+		out.Verdict = fmt.Sprintf("reachable, but the credential cannot sign users out: %s", res.Warning)
 	}
 	return out
 }

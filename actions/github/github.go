@@ -220,6 +220,9 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 	if len(ids) == 0 {
 		res := last.Result()
 		res.RequestID = requestID(last, res.RequestID)
+		if lacksScope(last.Header, "remove") {
+			res.Warning = fmt.Sprintf("the token lacks the scope %s (it has %s), which removals need: add it, or put an owner's token that has it in %s", Scope, scopesOf(last.Header), c.tokenWhere())
+		}
 		res.Outcome, res.Error = actions.NotFound, fmt.Sprintf(
 			"GitHub has no SAML SSO credential authorization of %s in %s: nothing to remove there (their credentials outside the organization are untouched)",
 			login, c.t.Org)

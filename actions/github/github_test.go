@@ -303,3 +303,18 @@ func TestRedirectIsNotFollowed(t *testing.T) {
 		t.Errorf("the redirect was followed: %v", elsewhere.calls)
 	}
 }
+
+// TestProbeWarnsOfAMissingScope: a token that may list but not remove
+// passes the probe's call, and the probe says it cannot sign users out.
+func TestProbeWarnsOfAMissingScope(t *testing.T) {
+	_, f := fakeTarget(t, githubfake.Options{Logins: []string{"trinity-hale"}, MissingPermission: true}, nil)
+	r := actions.Probe(t.Context(), f.Targets[0], "", nil)
+	if r.Outcome != actions.NotFound || !strings.Contains(r.Warning, "lacks the scope admin:org (it has read:org, repo)") ||
+		!strings.HasPrefix(r.Verdict, "reachable, but the credential cannot sign users out: ") {
+		t.Errorf("probe %+v", r)
+	}
+	_, ok := fakeTarget(t, githubfake.Options{Logins: []string{"trinity-hale"}}, nil)
+	if r := actions.Probe(t.Context(), ok.Targets[0], "", nil); r.Warning != "" {
+		t.Errorf("a token with admin:org warned: %+v", r)
+	}
+}

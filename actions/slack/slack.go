@@ -142,7 +142,8 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 		if res.Outcome == actions.NotFound && lacksScope(a.Header, scopeReset) {
 			// Nobody to sign out here, but the next user's reset would be
 			// refused: say so now (ulc targets check --live sees it too).
-			res.Error += "; note that the token lacks " + scopeReset + ", which resets need: add it to the app's User Token Scopes and reinstall it"
+			res.Warning = "the token lacks " + scopeReset + ", which resets need: add it to the app's User Token Scopes and reinstall it"
+			res.Error += "; note that " + res.Warning
 		}
 		return res
 	}
