@@ -36,7 +36,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var sum struct {
 		Targets []struct {
-			Name, Action, Outcome, Error string
+			Name, Action, Kind, Outcome, Error string
 			Attempts                     int
 			Verified                     *bool
 			Evidence                     string
@@ -61,7 +61,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 			continue
 		}
 		seen++
-		if s.Action != w.kind || s.Outcome != w.outcome || !strings.Contains(s.Error, w.says) {
+		if s.Action != w.kind || s.Kind != w.kind || s.Outcome != w.outcome || !strings.Contains(s.Error, w.says) {
 			t.Errorf("%s: %s %s %q, want kind %s, %s, saying %q", s.Name, s.Action, s.Outcome, s.Error, w.kind, w.outcome, w.says)
 		}
 		if s.Name == "m365" && (s.Verified == nil || !*s.Verified || !strings.Contains(s.Evidence, "signInSessionsValidFromDateTime")) {

@@ -10,10 +10,13 @@ import (
 
 // StepState is what is known about one step after applying its events.
 type StepState struct {
-	Step       int     `json:"step"`
-	User       string  `json:"user"`
-	Target     string  `json:"name"`
-	Action     Action  `json:"action"`
+	Step   int    `json:"step"`
+	User   string `json:"user"`
+	Target string `json:"name"`
+	Action Action `json:"action"`
+	// Kind is the kind of the step's target ("gtr", "google", ...), or
+	// "okta" for an Okta step: what the JSON summary names each row by.
+	Kind       string  `json:"kind"`
 	Outcome    Outcome `json:"outcome"`
 	HTTPStatus int     `json:"http_status"`
 	Attempts   int     `json:"attempts"`
@@ -72,7 +75,7 @@ func (s *RunState) Apply(ev Event) {
 	}
 	st := s.byN[ev.Step]
 	if st == nil {
-		st = &StepState{Step: ev.Step, User: ev.User, Target: ev.Target, Action: ev.Action}
+		st = &StepState{Step: ev.Step, User: ev.User, Target: ev.Target, Action: ev.Action, Kind: kindOf(ev.Action)}
 		if s.byN == nil {
 			s.byN = map[int]*StepState{}
 		}
@@ -199,4 +202,12 @@ func Tally(counts map[Outcome]int, word func(Outcome) string) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// kindOf is the Kind of a step of action a: its target's kind, or "okta".
+func kindOf(a Action) string {
+	if a.Okta() {
+		return "okta"
+	}
+	return string(a)
 }
