@@ -37,9 +37,9 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	var sum struct {
 		Targets []struct {
 			Name, Action, Kind, Outcome, Error string
-			Attempts                     int
-			Verified                     *bool
-			Evidence                     string
+			Attempts                           int
+			Verified                           *bool
+			Evidence                           string
 		} `json:"targets"`
 		Residual map[string]string `json:"residual"`
 	}
