@@ -184,3 +184,57 @@ func BenchmarkQuickCheck(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkVerify is audit verify on logs of 60 thousand and one million
+// events (see bigLog), warm cache. In each iteration SQLite alone first
+// reads every row's record to its last column (SELECT max(hash)): the
+// reference, the least any check of every row's content must do. Metrics:
+// events/s of Verify, ref-events/s of that read, x-ref their time ratio.
+func BenchmarkVerify(b *testing.B) {
+	for _, n := range []int64{60_000, 1_000_000} {
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
+			l, err := OpenReadOnly(bigLog(b, n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = l.Close() }()
+			ctx := context.Background()
+			var verify, ref time.Duration
+			for b.Loop() {
+				start := time.Now()
+				var x any
+				if err := l.db.QueryRowContext(ctx, `SELECT max(hash) FROM events`).Scan(&x); err != nil {
+					b.Fatal(err)
+				}
+				ref += time.Since(start)
+				start = time.Now()
+				res, err := l.Verify(ctx, "")
+				if err != nil || !res.OK || res.Events != n {
+					b.Fatalf("Verify = %+v, %v", res, err)
+				}
+				verify += time.Since(start)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/verify.Seconds(), "events/s")
+			b.ReportMetric(float64(n)*float64(b.N)/ref.Seconds(), "ref-events/s")
+			b.ReportMetric(float64(verify)/float64(ref), "x-ref")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkList is audit list: the last 50 runs of the million-event log
+// (5,000 runs of 200 steps).
+func BenchmarkList(b *testing.B) {
+	l, err := OpenReadOnly(bigLog(b, 1_000_000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	for b.Loop() {
+		runs, err := l.Runs(context.Background(), RunFilter{Limit: 50})
+		if err != nil || len(runs) != 50 {
+			b.Fatalf("Runs = %d runs, %v", len(runs), err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/list")
+}

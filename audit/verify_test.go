@@ -63,8 +63,20 @@ func TestVerifyIntactLog(t *testing.T) {
 			t.Errorf("Verify(%q) = %+v; want %+v", known, got, want)
 		}
 	}
-	// An earlier head printed in a ticket is still in a longer chain.
+	// The fast check is what vouched, with the same figures.
 	l := openLog(t, path)
+	fast, ok, err := l.verifyFast(t.Context(), head)
+	if err != nil || !ok || fast != (fastResult{events: 10, lastSeq: 10, lastHash: head, foundHead: true}) {
+		t.Errorf("the fast check of an intact log: %+v, ok %v, %v", fast, ok, err)
+	}
+	// Read in several ranges, the log is just as intact.
+	minFastRange = 3
+	fast, ok, err = l.verifyFast(t.Context(), head)
+	minFastRange = 20_000
+	if err != nil || !ok || fast != (fastResult{events: 10, lastSeq: 10, lastHash: head, foundHead: true}) {
+		t.Errorf("the fast check of an intact log in ranges: %+v, ok %v, %v", fast, ok, err)
+	}
+	// An earlier head printed in a ticket is still in a longer chain.
 	var first string
 	if err := l.db.QueryRowContext(context.Background(), `SELECT hash FROM events WHERE seq = 4`).Scan(&first); err != nil {
 		t.Fatal(err)
@@ -233,24 +245,40 @@ func TestVerifyFindsTampering(t *testing.T) {
 		want:  "the head hash %s given was not found: the log was truncated or replaced (it now ends at event 9)",
 	}}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			path, head := tenEvents(t)
-			db := rawDB(t, path)
-			dropTriggers(t, db)
-			c.tamper(t, db)
-			known := ""
-			if c.known {
-				known = head
-			}
-			got := verify(t, path, known)
-			want := c.want
-			if strings.Contains(want, "%s") {
-				want = fmt.Sprintf(want, head)
-			}
-			if got.OK || got.BrokenSeq != c.seq || got.Problem != want {
-				t.Errorf("Verify = OK %v, broken at %d, %q\nwant broken at %d, %q", got.OK, got.BrokenSeq, got.Problem, c.seq, want)
-			}
-		})
+		for _, split := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/split=%v", c.name, split), func(t *testing.T) {
+				tamperCase(t, c.tamper, c.known, c.seq, c.want, split)
+			})
+		}
+	}
+}
+
+// tamperCase tampers with a fresh ten-event log and checks what Verify
+// says; with split, the fast check reads the log in several ranges.
+func tamperCase(t *testing.T, tamper func(t *testing.T, db *sql.DB), known bool, seq int64, want string, split bool) {
+	if split {
+		old := minFastRange
+		minFastRange = 3
+		t.Cleanup(func() { minFastRange = old })
+	}
+	path, head := tenEvents(t)
+	db := rawDB(t, path)
+	dropTriggers(t, db)
+	tamper(t, db)
+	knownHead := ""
+	if known {
+		knownHead = head
+	}
+	l := openLog(t, path)
+	if fast, ok, err := l.verifyFast(t.Context(), knownHead); err != nil || ok && fast.foundHead {
+		t.Errorf("the fast check vouched for the tampered log (%+v, %v)", fast, err)
+	}
+	got := verify(t, path, knownHead)
+	if strings.Contains(want, "%s") {
+		want = fmt.Sprintf(want, head)
+	}
+	if got.OK || got.BrokenSeq != seq || got.Problem != want {
+		t.Errorf("Verify = OK %v, broken at %d, %q\nwant broken at %d, %q", got.OK, got.BrokenSeq, got.Problem, seq, want)
 	}
 }
 
