@@ -12,8 +12,9 @@ import (
 )
 
 // TestTMuxDemo drives the real binary's console through a whole incident in
-// a real terminal (tmux): search, open the user, confirm, watch the board
-// until every app has answered, then History, then quit. The demo's
+// a real 80×24 terminal (tmux), following the README's walk-through key by
+// key: search, open the user, confirm, watch the board until every app has
+// answered, G and g, a row's detail, R answered n, then History, then quit. The demo's
 // sandbox has an app that answers after ~2 s (analytics), one that fails
 // twice with 503 and then succeeds (mail-archive), one that is down
 // (build-farm) and one where trinity has no account (crm).
@@ -42,7 +43,7 @@ func TestTMuxDemo(t *testing.T) {
 	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep 2>%s; echo ULC-EXIT=$?; sleep 600",
 		e2eQuote(os.Getenv("PATH")), e2eQuote(dir), e2eQuote(dir), e2eQuote(filepath.Join(dir, "xdg")), e2eQuote(filepath.Join(dir, "unused-audit.db")),
 		e2eQuote(bin), e2eQuote(stderr))
-	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "100", "-y", "30", script).CombinedOutput(); err != nil {
+	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", script).CombinedOutput(); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
 	defer func() {
@@ -52,33 +53,57 @@ func TestTMuxDemo(t *testing.T) {
 		}
 	}()
 
+	// 1. Type trin and press enter twice to open Trinity.
 	tm.waitFor("results appear as you type")
 	tm.sendText("trin")
 	tm.waitFor("trinity@whiterabbit.fake")
 	tm.sendKeys("Enter") // to the results
 	tm.sendKeys("Enter") // open the selected person
 	tm.waitFor("Recent activity")
+	// 2. Press r, type a reason, ctrl+g to jump to Confirm, type her login,
+	// enter.
 	tm.sendText("r")
 	tm.waitFor("Log out trinity@whiterabbit.fake")
-	// Confirm's fields in tab order: Reason, Ticket, Okta steps, Targets,
-	// Confirm.
 	tm.sendText("e2e drill: phished via fake sso page")
-	tm.sendKeys("Tab", "Tab", "Tab", "Tab")
+	tm.sendKeys("C-g")
 	tm.sendText("trinity@whiterabbit.fake")
 	tm.waitFor("Confirm › trinity@whiterabbit.fake")
 	tm.sendKeys("Enter")
 
-	// Thirteen GTR apps and six vendors' APIs (Google, Microsoft, Slack,
-	// a CAEP receiver, Zoom, GitHub), plus Okta's own sessions.
+	// 3. Watch the board. Thirteen GTR apps and six vendors' APIs (Google,
+	// Microsoft, Slack, a CAEP receiver, Zoom, GitHub), plus Okta's own
+	// sessions: more rows than 80×24 holds.
 	board := tm.waitFor("20/20 finished")
 	for _, want := range []string{"finished in ", "15 revoked", "1 done", "1 not found", "1 rejected", "2 failed", "did not succeed: R retries"} {
 		if !strings.Contains(board, want) {
 			t.Errorf("the finished board lacks %q:\n%s", want, board)
 		}
 	}
+	shown := e2eRowsAfter(board, "OUTCOME")
+	if len(shown) == 0 || len(shown) >= 20 {
+		t.Fatalf("%d rows at 80×24:\n%s", len(shown), board)
+	}
+	if want := fmt.Sprintf("1–%d of 20 · ↓ %d more", len(shown), 20-len(shown)); !strings.Contains(board, want) {
+		t.Errorf("the board does not say where it is (%q):\n%s", want, board)
+	}
+	// The failures sort to the top, and the selected one's whole reason,
+	// ending in what to do, is under the table.
+	if first := e2eRowAfter(board, "OUTCOME"); !strings.Contains(first, "✗ failed") || !strings.Contains(first, " reports ") {
+		t.Errorf("the first row is %q, want reports' failure", first)
+	}
+	if !strings.Contains(strings.Join(strings.Fields(board), " "),
+		"▸ reports: no answer within 1s (after 3 attempts): the app is slow or down; raise its timeout, or R to retry") {
+		t.Errorf("the selected row's whole reason is not under the table:\n%s", board)
+	}
+
+	// 4. G to the last row, g back to the first, enter for its detail.
+	tm.sendText("G")
+	bottom := tm.waitFor("–20 of 20")
+	tm.sendText("g")
+	tm.waitFor("▸ reports:")
 	rows := map[string]string{}
-	for _, l := range strings.Split(board, "\n") {
-		if f := strings.Fields(l); len(f) > 2 {
+	for _, screen := range []string{board, bottom} {
+		for _, l := range e2eRowsAfter(screen, "OUTCOME") {
 			for _, name := range []string{"build-farm", "reports", "crm", "analytics", "mail-archive", "chat", "slack"} {
 				if strings.Contains(l, " "+name+" ") {
 					rows[name] = l
@@ -98,10 +123,26 @@ func TestTMuxDemo(t *testing.T) {
 	for name, wants := range expect {
 		for _, w := range wants {
 			if !strings.Contains(rows[name], w) {
-				t.Errorf("%s's row %q lacks %q\n%s", name, rows[name], w, board)
+				t.Errorf("%s's row %q lacks %q (the rows seen from the top and after G)", name, rows[name], w)
 			}
 		}
 	}
+	tm.sendKeys("Enter")
+	detail := tm.waitFor("Attempts")
+	for _, want := range []string{"Target       reports", "Time ", "over 3 attempts", "no answer within 1s; retrying in", "failed (the reason above)", "Request      POST "} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("reports' detail lacks %q:\n%s", want, detail)
+		}
+	}
+	tm.sendKeys("Escape")
+	tm.waitFor("OUTCOME")
+
+	// 5. R asks before sending again; n sends nothing.
+	tm.sendText("R")
+	tm.waitFor("again, as a new run? y/n")
+	tm.sendText("n")
+	tm.waitFor("nothing sent again")
+
 	// The board ends with the audit head hash, the one verify prints.
 	boardHead := ""
 	for _, l := range strings.Split(board, "\n") {
@@ -112,11 +153,8 @@ func TestTMuxDemo(t *testing.T) {
 	if len(boardHead) != 64 {
 		t.Errorf("the finished board shows no audit head hash:\n%s", board)
 	}
-	// The failures sort to the top of the board.
-	if first := e2eRowAfter(board, "OUTCOME"); !strings.Contains(first, "✗ failed") {
-		t.Errorf("the first row is %q, want a failure", first)
-	}
 
+	// 6. 2 for History, then q to quit.
 	tm.sendText("2")
 	hist := tm.waitFor("1 run in")
 	if !strings.Contains(hist, "e2e drill: phished") || !strings.Contains(hist, "failures") {
@@ -228,6 +266,28 @@ func e2eRowAfter(screen, header string) string {
 		}
 	}
 	return ""
+}
+
+// e2eRowsAfter returns the table rows below the line containing header, up
+// to the first line that is not a row (a blank line, the board's reason
+// line, the line saying where the window is).
+func e2eRowsAfter(screen, header string) []string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, header) {
+			continue
+		}
+		var rows []string
+		for _, r := range lines[i+1:] {
+			t := strings.TrimSpace(r)
+			if t == "" || strings.HasPrefix(t, "▸ ") || strings.Contains(t, " of ") && strings.Contains(t, "–") {
+				break
+			}
+			rows = append(rows, r)
+		}
+		return rows
+	}
+	return nil
 }
 
 // e2eQuote quotes s for sh.

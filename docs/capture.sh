@@ -80,20 +80,28 @@ wait_for "Log out trinity@whiterabbit.fake"
 tmux send-keys -l "phished via fake sso page"
 tmux send-keys Tab
 tmux send-keys -l "INC-4211"
-tmux send-keys Tab Tab Tab
+tmux send-keys C-g
 tmux send-keys -l "trinity@whiterabbit.fake"
 wait_for "Confirm › trinity@whiterabbit.fake"
 snap "Confirm" \
-	"With the reason and ticket filled in and the login typed as confirmation, the operator presses enter to send (ctrl+p would record a dry run and send nothing)."
+	"With the reason and ticket filled in (tab moves down the fields), ctrl+g to jump to Confirm and the login typed as confirmation, the operator presses enter to send (ctrl+p would record a dry run and send nothing)."
 
 tmux send-keys Enter
 wait_for "running" "revoked"
 snap "Board, running" \
 	"The operator watches the apps answer, failures and retries on top, and waits for the slow one (x would cancel whatever has not answered yet)."
 
-wait_for "19/19 finished"
+wait_for "20/20 finished"
 snap "Board, finished" \
-	"With build-farm down, reports never answering in time, crm without an account for Trinity and mail-archive through on its third try, the operator presses 2 to see the run in History (R would retry the two failures as a new run)."
+	"With build-farm down, reports never answering in time, crm without an account for Trinity and mail-archive through on its third try, the operator reads the selected row's whole reason under the table and presses enter for its detail (R would ask, then retry the failures as a new run)."
+
+tmux send-keys Enter
+wait_for "Attempts"
+snap "Board, a step's detail" \
+	"Having read every attempt of the app that never answered in time, the operator presses esc, then 2 to see the run in History."
+
+tmux send-keys Escape
+sleep 0.3
 
 tmux send-keys 2
 wait_for "1 run in"
