@@ -141,7 +141,7 @@ func (s *bareSender) send(urls []string, body string) int {
 	for range min(s.conc, len(urls)) {
 		wg.Go(func() {
 			for u := range work {
-				req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+				req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, u, strings.NewReader(body))
 				if err != nil {
 					continue
 				}
