@@ -14,7 +14,8 @@ import (
 // TestTMuxDemo drives the real binary's console through a whole incident in
 // a real 80×24 terminal (tmux), following the README's walk-through key by
 // key: search, open the user, confirm, watch the board until every app has
-// answered, G and g, a row's detail, R answered n, then History, then quit. The demo's
+// answered, G and g, a row's detail, R answered n, then History, the run's
+// view and its timeline, then quit. The demo's
 // sandbox has an app that answers after ~2 s (analytics), one that fails
 // twice with 503 and then succeeds (mail-archive), one that is down
 // (build-farm) and one where trinity has no account (crm).
@@ -154,12 +155,25 @@ func TestTMuxDemo(t *testing.T) {
 		t.Errorf("the finished board shows no audit head hash:\n%s", board)
 	}
 
-	// 6. 2 for History, then q to quit.
+	// 6. 2 for History, enter opens the run: its steps with their kinds,
+	// failures first; t its timeline; then q to quit.
 	tm.sendText("2")
 	hist := tm.waitFor("1 run in")
 	if !strings.Contains(hist, "e2e drill: phished") || !strings.Contains(hist, "failures") {
 		t.Errorf("History does not show the run:\n%s", hist)
 	}
+	tm.sendKeys("Enter")
+	run := tm.waitFor("KIND")
+	if first := e2eRowAfter(run, "OUTCOME"); !strings.Contains(first, "✗ failed") || !strings.Contains(first, " reports ") {
+		t.Errorf("the run's first step is %q, want reports' failure:\n%s", first, run)
+	}
+	if !strings.Contains(run, "of 20 · ↓") {
+		t.Errorf("the run's view does not say where it is:\n%s", run)
+	}
+	tm.sendText("t")
+	tm.waitFor("Timeline of run")
+	tm.sendText("t")
+	tm.waitFor("KIND")
 
 	tm.sendText("q")
 	tm.waitFor("ULC-EXIT=0")

@@ -818,7 +818,9 @@ func (b *boardScreen) detailLines() []string {
 // stepName is what a board row calls a step: the target, or the Okta step.
 func stepName(s *actions.StepState) string {
 	if !s.Action.Okta() {
-		return s.Target
+		// A target's name comes from targets.toml, or from the audit
+		// log in History: never printed as it is.
+		return clean(s.Target, 60)
 	}
 	switch s.Action {
 	case actions.ActionClearSessions:

@@ -377,14 +377,17 @@ func mixedKinds(ts []config.Target) bool {
 	return false
 }
 
-// withKind inserts the kind column at i of cols and of every row, when the
-// registry mixes kinds.
+// withKind inserts the kind column at i of cols and of every formatted row
+// (a nil row is one out of view), when the registry mixes kinds.
 func withKind(mixed bool, cols []column, rows [][]string, i int, kinds []string) ([]column, [][]string) {
 	if !mixed {
 		return cols, rows
 	}
 	cols = append(cols[:i:i], append([]column{{"KIND", 9}}, cols[i:]...)...)
 	for r := range rows {
+		if rows[r] == nil {
+			continue // a row out of view, not formatted
+		}
 		rows[r] = append(rows[r][:i:i], append([]string{kinds[r]}, rows[r][i:]...)...)
 	}
 	return cols, rows

@@ -353,6 +353,8 @@ func (p *fakeProber) checked() []string {
 type fakeHistory struct {
 	runs     []history.RunSummary
 	verified int
+	// events, when set, are every run's events instead of the fixed ones.
+	events func(id string) []actions.Event
 }
 
 func (h *fakeHistory) Runs(context.Context, history.RunFilter) ([]history.RunSummary, error) {
@@ -372,6 +374,9 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 		{Seq: 6, RunID: id, Time: testNow.Add(212 * time.Millisecond), Kind: actions.KindAttempt, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2},
 		{Seq: 7, RunID: id, Time: testNow.Add(243 * time.Millisecond), Kind: actions.KindResult, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 43},
 		{Seq: 8, RunID: id, Time: testNow.Add(time.Second), Kind: actions.KindAttempt, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR, Attempt: 1},
+	}
+	if h.events != nil {
+		evs = h.events(id)
 	}
 	for _, ev := range evs {
 		st.Apply(ev)
