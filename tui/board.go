@@ -671,18 +671,21 @@ func (b *boardScreen) endLine() string {
 	if b.err != nil {
 		return c.st.err.Render(clean(b.err.Error(), 300))
 	}
-	line := "every step succeeded · recorded in " + c.deps.AuditPath
+	text, sep := "every step succeeded · recorded in", " "
 	n := b.failedCount()
 	switch {
 	case b.plan.Info.DryRun:
-		line = "dry run: the plan is recorded, nothing was sent · " + c.deps.AuditPath
+		text, sep = "dry run: the plan is recorded, nothing was sent", " · "
 	case b.stopped && n > 0:
-		line = fmt.Sprintf("cancelled: %s did not succeed, R sends them again · %s", plural(n, "step"), c.deps.AuditPath)
+		text, sep = fmt.Sprintf("cancelled: %s did not succeed, R sends them again", plural(n, "step")), " · "
 	case b.stopped:
-		line = "cancelled after every step had succeeded · recorded in " + c.deps.AuditPath
+		text = "cancelled after every step had succeeded · recorded in"
 	case n > 0:
-		line = fmt.Sprintf("%s did not succeed: R retries as a new run · %s", plural(n, "step"), c.deps.AuditPath)
+		text, sep = fmt.Sprintf("%s did not succeed: R retries as a new run", plural(n, "step")), " · "
 	}
+	// The audit log's path, shortened in its middle when it is long: never
+	// cut off without a sign, its file name kept.
+	line := withPath(text, sep, c.deps.AuditPath, c.width)
 	if b.retryAsk {
 		line = c.st.err.Render(fmt.Sprintf("Send %s again, as a new run? y/n", plural(n, "step")))
 	}

@@ -113,3 +113,26 @@ func TestBoardFilter(t *testing.T) {
 		t.Fatalf("filtering by reason: %v", rows)
 	}
 }
+
+// TestBoardShortensALongAuditPath: at 80 columns the finished board's last
+// lines name the audit log whole or shortened in the middle with its file
+// name kept, never cut off without a sign.
+func TestBoardShortensALongAuditPath(t *testing.T) {
+	deps, _ := demoSizedDeps()
+	deps.AuditPath = "/srv/incident-response/ulc/evidence/2026/december/soc-team-a/audit.db"
+	d := newDriver(t, deps, 80, 24)
+	d.startRun()
+	d.settle()
+	d.sees("19/19 finished")
+	fits(t, "board", d.m.View().Content, 80, 24)
+	var line string
+	for _, l := range strings.Split(d.frame(), "\n") {
+		if strings.Contains(l, "did not succeed: R retries") {
+			line = strings.TrimRight(l, " ")
+		}
+	}
+	if !strings.HasPrefix(line, "2 steps did not succeed: R retries as a new run · /srv/incident") ||
+		!strings.HasSuffix(line, "…/audit.db") {
+		t.Fatalf("the audit path is not shortened in its middle: %q\n%s", line, d.frame())
+	}
+}

@@ -392,3 +392,38 @@ func withKind(mixed bool, cols []column, rows [][]string, i int, kinds []string)
 	}
 	return cols, rows
 }
+
+// withPath is text, then sep and a file's path, in lines of at most width
+// cells: a path that does not fit is shortened in its middle, keeping its
+// start and its file name ("/tmp/ulc-demo-…/audit.db"), and goes on a line
+// of its own when the rest of text's line would leave it too little room.
+func withPath(text, sep, path string, width int) string {
+	path = safetext.Clean(path)
+	if ansi.StringWidth(text+sep+path) <= width {
+		return text + sep + path
+	}
+	name := path[strings.LastIndexByte(path, '/')+1:]
+	room := width - ansi.StringWidth(text+sep)
+	if room >= min(ansi.StringWidth(name)+8, ansi.StringWidth(path)) {
+		return text + sep + shortPath(path, room)
+	}
+	return ansi.Truncate(text, width, "…") + "\n" + shortPath(path, width)
+}
+
+// shortPath fits path into width cells with "…" in its middle, its file
+// name kept whole when the name alone fits.
+func shortPath(path string, width int) string {
+	if ansi.StringWidth(path) <= width {
+		return path
+	}
+	tail := path[strings.LastIndexByte(path, '/')+1:]
+	if i := strings.LastIndexByte(path, '/'); i >= 0 {
+		tail = path[i:] // with its slash: "…/audit.db"
+	}
+	tw := ansi.StringWidth(tail)
+	if tw+1 >= width {
+		// Not even the name fits: its end, which says what it is.
+		return "…" + ansi.TruncateLeft(tail, tw-(width-1), "")
+	}
+	return ansi.Truncate(path, width-tw-1, "") + "…" + tail
+}

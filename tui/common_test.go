@@ -52,3 +52,29 @@ func TestTableSaysWhereTheWindowIs(t *testing.T) {
 		t.Fatalf("offset past the end:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// A path too long for its line loses its middle, never its file name; one
+// that leaves too little room goes on a line of its own.
+func TestWithPathKeepsTheFileName(t *testing.T) {
+	for _, tc := range []struct {
+		text, path string
+		width      int
+		want       string
+	}{
+		{"done", "/var/lib/ulc/audit.db", 40, "done · /var/lib/ulc/audit.db"},
+		{"done", "/tmp/a-very-long-folder-name-indeed/audit.db", 30, "done · /tmp/a-very-l…/audit.db"},
+		{"a sentence that leaves little room", "/tmp/somewhere/far/away/audit.db", 40,
+			"a sentence that leaves little room\n/tmp/somewhere/far/away/audit.db"},
+		{"x", "/tmp/" + strings.Repeat("n", 40) + ".db", 20, "x\n…" + strings.Repeat("n", 16) + ".db"},
+	} {
+		got := withPath(tc.text, " · ", tc.path, tc.width)
+		if got != tc.want {
+			t.Errorf("withPath(%q, %q, %d) = %q, want %q", tc.text, tc.path, tc.width, got, tc.want)
+		}
+		for _, l := range strings.Split(got, "\n") {
+			if ansi.StringWidth(l) > tc.width {
+				t.Errorf("%q is wider than %d", l, tc.width)
+			}
+		}
+	}
+}
