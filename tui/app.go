@@ -403,7 +403,33 @@ func (m Model) helpView() string {
 		}
 		return m.help.FullHelpView([][]key.Binding{ks, global})
 	}
-	return m.help.ShortHelpView(append(ks, global...))
+	return m.shortHelp(ks, global)
+}
+
+// shortHelp is the one-line help: the screen's keys, then the global ones.
+// When they do not all fit, tab and then the screen's last keys give way
+// and ? says it lists them all: the keys still shown are whole and true,
+// and the way to the others (? and q) is never what is cut off.
+func (m Model) shortHelp(ks, global []key.Binding) string {
+	h := m.help
+	h.SetWidth(0) // measure unclipped
+	line := h.ShortHelpView(append(slices.Clip(ks), global...))
+	if ansi.StringWidth(line) <= m.c.width || !slices.ContainsFunc(global, func(b key.Binding) bool { return b.Help().Key == "?" }) {
+		return m.help.ShortHelpView(append(slices.Clip(ks), global...))
+	}
+	// tab gives way first: the tab bar names the screens and their digits.
+	global = slices.DeleteFunc(global, func(b key.Binding) bool { return b.Help().Key == "tab" })
+	for i, b := range global {
+		if b.Help().Key == "?" {
+			global[i] = withHelp(b, "?", "all keys")
+		}
+	}
+	for n := len(ks); n > 0; n-- {
+		if line = h.ShortHelpView(append(slices.Clip(ks[:n]), global...)); ansi.StringWidth(line) <= m.c.width {
+			return line
+		}
+	}
+	return m.help.ShortHelpView(append(slices.Clip(ks[:min(len(ks), 1)]), global...))
 }
 
 // Done reports whether the console quit with no run left in flight.

@@ -117,9 +117,9 @@ func (b *boardScreen) keys() []key.Binding {
 		}
 		return ks
 	}
-	ks := []key.Binding{withHelp(k.Down, "↑/↓", "select"), withHelp(k.Open, "enter", "detail"), k.Filter}
+	ks := []key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "detail"), k.Filter}
 	if b.running {
-		ks = append(ks, k.Cancel)
+		ks = append(ks, withHelp(k.Cancel, "x", "cancel"))
 	} else if b.canRetry() {
 		ks = append(ks, withHelp(k.Retry, "R", "retry"))
 	}

@@ -103,7 +103,7 @@ func TestBoardFilter(t *testing.T) {
 	d.sees("no step matches the filter")
 	d.key("backspace")
 	d.key("enter")
-	d.sees("filter › app-1", "9 of 19 steps", "↑/↓ select")
+	d.sees("filter › app-1", "9 of 19 steps", "↑↓ g/G move")
 	d.key("esc") // clears the filter, stays on the board
 	d.notSees("filter ›")
 	d.sees("19/19 finished", "1–")

@@ -73,13 +73,13 @@ func TestBoardShowsStepsInFlight(t *testing.T) {
 		}
 		return len(rows) > 0
 	})
-	d.sees("0/3 running", "3 waiting", "x cancel run")
+	d.sees("0/3 running", "3 waiting", "x cancel •")
 	d.notSees("R retry", "finished")
 
 	close(run.block)
 	d.settle()
 	d.sees("3/3 finished")
-	d.notSees("sending", "x cancel run")
+	d.notSees("sending", "x cancel")
 }
 
 func TestBoardCancelsARunInFlight(t *testing.T) {

@@ -179,6 +179,10 @@ func newKeyMap() keyMap {
 	}
 }
 
+// moveKey is the help line's entry for a list: ↑/↓ move one row, g/G
+// jump to the first and the last.
+func moveKey(k keyMap, what string) key.Binding { return withHelp(k.Down, "↑↓ g/G", what) }
+
 // column is one column of a table: a header and a width (0: share what is
 // left; -1: hidden).
 type column struct {
@@ -227,7 +231,8 @@ func (c *common) table(cols []column, rows [][]string, cursor, offset, height in
 			}
 			b.WriteString(fit(cell, w))
 		}
-		return ansi.Truncate(b.String(), width, "")
+		// Columns wider than the terminal lose their end with a sign.
+		return ansi.Truncate(b.String(), width, "…")
 	}
 	hdr := make([]string, len(cols))
 	for i, col := range cols {

@@ -58,14 +58,14 @@ func (h *historyScreen) keys() []key.Binding {
 	if h.editing {
 		return []key.Binding{withHelp(k.Open, "enter", "done"), withHelp(k.Back, "esc", "clear filter")}
 	}
-	ks := []key.Binding{k.Open, k.Filter}
+	ks := []key.Binding{moveKey(k, "move"), k.Open, k.Filter}
 	if h.filter.Value() != "" {
 		ks = append(ks, withHelp(k.Back, "esc", "clear filter"))
 	}
 	if !h.c.deps.ReadOnly {
 		ks = append(ks, withHelp(k.Resume, "R", "resume"))
 	}
-	return append(ks, k.Verify)
+	return append(ks, withHelp(k.Verify, "v", "verify"))
 }
 
 // load reads the runs again.

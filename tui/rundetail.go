@@ -192,9 +192,9 @@ func (r *runDetailScreen) keys() []key.Binding {
 	}
 	var ks []key.Binding
 	if r.timeline {
-		ks = []key.Binding{withHelp(k.Down, "↑/↓", "scroll"), stepsKey}
+		ks = []key.Binding{moveKey(k, "scroll"), stepsKey}
 	} else {
-		ks = []key.Binding{withHelp(k.Down, "↑/↓", "select"), withHelp(k.Open, "enter", "attempts"), timelineKey}
+		ks = []key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "attempts"), timelineKey}
 	}
 	if !r.c.deps.ReadOnly {
 		ks = append(ks, withHelp(k.Resume, "R", "resume"))
@@ -432,7 +432,11 @@ func (r *runDetailScreen) view() string {
 		rows[i] = []string{c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)), stepName(s), clean(s.User, 30), httpS,
 			fmt.Sprint(s.Attempts), fmt.Sprintf("%dms", s.LatencyMS), clean(s.Error, 200)}
 	}
-	cols, rows := withKind(mixed, []column{{"OUTCOME", 12}, {"TARGET", 16}, {"USER", 20}, {"HTTP", 4}, {"TRY", 3}, {"TIME", 7}, {"REASON", 0}}, rows, 2, kinds)
+	userW := 20
+	if len(r.st.Info.Users) <= 1 {
+		userW = -1 // one user: named above, and the reason needs the room
+	}
+	cols, rows := withKind(mixed, []column{{"OUTCOME", 12}, {"TARGET", 16}, {"USER", userW}, {"HTTP", 4}, {"TRY", 3}, {"TIME", 7}, {"REASON", 0}}, rows, 2, kinds)
 	lines = append(lines, strings.Split(c.table(cols, rows, r.cursor, r.offset, h), "\n")...)
 	if s := r.selected(); s != nil {
 		why := clean(s.Error, 600)

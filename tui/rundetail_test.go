@@ -63,6 +63,10 @@ func TestRunDetailOfManyKindsScrollsAt80x24(t *testing.T) {
 	if len(rows) == 0 || !strings.Contains(rows[0], "✗ failed") || !strings.Contains(rows[0], "app-29") {
 		t.Fatalf("the failed step is not on top:\n%s", d.frame())
 	}
+	// One user, named above: the reason gets the room a user column took.
+	if !strings.Contains(rows[0], "the app is unavailab") {
+		t.Errorf("the reason column is too narrow to read: %q", rows[0])
+	}
 	d.key("G")
 	d.sees("↑ ", "of 31")
 	if f := d.frame(); !strings.Contains(f, "app-28") || !strings.Contains(f, "microsoft") {

@@ -83,9 +83,9 @@ func (s *searchScreen) keys() []key.Binding {
 	}
 	ks := []key.Binding{k.Open, k.Mark}
 	if !s.c.deps.ReadOnly {
-		ks = append(ks, withHelp(k.Revoke, "r", "revoke marked or selected"))
+		ks = append(ks, withHelp(k.Revoke, "r", "revoke"))
 	}
-	return append(ks, withHelp(k.Filter, "/", "edit search"), k.More)
+	return append(ks, withHelp(k.Filter, "/", "search"), withHelp(k.More, "n", "more"))
 }
 
 func withHelp(b key.Binding, keys, desc string) key.Binding {

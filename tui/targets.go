@@ -57,7 +57,7 @@ func (t *targetsScreen) title() string { return "Targets" }
 func (t *targetsScreen) typing() bool  { return false }
 func (t *targetsScreen) keys() []key.Binding {
 	k := t.c.keys
-	ks := []key.Binding{withHelp(k.Down, "↑/↓", "select")}
+	ks := []key.Binding{moveKey(k, "move")}
 	if t.canCheck() {
 		ks = append(ks, withHelp(k.Check, "c", "check"), checkAll)
 	}

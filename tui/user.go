@@ -79,7 +79,7 @@ func (u *userScreen) typing() bool  { return false }
 
 func (u *userScreen) keys() []key.Binding {
 	k := u.c.keys
-	ks := []key.Binding{k.Back, withHelp(k.Down, "↑/↓", "select event")}
+	ks := []key.Binding{k.Back, moveKey(k, "select event")}
 	if !u.c.deps.ReadOnly {
 		ks = append([]key.Binding{withHelp(k.Revoke, "r", "revoke this user")}, ks...)
 	}
