@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -294,4 +295,78 @@ func (t *WatchTally) Count(s Sign) {
 	default:
 		t.Earlier++
 	}
+}
+
+// DefaultWatch is how long a run's users are watched after it, unless the
+// operator says otherwise.
+const DefaultWatch = 15 * time.Minute
+
+// WatchOptions say how a watch goes.
+type WatchOptions struct {
+	// For is how long to watch from now.
+	For time.Duration
+	// Every is the least time between two rounds of polls (0: 10 s); the
+	// System Log's rate-limit budget may stretch it.
+	Every time.Duration
+}
+
+// WatchStop is a reason to end a watch early, given as the cause when its
+// context is cancelled (context.WithCancelCause); the watch records it as
+// why it ended. A context cancelled without one records "cancelled".
+type WatchStop string
+
+// The reasons a watch ends.
+const (
+	// WatchTime: the window is over.
+	WatchTime WatchStop = "time"
+	// WatchStopped: the operator stopped it.
+	WatchStopped WatchStop = "stopped"
+	// WatchQuit: the console (or the process) closed.
+	WatchQuit WatchStop = "quit"
+	// WatchCancelled: the process was interrupted (ctrl+c, a signal).
+	WatchCancelled WatchStop = "cancelled"
+)
+
+// Error implements error, so that a WatchStop can be a context's cause.
+func (s WatchStop) Error() string { return "watch " + string(s) }
+
+// DescribeWatch is one line about a watch event for people, as timelines
+// show it, and false for an event of another kind.
+func DescribeWatch(ev Event) (string, bool) {
+	switch ev.Kind {
+	case KindWatchStarted:
+		var i WatchInfo
+		_ = json.Unmarshal(ev.Detail, &i)
+		line := fmt.Sprintf("watch_started of %s until %s", plural(len(i.Users), "user"), i.Until.Local().Format("15:04:05"))
+		if i.Operator != "" {
+			line += " by " + i.Operator
+			if i.Host != "" {
+				line += "@" + i.Host
+			}
+		}
+		return safetext.Line(line, 300), true
+	case KindWatchSign:
+		var s Sign
+		if json.Unmarshal(ev.Detail, &s) != nil {
+			return "watch_sign", true
+		}
+		line := fmt.Sprintf("watch_sign %s %s: %s", s.Level, s.User, s.Line())
+		if s.UUID != "" {
+			line += " [" + s.UUID + "]"
+		}
+		return safetext.Line(line, 400), true
+	case KindWatchEnded:
+		var t WatchTally
+		_ = json.Unmarshal(ev.Detail, &t)
+		return safetext.Line(fmt.Sprintf("watch_ended (%s): %s, %s, %s earlier, %s",
+			t.Reason, plural(t.Alarms, "alarm"), plural(t.Attempts, "attempt"), fmt.Sprint(t.Earlier), plural(t.Polls, "poll")), 300), true
+	}
+	return "", false
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -80,6 +80,8 @@ type Backend struct {
 	okta *okta.Client
 	log  *audit.Log
 	slog *slog.Logger
+	// watches are the watches in flight; Close ends them first.
+	watches watchSet
 }
 
 // Open opens what opts ask for, in the order a run needs it: the registry,
@@ -195,8 +197,10 @@ func (b *Backend) openAudit(ctx context.Context, readOnly bool) error {
 	return nil
 }
 
-// Close closes the audit log.
+// Close ends the watches in flight (each records why it ended), then
+// closes the audit log.
 func (b *Backend) Close() error {
+	b.watches.close()
 	if b.log != nil {
 		return b.log.Close()
 	}
