@@ -296,7 +296,11 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 		if ev.Kind == actions.KindPlanned {
 			continue
 		}
-		line := fmt.Sprintf("  %s  #%-5d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, safetext.Line(ev.Describe(), 0))
+		what := ev.Describe()
+		if w, ok := actions.DescribeWatch(ev); ok {
+			what = w
+		}
+		line := fmt.Sprintf("  %s  #%-5d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, safetext.Line(what, 0))
 		fmt.Fprintln(w, line)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
@@ -34,6 +36,7 @@ type revokeOpts struct {
 	deactivate      bool
 	revokeGrants    bool
 	universalLogout bool
+	watch           time.Duration
 }
 
 func newRevokeCmd(e *env) *cobra.Command {
@@ -52,13 +55,19 @@ file that cannot be read) does not stop the run: its steps are recorded as
 failed with what to fix, everything else is sent, and 'ulc resume RUN'
 sends the rest once it is fixed.
 
+After the run, ulc watches the users for --watch (default 15m; 0 turns it
+off, as do --dry-run and --no-okta), the same watch as 'ulc watch RUN'.
+` + watchHelp + `
+
 Exit status: 0 when every target answered revoked or not_found; 1 when any
 step was rejected, failed or cancelled, or could not be sent; 2 for a usage
 or configuration error; 3 when the audit log cannot be written or is
-corrupt (nothing was sent).`,
+corrupt (nothing was sent); 4 when the watch saw a success for a user after
+the run (an alarm: run the containment again and find what it missed).`,
 		Example: `  ulc revoke --user neo@example.com --reason "phished, INC-4211" --ticket INC-4211 --yes
   ulc revoke --users-file leavers.txt --reason "offboarding" --no-okta --json --yes
-  ulc revoke --user neo@example.com --reason "drill" --dry-run`,
+  ulc revoke --user neo@example.com --reason "drill" --dry-run
+  ulc revoke --user neo@example.com --reason "phished" --yes --watch 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runRevoke(cmd.Context(), e, o)
@@ -81,6 +90,7 @@ corrupt (nothing was sent).`,
 	f.BoolVar(&o.deactivate, "deactivate", false, "deactivate the user in Okta after clearing sessions")
 	f.BoolVar(&o.revokeGrants, "revoke-grants", false, "also revoke the user's OAuth consent grants in Okta")
 	f.BoolVar(&o.universalLogout, "universal-logout", false, "also ask Okta's own Universal Logout to log the user out of every app that trusts Okta (needs Identity Threat Protection)")
+	f.DurationVar(&o.watch, "watch", actions.DefaultWatch, "after the run, watch the users' System Log this long for the attacker's return (0: no watch)")
 	return c
 }
 
@@ -91,6 +101,9 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) (err error) {
 	}
 	if strings.TrimSpace(o.reason) == "" {
 		return usageErr("--reason is required: say why, it is recorded in the audit log")
+	}
+	if o.watch < 0 {
+		return usageErr("--watch must be a duration such as 15m, or 0 for no watch")
 	}
 	for _, t := range o.targets {
 		if err := backend.CheckText(t); err != nil {
@@ -148,7 +161,35 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) (err error) {
 			return err
 		}
 	}
-	return executePlan(ctx, e, b, plan, o.json)
+	err = executePlan(ctx, e, b, plan, o.json)
+	return watchAfter(ctx, e, b, plan, o, err)
+}
+
+// watchAfter watches the run's users once the run is over, unless there is
+// nothing to watch, and returns the exit status: the watch's when it saw
+// an alarm, else the run's.
+func watchAfter(ctx context.Context, e *env, b *backend.Backend, plan *actions.Plan, o revokeOpts, runErr error) error {
+	switch {
+	case o.watch == 0:
+		return runErr
+	case o.dryRun:
+		fmt.Fprintln(e.stderr, "no watch: a dry run sends nothing")
+		return runErr
+	case o.noOkta:
+		fmt.Fprintln(e.stderr, "no watch: with --no-okta ulc reads no System Log")
+		return runErr
+	case ctx.Err() != nil, backend.ClassOf(runErr) == backend.ClassAudit:
+		return runErr // interrupted, or the log cannot be written
+	}
+	werr := watchRun(ctx, e, b, plan.RunID, o.watch, o.json, "--watch 0 skips it")
+	var xe *exitError
+	if errors.As(werr, &xe) && xe.code == exitAlarm || runErr == nil {
+		return werr
+	}
+	if werr != nil {
+		fmt.Fprintln(e.stderr, "ulc: "+sanitizeMessage(werr.Error()))
+	}
+	return runErr
 }
 
 // warnUnusable says, before anything is sent, which targets cannot be

@@ -244,7 +244,7 @@ token_file = "receiver.token"
 			[]string{"okta.suspend", "okta.clear_sessions", "okta.revoke_grants", "okta.deactivate"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"revoke", "--user", tc.user, "--reason", "contract", "--yes", "--json",
+			args := append([]string{"revoke", "--user", tc.user, "--reason", "contract", "--yes", "--json", "--watch", "0",
 				"--audit-db", filepath.Join(dir, "a.db"), "--config", config}, tc.extra...)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()

@@ -29,7 +29,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	const who = "trinity@whiterabbit.fake"
 	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", who,
-		"--reason", "drill", "--yes", "--json", "--targets", "google,m365,slack,okta-itp,zoom,github")
+		"--reason", "drill", "--yes", "--json", "--watch", "0", "--targets", "google,m365,slack,okta-itp,zoom,github")
 	if code != exitFailures {
 		t.Fatalf("exit %d, want 1 (the demo's Slack token lacks a scope): %s", code, errOut)
 	}

@@ -34,6 +34,7 @@ const (
 	exitFailures = 1 // some step rejected, failed or cancelled
 	exitUsage    = 2 // bad command line or configuration
 	exitAudit    = 3 // the audit log cannot be written; nothing was sent
+	exitAlarm    = 4 // the watch saw a success for a user after the run
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -245,7 +246,7 @@ Run without a subcommand to open the console.`,
 		return usageErr("%s (see 'ulc --help')", safetext.Line(msg, 200))
 	}
 	root.RunE = func(cmd *cobra.Command, _ []string) error { return runConsoleCmd(cmd.Context(), e, readOnly) }
-	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e), newCAEPCmd(e))
+	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e), newCAEPCmd(e), newWatchCmd(e))
 	return root
 }
 

@@ -29,7 +29,7 @@ func TestRevokeAgainstTheSandbox(t *testing.T) {
 	}
 	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db,
-		"--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--json")
+		"--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--json", "--watch", "0")
 	if code != exitFailures {
 		t.Fatalf("exit %d, want 1 (two apps cannot answer): %s", code, errOut)
 	}

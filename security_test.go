@@ -63,10 +63,10 @@ func TestNoCredentialInAnyOutput(t *testing.T) {
 	env := cleanEnv(t)
 	var all strings.Builder
 	runs := [][]string{
-		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--json", "--suspend", "--revoke-grants"},
-		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake", "--reason", "drill", "--yes"},
+		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--json", "--suspend", "--revoke-grants", "--watch", "1s"},
+		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake", "--reason", "drill", "--yes", "--watch", "0"},
 		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "morpheus@whiterabbit.fake", "--reason", "drill", "--dry-run", "--json"},
-		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "nobody@whiterabbit.fake", "--reason", "drill", "--yes"},
+		{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "nobody@whiterabbit.fake", "--reason", "drill", "--yes", "--watch", "0"},
 		{"targets", "check", "--config", sb.ConfigPath},
 		{"targets", "list", "--config", sb.ConfigPath},
 		{"audit", "list", "--audit-db", db, "--json"},

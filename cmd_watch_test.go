@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"ulc/sandbox"
+	"ulc/sandbox/oktafake"
+)
+
+// startSandbox starts the sandbox without the vendors' fakes.
+func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
+	t.Helper()
+	dir := t.TempDir()
+	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return sb, filepath.Join(dir, "audit.db")
+}
+
+// jsonLines decodes every line of out as a JSON object.
+func jsonLines(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q is not JSON: %v", l, err)
+		}
+		objs = append(objs, m)
+	}
+	return objs
+}
+
+// runID is the run id of a ulc revoke --json summary, its last line.
+func runID(t *testing.T, out string) string {
+	t.Helper()
+	objs := jsonLines(t, out)
+	id, _ := objs[len(objs)-1]["run_id"].(string)
+	if id == "" {
+		t.Fatalf("no run id in %q", out)
+	}
+	return id
+}
+
+// The sandbox's story, headless: after Trinity's run her attacker is
+// denied, then gets a token from Dock Control. ulc watch prints both, as
+// JSON lines or for people, records them with the run, and exits 4.
+func TestWatchAPastRunInTheSandbox(t *testing.T) {
+	sb, db := startSandbox(t)
+	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "trinity@whiterabbit.fake",
+		"--reason", "phished", "--targets", "chat", "--yes", "--json", "--watch", "0")
+	if code != exitOK || strings.Contains(errOut, "watch") {
+		t.Fatalf("revoke --watch 0: exit %d, stderr %q; want 0 and no word of a watch", code, errOut)
+	}
+	id := runID(t, out)
+	sb.Okta.Advance(oktafake.AttackerGrantAfter + time.Second)
+
+	code, out, errOut = ulc(t, "", "watch", id[:10], "--for", "1s", "--json", "--config", sb.ConfigPath, "--audit-db", db)
+	if code != exitAlarm {
+		t.Fatalf("exit %d, want 4 (an alarm); stderr %s", code, errOut)
+	}
+	objs := jsonLines(t, out)
+	if len(objs) != 3 {
+		t.Fatalf("%d lines, want two signs and the end:\n%s", len(objs), out)
+	}
+	if o := objs[0]; o["type"] != "watch_sign" || o["level"] != "attempt" || o["city"] != "Amsterdam" || o["run_id"] != id {
+		t.Errorf("first line %v, want the denied sign-in from Amsterdam", o)
+	}
+	if o := objs[1]; o["level"] != "alarm" || o["app"] != "Dock Control" || !strings.HasPrefix(o["event_type"].(string), "app.oauth2.token.grant") {
+		t.Errorf("second line %v, want the alarm of Dock Control's token grant", o)
+	}
+	if o := objs[2]; o["type"] != "watch_ended" || o["alarms"] != 1.0 || o["attempts"] != 1.0 || o["reason"] != "time" {
+		t.Errorf("last line %v, want the watch's end with 1 alarm and 1 attempt", o)
+	}
+	if !strings.Contains(errOut, "watching trinity@whiterabbit.fake for 1s") || !strings.Contains(errOut, "alarm: 1 success after run "+id) {
+		t.Errorf("stderr %q", errOut)
+	}
+
+	// For people: one line a sign, what to do under the alarm. The
+	// watch reads the log from the run's start, so it sees them again.
+	code, out, _ = ulc(t, "", "watch", id, "--for", "1s", "--config", sb.ConfigPath, "--audit-db", db)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != exitAlarm || len(lines) != 4 {
+		t.Fatalf("exit %d, %d lines, want 4 and 4:\n%s", code, len(lines), out)
+	}
+	if !strings.HasPrefix(lines[0], "✓ ") || !strings.Contains(lines[0], "user.session.start failure from 203.0.113.") ||
+		!strings.Contains(lines[0], "Amsterdam") || !strings.Contains(lines[0], "denied: the containment holds") {
+		t.Errorf("attempt line %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], "⚠ ") || !strings.Contains(lines[1], "to Dock Control") || !strings.Contains(lines[1], "after revocation") {
+		t.Errorf("alarm line %q", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], "  → ") || !strings.Contains(lines[2], "targets.toml") {
+		t.Errorf("advice line %q", lines[2])
+	}
+	if !strings.Contains(lines[3], "ended (time): 1 alarm, 1 denied attempt") {
+		t.Errorf("last line %q", lines[3])
+	}
+
+	// The audit log shows the watches with the run, and verifies.
+	code, out, errOut = ulc(t, "", "audit", "show", id, "--audit-db", db)
+	if code != 0 || strings.Count(out, "watch_started") != 2 || strings.Count(out, "watch_sign alarm trinity@whiterabbit.fake: ⚠") != 2 ||
+		strings.Count(out, "watch_sign attempt") != 2 || strings.Count(out, "watch_ended (time): 1 alarm, 1 attempt") != 2 {
+		t.Errorf("audit show: exit %d %s\n%s", code, errOut, out)
+	}
+	if code, out, errOut := ulc(t, "", "audit", "verify", "--audit-db", db); code != 0 {
+		t.Errorf("audit verify after the watches: exit %d %s %s", code, out, errOut)
+	}
+}
+
+// A user whose attacker does not come back: the watch ends quietly, 0.
+func TestWatchWithoutASignExitsZero(t *testing.T) {
+	sb, db := startSandbox(t)
+	_, out, _ := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake",
+		"--reason", "drill", "--targets", "chat", "--yes", "--json", "--watch", "0")
+	id := runID(t, out)
+	code, out, errOut := ulc(t, "", "watch", id, "--for", "1s", "--config", sb.ConfigPath, "--audit-db", db)
+	if code != exitOK || !strings.Contains(out, "ended (time): 0 alarms, 0 denied attempts") || strings.Contains(out, "⚠") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// What cannot be watched is a usage error that says why.
+func TestWatchRefusals(t *testing.T) {
+	sb, db := startSandbox(t)
+	_, out, _ := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake",
+		"--reason", "drill", "--targets", "chat", "--dry-run", "--json")
+	dry := runID(t, out)
+	for name, c := range map[string]struct {
+		args []string
+		says string
+	}{
+		"an unknown run": {[]string{"watch", "nope"}, `no run "nope"`},
+		"no run":         {[]string{"watch"}, "one run id"},
+		"two runs":       {[]string{"watch", "a", "b"}, "one run id"},
+		"a dry run":      {[]string{"watch", dry}, "dry run"},
+		"no time":        {[]string{"watch", dry, "--for", "0s"}, "--for must be above zero"},
+		"bad time":       {[]string{"watch", dry, "--for", "soon"}, "invalid argument"},
+	} {
+		args := append(c.args, "--config", sb.ConfigPath, "--audit-db", db)
+		code, _, errOut := ulc(t, "", args...)
+		if code != exitUsage || !strings.Contains(errOut, c.says) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 saying %q", name, code, errOut, c.says)
+		}
+	}
+}
+
+// ulc revoke watches after the run by default, says for how long and how
+// to skip it, prints the signs as JSON lines after the summary and exits
+// with the watch's status.
+func TestRevokeWatchesAfterTheRun(t *testing.T) {
+	sb, db := startSandbox(t)
+	trinity, _ := sb.Okta.Person("trinity@whiterabbit.fake")
+	done := make(chan struct{})
+	go func() {
+		// The attacker's return, at once: as soon as her sessions are
+		// cleared the fake's clock jumps past it.
+		defer close(done)
+		for sb.Okta.Sessions(trinity.ID) > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		sb.Okta.Advance(oktafake.AttackerGrantAfter + time.Second)
+	}()
+	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "trinity@whiterabbit.fake",
+		"--reason", "phished", "--targets", "chat", "--yes", "--json", "--watch", "2s")
+	<-done
+	if code != exitAlarm {
+		t.Fatalf("exit %d, want 4; stderr %s", code, errOut)
+	}
+	if !strings.Contains(errOut, "for 2s") || !strings.Contains(errOut, "--watch 0 skips it") {
+		t.Errorf("stderr %q does not say how long the watch is and how to skip it", errOut)
+	}
+	var types []string
+	for _, o := range jsonLines(t, out) {
+		tp, _ := o["type"].(string)
+		if tp == "watch_sign" {
+			tp += ":" + o["level"].(string)
+		}
+		if tp != "event" {
+			types = append(types, tp)
+		}
+	}
+	if got := strings.Join(types, " "); got != "summary watch_sign:attempt watch_sign:alarm watch_ended" {
+		t.Errorf("lines after the events: %q, want the summary, the two signs and the end", got)
+	}
+}
+
+// No watch after a dry run or without Okta, said once.
+func TestRevokeSaysWhenItDoesNotWatch(t *testing.T) {
+	sb, db := startSandbox(t)
+	for _, c := range []struct {
+		flag, says string
+	}{{"--dry-run", "no watch: a dry run sends nothing"}, {"--no-okta", "no watch: with --no-okta"}} {
+		code, _, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake",
+			"--reason", "drill", "--targets", "chat", "--yes", c.flag)
+		if code != exitOK || strings.Count(errOut, "no watch") != 1 || !strings.Contains(errOut, c.says) {
+			t.Errorf("%s: exit %d, stderr %q; want 0 and %q once", c.flag, code, errOut, c.says)
+		}
+	}
+}
