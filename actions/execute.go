@@ -314,15 +314,16 @@ func (r *run) perform() {
 // engine does not retry Okta steps.
 func (r *run) oktaStep(s Step) {
 	if r.ctx.Err() != nil {
-		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent: " + retryHint}, s)
 		return
 	}
 	if r.x.Okta == nil {
-		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Failed, Error: "no Okta connection configured"}, s)
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Failed,
+			Error: "no Okta connection configured: set OKTA_CLIENT_ORGURL and OKTA_CLIENT_TOKEN (or [okta] in targets.toml), then ulc resume RUN"}, s)
 		return
 	}
 	if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: 1}, s) {
-		r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: 1, Outcome: Cancelled, Error: "not sent: the audit log failed"}, s)
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Attempt: 1, Outcome: Cancelled, Error: "not sent: the audit log failed: check the audit log's disk, then R to retry"}, s)
 		return
 	}
 	start := time.Now()
@@ -337,7 +338,7 @@ func (r *run) oktaStep(s Step) {
 		ev.Outcome = Done
 		ev.Detail = resultDetail(ans.Verified, ans.Evidence)
 	case r.ctx.Err() != nil && ans.HTTPStatus == 0:
-		ev.Outcome, ev.Error = Cancelled, "cancelled before Okta answered"
+		ev.Outcome, ev.Error = Cancelled, "cancelled before Okta answered: "+retryHint
 	default:
 		ev.Outcome, _ = Classify(ans.HTTPStatus, transportOrNil(ans))
 		if ev.Outcome == Revoked {
@@ -363,15 +364,15 @@ func (r *run) targetStep(s Step) {
 	case t.sem <- struct{}{}:
 		defer func() { <-t.sem }()
 	case <-r.ctx.Done():
-		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent"}, s)
+		r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Cancelled, Error: "cancelled before it was sent: " + retryHint}, s)
 		return
 	}
 	c := &stepCaller{r: r, t: t, s: s}
 	res := t.conn.Revoke(r.ctx, s, c)
 	if c.auditFailed {
-		res = Result{Outcome: Cancelled, Error: "not sent: the audit log failed"}
+		res = Result{Outcome: Cancelled, Error: "not sent: the audit log failed: check the audit log's disk, then R to retry"}
 	} else if r.ctx.Err() != nil && res.Outcome != Cancelled && !res.Outcome.Success() && res.HTTPStatus == 0 {
-		res = Result{Outcome: Cancelled, Error: "cancelled before an answer came"}
+		res = Result{Outcome: Cancelled, Error: "cancelled before an answer came: " + retryHint}
 	}
 	if res.Outcome == "" {
 		res.Outcome, res.Error = Failed, "the connector gave no outcome: "+res.Error

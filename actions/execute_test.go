@@ -465,6 +465,9 @@ func TestCancelTurnsInFlightIntoCancelled(t *testing.T) {
 	if s := st.Steps[0]; s.Outcome != actions.Cancelled || s.Attempts != 1 {
 		t.Fatalf("got %s after %d attempts, want cancelled after 1", s.Outcome, s.Attempts)
 	}
+	if s := st.Steps[0]; !strings.HasSuffix(s.Error, "R to retry") {
+		t.Errorf("the reason %q does not end in what to do", s.Error)
+	}
 }
 
 func TestPerTargetConcurrencyLimit(t *testing.T) {
@@ -609,6 +612,11 @@ func TestAuditFailureMidRunStopsSending(t *testing.T) {
 	}
 	if c := st.Counts(); c[actions.Revoked] > 6 || c[actions.Cancelled] < 14 {
 		t.Fatalf("counts %v: the steps after the failure must end cancelled", c)
+	}
+	for _, s := range st.Steps {
+		if s.Outcome == actions.Cancelled && !strings.HasSuffix(s.Error, "R to retry") {
+			t.Errorf("step %d: the reason %q does not end in what to do", s.Step, s.Error)
+		}
 	}
 }
 

@@ -39,7 +39,7 @@ func (tc *TokenCache) Get(ctx context.Context, margin time.Duration, fetch Token
 	case tc.lock <- struct{}{}:
 		defer func() { <-tc.lock }()
 	case <-ctx.Done():
-		return "", false, false, Result{Outcome: Cancelled, Error: "cancelled before it was sent"}
+		return "", false, false, Result{Outcome: Cancelled, Error: "cancelled before it was sent: " + retryHint}
 	}
 	if tc.token != "" && time.Now().Before(tc.expires) {
 		return tc.token, false, false, Result{}

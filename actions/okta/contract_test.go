@@ -596,7 +596,8 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 		t.Errorf("Search rate-limited: %v", err)
 	}
 	fake.Force429(1)
-	if ans := do("Do clear sessions rate-limited (429)", actions.ActionClearSessions, u, false, http.StatusTooManyRequests); ans.HTTPStatus != 429 || ans.Err == nil || !rateMessage.MatchString(ans.Err.Error()) || ans.RequestID == "" {
+	if ans := do("Do clear sessions rate-limited (429)", actions.ActionClearSessions, u, false, http.StatusTooManyRequests); ans.HTTPStatus != 429 || ans.Err == nil ||
+		!strings.HasSuffix(ans.Err.Error(), "; R to retry then") || !rateMessage.MatchString(strings.TrimSuffix(ans.Err.Error(), "; R to retry then")) || ans.RequestID == "" {
 		t.Errorf("clear sessions rate-limited: %+v", ans)
 	}
 }

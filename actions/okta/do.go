@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	sdk "github.com/okta/okta-sdk-golang/v2/okta"
 	"github.com/okta/okta-sdk-golang/v2/okta/query"
@@ -44,6 +46,10 @@ func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forge
 	since := time.Now().Add(-time.Second)
 	var already *sdk.User // the user as read when already in the wanted state
 	defer func() {
+		if ans.Err != nil {
+			// Every refusal ends in what the operator does next.
+			ans.Err = errors.New(withNext(ans.Err.Error(), nextStep(a, ans.HTTPStatus, err)))
+		}
 		switch {
 		case already != nil:
 			ans.Verified, ans.Evidence = verdict(already, a, since)
@@ -72,7 +78,8 @@ func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forge
 		method, path := actions.OktaRequest(a, u.ID, forgetDevices)
 		resp, err = c.raw(tctx, method, path, nil)
 	case actions.ActionUniversalLogout:
-		return c.RevokeViaOkta(ctx, u)
+		body := map[string]any{"sub_id": map[string]string{"format": "opaque", "id": u.ID}}
+		resp, err = c.raw(tctx, http.MethodPost, "/oauth2/v1/global-token-revocation", body)
 	default:
 		return actions.OktaAnswer{Err: fmt.Errorf("unknown Okta action %q", safetext.Line(string(a), 60))}
 	}
@@ -85,13 +92,75 @@ func (c *Client) Do(ctx context.Context, a actions.Action, u actions.User, forge
 // u's tokens and sessions and to log u out of every app that trusts Okta's
 // Universal Logout. The subject is {"format": "opaque", "id": <Okta id>}.
 func (c *Client) RevokeViaOkta(ctx context.Context, u actions.User) actions.OktaAnswer {
-	if !ValidID(u.ID) {
-		return actions.OktaAnswer{Err: fmt.Errorf("user %s has no valid Okta id; resolve the user through Okta first", safetext.Line(u.Key(), 120))}
+	return c.Do(ctx, actions.ActionUniversalLogout, u, false)
+}
+
+// maxReason is the length of a step's reason in the audit log (the
+// engine keeps 300 characters): the next step must fit in it.
+const maxReason = 300
+
+// withNext is Okta's refusal s followed by next, the operator's next step;
+// s is shortened if the two would not fit in maxReason characters, so the
+// next step is never what is cut off.
+func withNext(s, next string) string {
+	if next == "" {
+		return s
 	}
-	tctx, tr := withTrace(ctx)
-	body := map[string]any{"sub_id": map[string]string{"format": "opaque", "id": u.ID}}
-	resp, err := c.raw(tctx, http.MethodPost, "/oauth2/v1/global-token-revocation", body)
-	return c.answer(resp, err, tr)
+	sep := ": "
+	if strings.Contains(s, ": ") {
+		sep = "; " // "Okta refused (403 E0000006): You do not …; grant …"
+	}
+	s = strings.TrimRight(s, ". ")
+	room := maxReason - utf8.RuneCountInString(sep+next)
+	return safetext.Line(s, max(room, 20)) + sep + next
+}
+
+// nextStep says what to do after Okta step a failed with HTTP status
+// (0: no answer) and error err.
+func nextStep(a actions.Action, status int, err error) string {
+	var ref *refusal
+	var oe *sdk.Error
+	switch {
+	case err == nil:
+		return "" // no request was made: the reason says why
+	case errors.As(err, &ref):
+		return "" // a refused redirect says what to check
+	case errors.Is(err, context.Canceled):
+		return "R to retry"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "Okta is slow or out of reach; R to retry"
+	case status == 0 && errors.As(err, &oe):
+		return "" // the token endpoint's refusal says what to fix
+	case status == 0:
+		return "check the org URL and the network to Okta, then R to retry"
+	case status == http.StatusUnauthorized:
+		return "check the Okta credential (the API token, or the service app's key), then R to retry"
+	case status == http.StatusForbidden:
+		need := "okta.users.manage"
+		if a == actions.ActionUniversalLogout {
+			need = "okta.universalLogout.manage (and the org Identity Threat Protection)"
+		}
+		return "give the Okta credential " + need + " and an admin role over this user, then R to retry"
+	case status == http.StatusNotFound && a == actions.ActionUniversalLogout:
+		return "the org may lack Identity Threat Protection, or the user is gone; check in the Okta admin console"
+	case status == http.StatusNotFound:
+		return "the user is no longer in Okta: nothing is left to sign out there"
+	case status == http.StatusTooManyRequests:
+		return "R to retry then"
+	case status >= 500:
+		return "Okta is failing; R to retry in a minute"
+	case status >= 400:
+		switch a {
+		case actions.ActionSuspend:
+			return "Okta will not suspend the user in their present status; check it in the Okta admin console"
+		case actions.ActionDeactivate:
+			return "Okta will not deactivate the user in their present status; check it in the Okta admin console"
+		case actions.ActionUniversalLogout:
+			return "check that the org has Identity Threat Protection with Universal Logout"
+		}
+		return "check the user in the Okta admin console, then R to retry"
+	}
+	return ""
 }
 
 // readBack reads the user after step a succeeded and reports whether the

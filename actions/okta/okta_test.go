@@ -357,7 +357,7 @@ func TestRateLimitExhausted(t *testing.T) {
 	if ans.HTTPStatus != 429 || ans.Err == nil || ans.RequestID == "" {
 		t.Fatalf("answer %+v", ans)
 	}
-	if !regexp.MustCompile(`^Okta rate limit: the window resets at \d\d:\d\d:\d\d$`).MatchString(ans.Err.Error()) {
+	if !regexp.MustCompile(`^Okta rate limit: the window resets at \d\d:\d\d:\d\d; R to retry then$`).MatchString(ans.Err.Error()) {
 		t.Fatalf("Err = %q", ans.Err)
 	}
 	if p := fx.byLogin(t, "trinity@whiterabbit.fake"); p.Status != "ACTIVE" {
@@ -728,6 +728,9 @@ func TestDoActions(t *testing.T) {
 		!strings.HasPrefix(ans.Err.Error(), "Okta refused (400 E0000001): ") {
 		t.Fatalf("suspend deprovisioned: %+v", ans)
 	}
+	if !strings.HasSuffix(ans.Err.Error(), "; Okta will not suspend the user in their present status; check it in the Okta admin console") {
+		t.Errorf("the refusal does not end in what to do: %q", ans.Err)
+	}
 	ans = c.Do(ctx, actions.ActionSuspend, actions.User{ID: "00uNOSUCHUSER0000000"}, false)
 	if ans.HTTPStatus != 404 || ans.ErrorCode != "E0000007" {
 		t.Fatalf("unknown user: %+v", ans)
@@ -744,6 +747,9 @@ func TestDoNeedsManage(t *testing.T) {
 	ans := c.Do(context.Background(), actions.ActionClearSessions, actions.User{ID: trinity.ID}, true)
 	if ans.HTTPStatus != 403 || ans.ErrorCode != "E0000006" || ans.Err == nil {
 		t.Fatalf("answer %+v", ans)
+	}
+	if !strings.HasSuffix(ans.Err.Error(), "; give the Okta credential okta.users.manage and an admin role over this user, then R to retry") {
+		t.Errorf("the refusal does not say what the credential lacks: %q", ans.Err)
 	}
 	noSecret(t, ans.Err.Error())
 }
