@@ -29,7 +29,7 @@ ticket. Every audit command only reads: it opens the log read-only, so a
 read-only copy handed to an auditor works.`,
 	}
 	e.flags.audit(c.PersistentFlags())
-	c.AddCommand(newAuditListCmd(e), newAuditShowCmd(e), newAuditVerifyCmd(e), newAuditExportCmd(e))
+	c.AddCommand(newAuditListCmd(e), newAuditShowCmd(e), newAuditVerifyCmd(e), newAuditExportCmd(e), newAuditForwardCmd(e))
 	return c
 }
 

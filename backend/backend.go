@@ -19,6 +19,7 @@ import (
 	"ulc/actions/okta"
 	"ulc/audit"
 	"ulc/config"
+	"ulc/forward"
 )
 
 // OktaMode says when the backend connects to Okta.
@@ -71,6 +72,11 @@ type Options struct {
 	// Logger receives a structured record of what the backend does, never
 	// a secret; nil discards it.
 	Logger *slog.Logger
+	// ForwardManually keeps the audit log's delivery to the [[forward]]
+	// destinations from starting in the background, for a caller that
+	// delivers with Forward itself. Otherwise a backend that writes the
+	// log delivers what is behind at once and then after each commit.
+	ForwardManually bool
 }
 
 // Backend is an open configuration, Okta connection and audit log.
@@ -79,6 +85,7 @@ type Backend struct {
 	cfg  *config.File
 	okta *okta.Client
 	log  *audit.Log
+	fwd  *forward.Forwarder
 	slog *slog.Logger
 	// watches are the watches in flight; Close ends them first.
 	watches watchSet
@@ -116,13 +123,17 @@ func (b *Backend) open(ctx context.Context) error {
 			return err
 		}
 	}
+	var err error
 	switch b.opts.Audit {
 	case AuditWrite:
-		return b.openAudit(ctx, false)
+		err = b.openAudit(ctx, false)
 	case AuditRead:
-		return b.openAudit(ctx, true)
+		err = b.openAudit(ctx, true)
 	}
-	return nil
+	if err == nil {
+		b.startForwarding(ctx)
+	}
+	return err
 }
 
 // LoadConfig loads targets.toml. A missing file gets a sentence that says
@@ -197,10 +208,18 @@ func (b *Backend) openAudit(ctx context.Context, readOnly bool) error {
 	return nil
 }
 
-// Close ends the watches in flight (each records why it ended), then
-// closes the audit log.
+// Close ends the watches in flight (each records why it ended), stops
+// forwarding (after one last bounded attempt to deliver the last events)
+// and closes the audit log.
 func (b *Backend) Close() error {
 	b.watches.close()
+	if b.fwd != nil {
+		// Forwarding never changes a command's outcome: what was not
+		// stored is delivered again next time.
+		if err := b.fwd.Close(); err != nil {
+			b.slog.Warn("forwarding", "err", err.Error())
+		}
+	}
 	if b.log != nil {
 		return b.log.Close()
 	}
