@@ -15,6 +15,7 @@ import (
 
 	"ulc/actions"
 	"ulc/backend"
+	"ulc/history"
 	"ulc/internal/safetext"
 )
 
@@ -247,13 +248,17 @@ func newAuditExportCmd(e *env) *cobra.Command {
 // printRun writes a run for a person: who, why, every step, the timeline.
 func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 	i := st.Info
-	state := "finished"
+	state := history.Ended(st.Counts())
 	switch {
 	case !st.Done && st.Pending() > 0:
 		// An unfinished run is settled unless its process still runs.
 		state = fmt.Sprintf("in progress: pid %d on %s", i.PID, safetext.Line(i.Host, 40))
 	case !st.Done:
 		state = "INTERRUPTED (the process ended before the run finished)"
+	case i.DryRun:
+		state = history.StateDryRun
+	case state == history.StateCancelled:
+		state = "cancelled by the operator"
 	}
 	fmt.Fprintf(w, "run       %s (%s)\n", safetext.Line(st.RunID, 60), state)
 	fmt.Fprintf(w, "started   %s by %s on %s (ulc %s)\n", st.Started.Local().Format(time.RFC3339),
@@ -322,6 +327,8 @@ func countsCell(r backend.RunSummary) string {
 		s = "INTERRUPTED: " + s
 	case r.InProgress:
 		s = "in progress: " + s
+	case r.State() == history.StateCancelled:
+		s = "cancelled: " + s
 	}
 	return s
 }

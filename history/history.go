@@ -91,3 +91,41 @@ type TargetResult struct {
 	// Error is the result's sanitised reason.
 	Error string `json:"error,omitempty"`
 }
+
+// The words for what happened to a run, the same in the console, in
+// `ulc audit list` and in `ulc audit show`.
+const (
+	StateInterrupted = "interrupted" // no run_finished, and its process is gone
+	StateInProgress  = "in progress" // no run_finished yet; its process runs
+	StateDryRun      = "dry run"     // nothing was sent
+	StateCancelled   = "cancelled"   // the operator stopped it
+	StateFailures    = "failures"    // it ran to its end; some step did not succeed
+	StateFinished    = "finished"    // every step succeeded
+)
+
+// State names what happened to the run: one of the State words.
+func (r RunSummary) State() string {
+	switch {
+	case r.Interrupted:
+		return StateInterrupted
+	case r.InProgress:
+		return StateInProgress
+	case r.Info.DryRun:
+		return StateDryRun
+	}
+	return Ended(r.Counts)
+}
+
+// Ended names a run that ended, by its outcome counts: cancelled when the
+// operator stopped it (some step was cancelled, whatever else failed:
+// that is what happened to the run), failures when some step did not
+// succeed, finished when every step did.
+func Ended(counts map[actions.Outcome]int) string {
+	switch {
+	case counts[actions.Cancelled] > 0:
+		return StateCancelled
+	case counts[actions.Failed]+counts[actions.Rejected]+counts[actions.Unknown]+counts[actions.NotSent] > 0:
+		return StateFailures
+	}
+	return StateFinished
+}

@@ -337,19 +337,16 @@ func (h *historyScreen) detail() []string {
 
 // runState is a run's STATE cell.
 func runState(c *common, r history.RunSummary) string {
-	switch {
-	case r.Interrupted:
+	switch s := r.State(); s {
+	case history.StateInterrupted:
 		return c.st.outcome[actions.Unknown].Render("INTERRUPTED")
-	case r.InProgress:
-		return "in progress"
-	case r.Info.DryRun:
-		return "dry run"
-	case r.Counts[actions.Failed]+r.Counts[actions.Rejected]+r.Counts[actions.Unknown] > 0:
-		return c.st.outcome[actions.Failed].Render("failures")
-	case r.Counts[actions.Cancelled] > 0:
-		return c.st.outcome[actions.Cancelled].Render("cancelled")
+	case history.StateFailures:
+		return c.st.outcome[actions.Failed].Render(s)
+	case history.StateCancelled:
+		return c.st.outcome[actions.Cancelled].Render(s)
+	default:
+		return s
 	}
-	return "finished"
 }
 
 // legend explains the outcome marks.

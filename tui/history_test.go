@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -338,4 +339,32 @@ func TestRunDetailShowsEachKind(t *testing.T) {
 	d.key("tab")
 	d.key("enter")
 	d.notSees("KIND")
+}
+
+// A run the operator stopped is "cancelled" in History's list and in the
+// run's view, even when a step had failed before the stop.
+func TestHistoryNamesAStoppedRunCancelled(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	hist.runs = []history.RunSummary{{RunID: "20261121-120000-def456", Started: testNow.Add(-time.Hour), Done: true,
+		Info:   actions.RunInfo{Reason: "phished", Operator: "analyst", Users: []actions.User{cast[0].User}},
+		Counts: map[actions.Outcome]int{actions.Revoked: 1, actions.Failed: 1, actions.Cancelled: 2}, Steps: 4}}
+	hist.events = func(id string) []actions.Event {
+		evs := mixedRun(id, 3, func(i int) string { return fmt.Sprintf("app-%d", i) }, "connection refused")
+		// The operator stopped the run: two steps had no answer.
+		for i := range evs {
+			if evs[i].Kind == actions.KindResult && evs[i].Step <= 3 && evs[i].Step > 1 {
+				evs[i].Outcome, evs[i].HTTPStatus, evs[i].Error = actions.Cancelled, 0, "cancelled before an answer came: R to retry"
+			}
+		}
+		return evs
+	}
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	rows := runRows(d.frame())
+	if len(rows) != 1 || !strings.Contains(rows[0], "cancelled") || strings.Contains(rows[0], "failures") {
+		t.Fatalf("the stopped run is not named cancelled: %q", rows)
+	}
+	d.key("enter")
+	d.sees("State        cancelled by the operator: 2 steps stopped before an answer came")
+	d.notSees("finished")
 }

@@ -362,7 +362,7 @@ func (r *runDetailScreen) header() []string {
 			lines = append(lines, ansi.Truncate(c.st.label.Render(label)+" "+v, c.width, "…"))
 		}
 	}
-	state := "finished"
+	state := history.Ended(r.st.Counts())
 	switch {
 	case !r.st.Done && r.st.Pending() > 0:
 		state = fmt.Sprintf("in progress (pid %d on %s)", i.PID, clean(i.Host, 40))
@@ -370,6 +370,9 @@ func (r *runDetailScreen) header() []string {
 		state = c.st.outcome[actions.Unknown].Render("INTERRUPTED: the process ended before the run finished")
 	case i.DryRun:
 		state = "dry run: nothing was sent"
+	case state == history.StateCancelled:
+		state = c.st.outcome[actions.Cancelled].Render(fmt.Sprintf("cancelled by the operator: %s stopped before an answer came",
+			plural(r.st.Counts()[actions.Cancelled], "step")))
 	}
 	add("State", state)
 	started := r.st.Started.Local().Format("2006-01-02 15:04:05 MST") + " by " + clean(i.Operator, 30)
