@@ -1,14 +1,18 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,54 +32,289 @@ type (
 
 // Runs lists runs newest first (by their first event's position in the
 // log), keeping those that match f.
+//
+// A run's summary is read on its own, with SQLite doing the tallying, so
+// listing the last runs of a large log reads only those runs: the window of
+// the log they were recorded in, found through the run_started events, and
+// each run's rows through the run's index. No event is decoded in Go but
+// the run's run_started and run_finished.
 func (l *Log) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
-	// Run ids first, newest first, then each run folded on its own: with a
-	// Limit, only as many runs are read as are needed.
-	ids, err := l.runIDs(ctx)
+	q, err := l.summaries(ctx)
 	if err != nil {
 		return nil, err
 	}
-
+	defer q.close()
 	var out []RunSummary
-	for _, id := range ids {
-		if f.Limit > 0 && len(out) >= f.Limit {
-			break
+	err = l.newestRuns(ctx, f.Limit, func(batch []runStart) (bool, error) {
+		sums, err := q.all(ctx, batch)
+		if err != nil {
+			return false, err
 		}
-		st, evs, err := l.fold(ctx, id)
+		for i := range sums {
+			ok, err := l.matches(ctx, &sums[i], f)
+			if err != nil {
+				return false, err
+			}
+			if ok {
+				out = append(out, sums[i])
+			}
+			if f.Limit > 0 && len(out) >= f.Limit {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, l.settled(nil)
+}
+
+// notStepKinds are the event kinds that belong to no step: RunState.Apply
+// makes a step of every other kind.
+const notStepKinds = `('run_started', 'run_finished', 'watch_started', 'watch_sign', 'watch_ended')`
+
+// runStart is a run and the seq of its first event.
+type runStart struct {
+	id    string
+	first int64
+}
+
+// newestRuns calls fn with every run and the seq of its first event,
+// newest first (by that seq), in batches, until fn returns false. want is how many runs fn is
+// expected to ask for (0: all); it sizes the first window of the log read.
+//
+// The window (lo, hi] is chosen to start just before the want-th newest
+// run_started event, so that it usually holds exactly the runs wanted. Every
+// run with an event in the window is found, whatever its events (a run need
+// not start with run_started); a run whose first event lies below lo waits
+// until a later, lower window reaches it, so the order is exact.
+func (l *Log) newestRuns(ctx context.Context, want int, fn func([]runStart) (bool, error)) error {
+	var hi sql.NullInt64
+	if err := l.db.QueryRowContext(ctx, `SELECT max(seq) FROM events`).Scan(&hi); err != nil {
+		return l.wrap(err)
+	}
+	var pending []runStart    // found, first seq not yet above a window's floor
+	seen := map[string]bool{} // every run found so far
+	for top := hi.Int64; top > 0; want *= 2 {
+		lo := int64(0)
+		if want > 0 {
+			var s int64
+			err := l.db.QueryRowContext(ctx, `SELECT seq FROM events INDEXED BY events_kind
+				WHERE kind = 'run_started' AND seq <= ? ORDER BY seq DESC LIMIT 1 OFFSET ?`, top, want-1).Scan(&s)
+			switch {
+			case err == nil:
+				lo = s - 1
+			case !errors.Is(err, sql.ErrNoRows):
+				return l.wrap(err)
+			}
+		}
+		ids, err := l.strings(ctx, `SELECT DISTINCT run_id FROM events WHERE seq > ? AND seq <= ?`, lo, top)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			var first int64
+			if err := l.db.QueryRowContext(ctx, `SELECT seq FROM events INDEXED BY events_run_id
+				WHERE run_id = ? ORDER BY seq LIMIT 1`, id).Scan(&first); err != nil {
+				return l.wrap(err)
+			}
+			pending = append(pending, runStart{id, first})
+		}
+		// Every run whose first event is above lo has been found: emit
+		// those, newest first.
+		slices.SortFunc(pending, func(a, b runStart) int { return cmp.Compare(b.first, a.first) })
+		n := 0
+		for n < len(pending) && pending[n].first > lo {
+			n++
+		}
+		if n > 0 {
+			if more, err := fn(pending[:n:n]); err != nil || !more {
+				return err
+			}
+		}
+		pending = pending[n:]
+		top = lo
+	}
+	return nil
+}
+
+// strings returns the first column of every row of query, as text.
+func (l *Log) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := l.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, l.wrap(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, l.wrap(err)
+		}
+		out = append(out, s)
+	}
+	return out, l.wrap(rows.Err())
+}
+
+// runTally tallies the steps of one run in SQLite, through the run's
+// index: one row per outcome, with whether a request of those steps left,
+// and how many steps. As RunState.Apply folds them: a step's outcome is
+// that of its last result event (the bare column outcome comes from the
+// row max chose; a step without a result has none), and a request left
+// when an attempt or a result carries an attempt number.
+const runTally = `SELECT o, sent, count(*) FROM (
+	SELECT CASE WHEN max(CASE WHEN kind = 'result' THEN seq END) IS NULL THEN '' ELSE outcome END AS o,
+		total(attempt > 0 AND kind IN ('attempt', 'result')) > 0 AS sent
+	FROM events INDEXED BY events_run_id
+	WHERE run_id = ? AND kind NOT IN ` + notStepKinds + ` GROUP BY step)
+GROUP BY 1, 2`
+
+// runMarks finds the seq of the last run_started and run_finished event of
+// a run (0 for none) among its events from seq ?1 to ?2, through the kinds'
+// index: a run has one of each (the engine records them), so this looks at
+// a few rows, not all the run's.
+const runMarks = `SELECT
+	coalesce((SELECT max(seq) FROM events INDEXED BY events_kind WHERE kind = 'run_started' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3), 0),
+	coalesce((SELECT max(seq) FROM events INDEXED BY events_kind WHERE kind = 'run_finished' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3), 0)`
+
+// runLast finds the seq of a run's last event.
+const runLast = `SELECT seq FROM events INDEXED BY events_run_id WHERE run_id = ? ORDER BY seq DESC LIMIT 1`
+
+// summaries reads run summaries with statements prepared once; close
+// releases them.
+type summaries struct {
+	l                  *Log
+	tally, marks, last *sql.Stmt
+}
+
+func (l *Log) summaries(ctx context.Context) (*summaries, error) {
+	q := &summaries{l: l}
+	var err error
+	if q.tally, err = l.db.PrepareContext(ctx, runTally); err == nil {
+		if q.marks, err = l.db.PrepareContext(ctx, runMarks); err == nil {
+			q.last, err = l.db.PrepareContext(ctx, runLast)
+		}
+	}
+	if err != nil {
+		q.close()
+		return nil, l.wrap(err)
+	}
+	return q, nil
+}
+
+func (q *summaries) close() {
+	for _, s := range []*sql.Stmt{q.tally, q.marks, q.last} {
+		if s != nil {
+			_ = s.Close()
+		}
+	}
+}
+
+// all returns the summaries of runs, in order, reading several at once:
+// each is a few queries that keep SQLite busy, and connections read in
+// parallel.
+func (q *summaries) all(ctx context.Context, runs []runStart) ([]RunSummary, error) {
+	out := make([]RunSummary, len(runs))
+	errs := make([]error, len(runs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(runs), 4) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(runs); i = int(next.Add(1) - 1) {
+				out[i], errs[i] = q.summary(ctx, runs[i].id, runs[i].first)
+				if errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
-		}
-		s := summarize(st, evs)
-		if matches(&s, f, st) {
-			out = append(out, s)
 		}
 	}
 	return out, nil
 }
 
-// runIDs returns the ids of all runs, newest first.
-func (l *Log) runIDs(ctx context.Context) ([]string, error) {
-	rows, err := l.db.QueryContext(ctx,
-		`SELECT run_id FROM events GROUP BY run_id ORDER BY min(seq) DESC`)
+// summary returns the summary of run id, whose first event is at seq
+// first: what folding all its events and settling it would give.
+func (q *summaries) summary(ctx context.Context, id string, first int64) (RunSummary, error) {
+	l := q.l
+	rows, err := q.tally.QueryContext(ctx, id)
 	if err != nil {
-		return nil, l.wrap(err)
+		return RunSummary{}, l.wrap(err)
 	}
 	defer rows.Close()
-	var ids []string
+	type tally struct {
+		outcome actions.Outcome
+		sent    bool
+		n       int
+	}
+	var steps []tally
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, l.wrap(err)
+		var (
+			o string
+			t tally
+		)
+		if err := rows.Scan(&o, &t.sent, &t.n); err != nil {
+			return RunSummary{}, l.wrap(err)
 		}
-		ids = append(ids, id)
+		t.outcome = actions.Outcome(o)
+		steps = append(steps, t)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, l.wrap(err)
+		return RunSummary{}, l.wrap(err)
 	}
-	return ids, nil
+	var last, started, finished int64
+	if err := q.last.QueryRowContext(ctx, id).Scan(&last); err != nil {
+		return RunSummary{}, l.wrap(err)
+	}
+	if err := q.marks.QueryRowContext(ctx, first, last, id).Scan(&started, &finished); err != nil {
+		return RunSummary{}, l.wrap(err)
+	}
+	marks := []any{first, started, finished}
+	st := actions.NewRunState(id)
+	var firstTime time.Time
+	err = l.scanRows(ctx, ` WHERE seq IN (`+strings.Repeat("?, ", len(marks)-1)+`?) ORDER BY seq`, marks,
+		func(ev actions.Event, _, _ string) error {
+			if ev.Seq == first {
+				firstTime = ev.Time
+			}
+			if ev.Kind == actions.KindRunStarted || ev.Kind == actions.KindRunFinished {
+				st.Apply(ev)
+			}
+			return nil
+		})
+	if err != nil {
+		return RunSummary{}, err
+	}
+	s := summarize(st, nil)
+	if s.Started.IsZero() {
+		s.Started = firstTime
+	}
+	settle := !st.Done && !running(st.Info)
+	s.Counts = map[actions.Outcome]int{}
+	for _, t := range steps {
+		switch {
+		case t.outcome != "" || !settle:
+		case t.sent:
+			t.outcome = actions.Unknown
+		default:
+			t.outcome = actions.NotSent
+		}
+		s.Counts[t.outcome] += t.n
+		s.Steps += t.n
+	}
+	return s, nil
 }
 
 // summarize builds the summary of a folded (and settled) run.
@@ -97,32 +336,39 @@ func summarize(st *actions.RunState, evs []actions.Event) RunSummary {
 	return s
 }
 
-// matches reports whether the run passes f.
-func matches(s *RunSummary, f RunFilter, st *actions.RunState) bool {
+// matches reports whether the run summarised by s passes f.
+func (l *Log) matches(ctx context.Context, s *RunSummary, f RunFilter) (bool, error) {
 	if !f.Since.IsZero() && s.Started.Before(f.Since) {
-		return false
+		return false, nil
 	}
 	if f.Outcome != "" && s.Counts[f.Outcome] == 0 {
-		return false
+		return false, nil
 	}
-	if f.User != "" && !hasUser(st, f.User) {
-		return false
+	if f.User == "" || hasUser(s.Info, nil, f.User) {
+		return true, nil
 	}
-	return true
+	// The user of each step is that of its first event.
+	users, err := l.strings(ctx, `SELECT DISTINCT e."user" FROM
+		(SELECT min(seq) AS first FROM events INDEXED BY events_run_id WHERE run_id = ? AND kind NOT IN `+notStepKinds+` GROUP BY step)
+		JOIN events e ON e.seq = first`, s.RunID)
+	if err != nil {
+		return false, err
+	}
+	return hasUser(actions.RunInfo{}, users, f.User), nil
 }
 
-// hasUser reports whether the run acts on the user named u, by any of the
-// names the run recorded for its users or its steps.
-func hasUser(st *actions.RunState, u string) bool {
-	for _, x := range st.Info.Users {
+// hasUser reports whether a run whose steps act on users acts on the user
+// named u, by any of the names info recorded for its users or the steps'.
+func hasUser(info actions.RunInfo, users []string, u string) bool {
+	for _, x := range info.Users {
 		for _, name := range []string{x.Key(), x.Login, x.Email, x.ID} {
 			if name != "" && strings.EqualFold(name, u) {
 				return true
 			}
 		}
 	}
-	for _, step := range st.Steps {
-		if strings.EqualFold(step.User, u) {
+	for _, name := range users {
+		if strings.EqualFold(name, u) {
 			return true
 		}
 	}
@@ -237,6 +483,12 @@ func (l *Log) scan(ctx context.Context, runID string, fn func(ev actions.Event, 
 // scanQuery streams the events that SELECT ... FROM events tail (with
 // args) returns, as scan does.
 func (l *Log) scanQuery(ctx context.Context, tail string, args []any, fn func(ev actions.Event, prevHash, hash string) error) error {
+	return l.settled(l.scanRows(ctx, tail, args, fn))
+}
+
+// scanRows is scanQuery without its final check that a frozen file is
+// unchanged, for reads that are part of a larger one.
+func (l *Log) scanRows(ctx context.Context, tail string, args []any, fn func(ev actions.Event, prevHash, hash string) error) error {
 	rows, err := l.db.QueryContext(ctx, `SELECT `+columnList+` FROM events`+tail, args...)
 	if err != nil {
 		return l.wrap(err)
@@ -266,10 +518,7 @@ func (l *Log) scanQuery(ctx context.Context, tail string, args []any, fn func(ev
 			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return l.wrap(err)
-	}
-	return l.settled(nil)
+	return l.wrap(rows.Err())
 }
 
 // TargetStats returns, per target, the results of its last n steps (of
