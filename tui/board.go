@@ -58,6 +58,11 @@ type boardScreen struct {
 	// reason contain its text; filtering is true while it is typed.
 	filter    textinput.Model
 	filtering bool
+	// match holds, per step in b.state.Steps order, whether it shows for
+	// the filter text matchQ: kept between frames, so a batch of answers
+	// re-tests only its own steps, not all 200,000.
+	match  []bool
+	matchQ string
 }
 
 // try is one attempt of a step that was retried.
@@ -217,6 +222,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 				b.tries[ev.Step] = append(b.tries[ev.Step], try{at: ev.Time, status: ev.HTTPStatus, latency: ev.LatencyMS, reason: ev.Error})
 			}
 			b.state.Apply(ev)
+			b.rematch(ev.Step)
 		}
 		b.order = nil
 		b.follow()
@@ -229,6 +235,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 		b.stopped = b.cancelling
 		if msg.state != nil {
 			b.state = msg.state
+			b.match = nil
 		}
 		b.order = nil
 		b.follow()
@@ -430,28 +437,83 @@ func rank(s *actions.StepState) int {
 	return 4
 }
 
+// ranks is the number of rank values.
+const ranks = 5
+
 // rowOrder returns the step indexes in display order; stable within a rank.
+// It is a counting sort over the steps that match the filter (whose
+// matches are kept between frames): linear, and without a comparison per
+// pair, for a board of 200,000 steps answering every frame.
 func (b *boardScreen) rowOrder() []int {
 	if b.order != nil {
 		return b.order
 	}
+	steps := b.state.Steps
 	q := strings.ToLower(strings.TrimSpace(b.filter.Value()))
-	idx := make([]int, 0, len(b.state.Steps))
-	for i, s := range b.state.Steps {
-		if q == "" || matches(s, q) {
-			idx = append(idx, i)
+	if q != "" && (q != b.matchQ || len(b.match) != len(steps)) {
+		b.match, b.matchQ = b.match[:0], q
+		for _, s := range steps {
+			b.match = append(b.match, matches(s, q))
 		}
 	}
-	slices.SortStableFunc(idx, func(x, y int) int { return rank(b.state.Steps[x]) - rank(b.state.Steps[y]) })
+	shows := func(i int) bool { return q == "" || b.match[i] }
+	var start [ranks + 1]int
+	for i, s := range steps {
+		if shows(i) {
+			start[rank(s)+1]++
+		}
+	}
+	for r := 1; r <= ranks; r++ {
+		start[r] += start[r-1]
+	}
+	idx := make([]int, start[ranks])
+	for i, s := range steps {
+		if shows(i) {
+			r := rank(s)
+			idx[start[r]] = i
+			start[r]++
+		}
+	}
 	b.order = idx
 	return idx
+}
+
+// rematch re-tests step n against the filter after an answer changed it.
+func (b *boardScreen) rematch(n int) {
+	steps := b.state.Steps
+	if b.matchQ == "" || len(b.match) != len(steps) {
+		return // no filter, or the next rowOrder tests every step anyway
+	}
+	if i, ok := slices.BinarySearchFunc(steps, n, func(s *actions.StepState, n int) int { return s.Step - n }); ok {
+		b.match[i] = matches(steps[i], b.matchQ)
+	}
 }
 
 // matches reports whether step s shows for filter q (lower case): its
 // target, user, outcome or reason contains q.
 func matches(s *actions.StepState, q string) bool {
-	for _, f := range []string{stepName(s), s.User, outcomeWord(s.Outcome), s.Error} {
-		if strings.Contains(strings.ToLower(f), q) {
+	name := s.Target // as typed in targets.toml; stepName cleans it for the screen
+	if s.Action.Okta() {
+		name = stepName(s)
+	}
+	for _, f := range [...]string{name, s.User, outcomeWord(s.Outcome), s.Error} {
+		if containsFold(f, q) {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold reports whether s contains q, which is in lower case,
+// ignoring case; for ASCII without allocating.
+func containsFold(s, q string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return strings.Contains(strings.ToLower(s), q)
+		}
+	}
+	for i := 0; i+len(q) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(q)], q) {
 			return true
 		}
 	}

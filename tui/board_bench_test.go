@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -69,5 +70,69 @@ func TestBoard1000StaysResponsive(t *testing.T) {
 	board.update(tea.KeyPressMsg{Code: tea.KeyDown})
 	if board.cursor != 1 {
 		t.Fatalf("cursor %d after ↓", board.cursor)
+	}
+}
+
+// BenchmarkBoard200kFilteredFrame is one frame of a 200,000-step board
+// with a filter set: fold a frame's worth of answers (100), re-order the
+// rows that match, and render the screen.
+func BenchmarkBoard200kFilteredFrame(b *testing.B) {
+	const n = 200_000
+	board := bigBoard(n)
+	board.setFilter("app-01")
+	_ = board.view()
+	next := 0
+	b.ResetTimer()
+	for range b.N {
+		var evs []actions.Event
+		for range 100 {
+			i := next % n
+			next++
+			o := actions.Revoked
+			if i%17 == 0 {
+				o = actions.Failed
+			}
+			evs = append(evs, actions.Event{RunID: board.plan.RunID, Time: testNow, Kind: actions.KindResult, Step: i + 1,
+				User: cast[0].Login, Target: fmt.Sprintf("app-%04d", i), Action: actions.ActionGTR, Attempt: 1,
+				Outcome: o, HTTPStatus: 204, LatencyMS: 50, Error: "the app answered 204"})
+		}
+		board.update(boardEventsMsg{b: board, evs: evs})
+		_ = board.view()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/frame")
+}
+
+// TestBoardFilterFollowsAnswers: with a filter set, a step whose answer
+// comes to match it shows, one whose answer no longer does leaves, and the
+// order stays failures first, as when the rows are sorted afresh.
+func TestBoardFilterFollowsAnswers(t *testing.T) {
+	board := bigBoard(50)
+	board.setFilter("REFUSED") // any case
+	if got := board.rowOrder(); len(got) != 0 {
+		t.Fatalf("%d rows match before any answer", len(got))
+	}
+	result := func(step int, o actions.Outcome, reason string) {
+		board.update(boardEventsMsg{b: board, evs: []actions.Event{{RunID: board.plan.RunID, Kind: actions.KindResult, Step: step,
+			User: cast[0].Login, Target: fmt.Sprintf("app-%04d", step-1), Action: actions.ActionGTR, Attempt: 1, Outcome: o, Error: reason}}})
+	}
+	result(30, actions.Revoked, "the app said: refused nothing")
+	result(7, actions.Failed, "connection refused (after 3 attempts)")
+	result(12, actions.Revoked, "")
+	got := board.rowOrder()
+	if len(got) != 2 || board.state.Steps[got[0]].Step != 7 || board.state.Steps[got[1]].Step != 30 {
+		t.Fatalf("rows %v, want steps 7 (failed, first) and 30", got)
+	}
+	result(7, actions.Revoked, "")
+	if got := board.rowOrder(); len(got) != 1 || board.state.Steps[got[0]].Step != 30 {
+		t.Fatalf("rows %v after step 7 succeeded, want step 30 alone", got)
+	}
+	board.setFilter("")
+	got = board.rowOrder()
+	var last []int
+	for _, i := range got[len(got)-3:] {
+		last = append(last, board.state.Steps[i].Step)
+	}
+	if len(got) != 50 || !slices.Equal(last, []int{7, 12, 30}) {
+		t.Fatalf("without a filter %d rows ending in steps %v, want 50 ending in the answered 7, 12, 30", len(got), last)
 	}
 }
