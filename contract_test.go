@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,118 +27,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"ulc/internal/prismtest"
 )
-
-// contractMissing skips, or fails under CI=true, where the contract tests
-// must run.
-func contractMissing(t *testing.T, format string, a ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, a...)
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s (CI=true: the contract tests must run)", msg)
-	}
-	t.Skip(msg)
-}
-
-// contractRoot is the repository root: the package directory of main.
-func contractRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "go.mod")); err != nil {
-		t.Fatalf("no go.mod in %s", dir)
-	}
-	return dir
-}
-
-// lockedBuffer is a bytes.Buffer safe for Prism's stdout and stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (lb *lockedBuffer) Write(p []byte) (int, error) {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	if lb.b.Len() > 1<<20 {
-		return len(p), nil // enough to explain a failure
-	}
-	return lb.b.Write(p)
-}
-
-func (lb *lockedBuffer) String() string {
-	lb.mu.Lock()
-	defer lb.mu.Unlock()
-	return lb.b.String()
-}
-
-// startPrismMock starts `prism mock spec --errors` on a free loopback
-// port, waits until it answers, and returns its URL. It is killed when
-// the test ends; its output is logged if the test fails.
-func startPrismMock(t *testing.T, prism, spec string) string {
-	t.Helper()
-	url, out, err := launchPrismMock(t, prism, spec)
-	if err != nil && strings.Contains(out.String(), "EADDRINUSE") {
-		// The port was taken between picking it and Prism's bind.
-		url, out, err = launchPrismMock(t, prism, spec)
-	}
-	if err != nil {
-		t.Fatalf("prism mock: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("--- prism mock output ---\n%s--- end of prism mock output ---", out)
-		}
-	})
-	return url
-}
-
-func launchPrismMock(t *testing.T, prism, spec string) (string, *lockedBuffer, error) {
-	t.Helper()
-	var lc net.ListenConfig
-	ln, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, prism, "mock", spec, "--errors", "-h", "127.0.0.1", "-p", port)
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "NO_COLOR=1", "FORCE_COLOR=0"}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("cannot start %s: %v (run .ci/install-prism; Prism needs Node.js >= 18.20)", prism, err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	url := "http://127.0.0.1:" + port
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		select {
-		case <-done:
-			return "", out, fmt.Errorf("exited before answering: %v", cmd.ProcessState)
-		default:
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
-		if err != nil {
-			return "", out, err
-		}
-		if resp, err := hc.Do(req); err == nil {
-			resp.Body.Close()
-			return url, out, nil
-		}
-	}
-	return "", out, fmt.Errorf("did not answer on %s within 60s", url)
-}
 
 // gtrReceiver is a target application that answers 204 to a well-formed
 // Global Token Revocation request with its bearer token.
@@ -170,21 +60,8 @@ func (g *gtrReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestContractRevokeAgainstPrismMock(t *testing.T) {
-	root := contractRoot(t)
-	prism := os.Getenv("ULC_PRISM")
-	if prism == "" {
-		prism = filepath.Join(root, ".prism", "node_modules", ".bin", "prism")
-	}
-	if _, err := os.Stat(prism); err != nil {
-		contractMissing(t, "Stoplight Prism is not installed at %s: run .ci/install-prism (or set ULC_PRISM)", prism)
-	}
-	spec := os.Getenv("ULC_OKTA_SPEC")
-	if spec == "" {
-		spec = filepath.Join(root, "..", "shared", "okta-openapi", "okta-management-trimmed.yaml")
-	}
-	if _, err := os.Stat(spec); err != nil {
-		contractMissing(t, "Okta's OpenAPI spec is not at %s (shared/ beside the repository, or set ULC_OKTA_SPEC)", spec)
-	}
+	prismtest.Binary(t)
+	spec := prismtest.Spec(t, "ULC_OKTA_SPEC", "shared/okta-openapi/okta-management-trimmed.yaml", "Okta's OpenAPI spec")
 
 	dir := t.TempDir()
 	// Build (once for the package, see binary_test.go) while Prism
@@ -198,7 +75,7 @@ func TestContractRevokeAgainstPrismMock(t *testing.T) {
 		bin, buildErr = builtULC()
 	}()
 	t.Cleanup(func() { <-built })
-	mockURL := startPrismMock(t, prism, spec)
+	mockURL := prismtest.Mock(t, spec)
 	<-built
 	if buildErr != nil {
 		t.Fatal(buildErr)

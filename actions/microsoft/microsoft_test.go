@@ -459,7 +459,7 @@ func TestServerErrors(t *testing.T) {
 
 func TestRefusedTokenIsReplacedOnce(t *testing.T) {
 	var mu sync.Mutex
-	issued := 0
+	issued, verified := 0, 0
 	g := newGraph(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		mu.Lock()
 		defer mu.Unlock()
@@ -467,18 +467,25 @@ func TestRefusedTokenIsReplacedOnce(t *testing.T) {
 		case strings.HasSuffix(r.URL.Path, "/token"):
 			issued++
 			tokenOK(w, fmt.Sprintf("access-token-number-%d", issued))
-		case r.Header.Get("Authorization") != fmt.Sprintf("Bearer access-token-number-%d", issued) || issued == 1 && strings.Contains(r.URL.Path, "bob"):
-			// The first token is revoked after alice's step.
+		case r.Header.Get("Authorization") != fmt.Sprintf("Bearer access-token-number-%d", issued) || issued == 1 && verified > 0:
+			// The first token is revoked once the first step is done.
 			graphErr(w, 401, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
 		case r.Method == http.MethodPost:
 			fmt.Fprint(w, `{"value":true}`)
 		default:
+			verified++
 			fmt.Fprintf(w, `{"signInSessionsValidFromDateTime":%q}`, time.Now().UTC().Add(time.Hour).Format(time.RFC3339))
 		}
 	})
 	got, _ := run(t, scripted(t, g, ""), alice, "bob@contoso.com")
-	expect(t, got[alice], actions.Revoked, "token,revoke,verify", `\(verified\)$`)
-	expect(t, got["bob@contoso.com"], actions.Revoked, "revoke,token,revoke,verify", `\(verified\)$`)
+	// One step at a time, in either order: the first asks for the token,
+	// the second finds it refused, asks once for a new one and succeeds.
+	first, second := alice, "bob@contoso.com"
+	if len(got[first].calls) == 0 || got[first].calls[0] != "token" {
+		first, second = second, first
+	}
+	expect(t, got[first], actions.Revoked, "token,revoke,verify", `\(verified\)$`)
+	expect(t, got[second], actions.Revoked, "revoke,token,revoke,verify", `\(verified\)$`)
 }
 
 func TestNoCredentialLeaves(t *testing.T) {

@@ -195,9 +195,12 @@ func launch(t testing.TB, prism string, args []string) *Server {
 	return s
 }
 
-// wait polls s until it answers any HTTP request, it exits, or
-// StartTimeout passes.
+// wait polls s until Prism says it is listening on s.URL and that URL
+// answers HTTP, it exits, or StartTimeout passes. An answer alone is not
+// enough: another test's server may have taken the port between freePort
+// and Prism's bind, and would answer in Prism's place.
 func (s *Server) wait() error {
+	listening := "Prism is listening on " + s.URL
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(StartTimeout)
 	for time.Now().Before(deadline) {
@@ -209,6 +212,10 @@ func (s *Server) wait() error {
 		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, s.URL+"/", nil)
 		if err != nil {
 			return err
+		}
+		if !strings.Contains(s.Output(), listening) {
+			time.Sleep(100 * time.Millisecond)
+			continue
 		}
 		if resp, err := hc.Do(req); err == nil {
 			_ = resp.Body.Close()
