@@ -553,7 +553,10 @@ func (d *stepDetailScreen) keys() []key.Binding {
 	if d.resume.asking() {
 		return d.resume.keys()
 	}
-	ks := []key.Binding{withHelp(k.Down, "↑/↓", "scroll")}
+	var ks []key.Binding
+	if len(d.lines()) > d.c.bodyHeight() {
+		ks = append(ks, moveKey(k, "scroll"))
+	}
 	if !d.c.deps.ReadOnly {
 		ks = append(ks, withHelp(k.Resume, "R", "resume the run"))
 	}
@@ -671,6 +674,21 @@ func attempts(evs []actions.Event) []attempt {
 }
 
 func (d *stepDetailScreen) view() string {
+	lines := d.lines()
+	h := d.c.bodyHeight()
+	if len(lines) <= h {
+		d.offset = 0
+		return strings.Join(lines, "\n")
+	}
+	// It does not fit: a window, and a line saying where it is.
+	vis := h - 1
+	d.offset = max(min(d.offset, len(lines)-vis), 0)
+	foot := d.c.st.dim.Render(position(d.offset, vis, len(lines)) + " lines · ↑/↓ scroll")
+	return strings.Join(lines[d.offset:d.offset+vis], "\n") + "\n" + foot
+}
+
+// lines are the step's detail, wrapped to the width.
+func (d *stepDetailScreen) lines() []string {
 	c, s := d.c, d.s
 	var lines []string
 	row := func(label, v string) {
@@ -749,7 +767,5 @@ func (d *stepDetailScreen) view() string {
 			lines = append(lines, wrapIndented(l, c.width, 31)...)
 		}
 	}
-	h := c.bodyHeight()
-	d.offset = max(min(d.offset, len(lines)-h), 0)
-	return strings.Join(lines[d.offset:], "\n")
+	return lines
 }

@@ -114,3 +114,35 @@ func TestRunDetailSanitisesTheLog(t *testing.T) {
 	d.sees("Timeline of run")
 	check("timeline", "evil-0")
 }
+
+// A step's detail longer than the screen says where it is and scrolls to
+// its last attempt; one that fits offers no scrolling.
+func TestStepDetailSaysWhereItIs(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	d := newDriver(t, deps, 80, 12)
+	d.key("tab")
+	d.key("enter")
+	d.key("down") // chat, below the unknown wiki
+	d.key("enter")
+	d.sees("› step 1", "lines · ↑/↓ scroll", "↓ ")
+	if h := d.helpLine(); !strings.Contains(h, "↑↓ g/G scroll") {
+		t.Errorf("the help line does not say the detail scrolls: %q", h)
+	}
+	d.notSees("2  14:30:00.212")
+	d.key("G")
+	d.sees("2  14:30:00.212  204", "↑ ")
+	fits(t, "step detail", d.m.View().Content, 80, 12)
+	d.key("g")
+	d.sees("Run          20261121-120000-def456")
+
+	d = newDriver(t, deps, 100, 40)
+	d.key("tab")
+	d.key("enter")
+	d.key("down")
+	d.key("enter")
+	d.sees("2  14:30:00.212  204")
+	d.notSees("lines · ↑/↓ scroll")
+	if h := d.helpLine(); strings.Contains(h, "scroll") {
+		t.Errorf("the help line offers scrolling a detail that fits: %q", h)
+	}
+}
