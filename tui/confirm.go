@@ -447,11 +447,18 @@ func (s *confirmScreen) view() string {
 		label = "› " + label
 	}
 	b.WriteString(c.st.title.Render(label) + "\n")
-	residual := s.residualLine()
-	after := 3 // the table's header, and the lines below it: confirm, the hint
-	if residual != "" {
-		after++
+	// What stays alive, wrapped under the list: a residual is a sentence
+	// to act on, not to be cut at 80 columns.
+	var residual []string
+	if r := s.residualLine(); r != "" {
+		residual = wrapIndented(r, c.width, 4)
+		if len(residual) > maxResidualLines {
+			residual = residual[:maxResidualLines]
+			last := residual[maxResidualLines-1]
+			residual[maxResidualLines-1] = ansi.Truncate(last, c.width-1, "") + "…"
+		}
 	}
+	after := 3 + len(residual) // the table's header, and the lines below it: confirm, the hint
 	h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-after, 2)
 	rows := make([][]string, len(s.targets))
 	kinds := make([]string, len(s.targets))
@@ -484,8 +491,8 @@ func (s *confirmScreen) view() string {
 	s.tgtOff = scroll(s.tgtCur, s.tgtOff, h, len(rows))
 	cols, rows := withKind(mixedKinds(s.targets), []column{{"", 3}, {"TARGET", 14}, {"URL", 0}, {"SUBJECT", 8}, {"AUTH", 10}}, rows, 2, kinds)
 	b.WriteString(c.table(cols, rows, cur, s.tgtOff, h) + "\n")
-	if residual != "" {
-		b.WriteString(c.st.dim.Render(ansi.Truncate(residual, c.width, "…")) + "\n")
+	for _, l := range residual {
+		b.WriteString(c.st.dim.Render(l) + "\n")
 	}
 
 	b.WriteString(s.confirm.View() + "\n")
@@ -533,6 +540,9 @@ func (s *confirmScreen) requests() int {
 	return len(s.people) * (len(r.OktaSteps) + len(r.Targets))
 }
 
+// maxResidualLines is how many lines a residual may take under the list.
+const maxResidualLines = 3
+
 // residualLine says, before sending, what the sign-outs leave alive: the
 // selected target's residual while the list has focus, else how many
 // switched-on targets leave something. "" when none does.
@@ -557,7 +567,8 @@ func (s *confirmScreen) residualLine() string {
 	case 0:
 		return ""
 	case 1:
-		return "    1 target leaves something alive after its sign-out: tab to the list to read it"
+		return "    1 target leaves something alive after sign-out: tab to the list to read it"
 	}
-	return fmt.Sprintf("    %d targets leave something alive after their sign-out: tab to the list to read each", n)
+	// Short enough for 80 columns whole.
+	return fmt.Sprintf("    %d targets leave something alive after sign-out: tab to the list for each", n)
 }

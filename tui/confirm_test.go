@@ -335,15 +335,22 @@ func TestConfirmShowsWhatStaysAlive(t *testing.T) {
 	deps, _, run, _ := testDeps()
 	deps.Targets = append(deps.Targets, config.Target{Name: "google", Kind: config.KindGoogle, URL: "https://admin.googleapis.com/", Enabled: true})
 	deps.Residual = map[string]string{"google": "OAuth grants and app passwords survive the sign-out"}
-	d := newDriver(t, deps, 100, 30)
+	deps.Targets = append(deps.Targets, config.Target{Name: "m365", Kind: config.KindMicrosoft, URL: "https://graph.microsoft.com/", Enabled: true})
+	deps.Residual["m365"] = "app passwords survive"
+	d := newDriver(t, deps, 80, 24)
 	d.openConfirm("tri")
-	d.sees("1 target leaves something alive after its sign-out: tab to the list to read it")
+	// Whole at 80 columns.
+	d.sees("    2 targets leave something alive after sign-out: tab to the list for each\n")
 	d.key("tab") // ticket
 	d.key("tab") // Okta steps
 	d.key("tab") // targets
 	d.key("down")
-	d.key("down") // chat, wiki, google (legacy is off and not listed)
-	d.sees("still alive after google's sign-out: OAuth grants and app passwords survive the sign-out")
+	d.key("down") // chat, wiki, google, m365 (legacy is off and not listed)
+	// Wrapped, not cut, at 80 columns.
+	if f := strings.Join(strings.Fields(d.frame()), " "); !strings.Contains(f, "still alive after google's sign-out: OAuth grants and app passwords survive the sign-out Confirm ›") {
+		t.Errorf("the residual is not whole under the list:\n%s", d.frame())
+	}
+	fits(t, "confirm", d.m.View().Content, 80, 24)
 	if run.executed() != 0 {
 		t.Fatal("showing the residual sent something")
 	}
