@@ -182,10 +182,11 @@ func (t *targetsScreen) checkEvery() tea.Cmd {
 // rows is the table's height: the screen less the title, the header, the
 // selected target's detail and the legend.
 func (t *targetsScreen) rows() int {
+	// The head line, the table's header, the detail and the legend.
 	if t.err != "" {
-		return max(t.c.bodyHeight()-7, 1)
+		return max(t.c.bodyHeight()-4-detailLines, 1)
 	}
-	return max(t.c.bodyHeight()-6, 1)
+	return max(t.c.bodyHeight()-3-detailLines, 1)
 }
 
 // health is a target's record as the screen weighs it.
@@ -312,8 +313,11 @@ func (t *targetsScreen) lastCell(i int) string {
 	return clean(tg.URL, 300)
 }
 
-// detail is the selected target in full, at most three lines: where it
-// is, its record in words, and its credential's problem or check's verdict.
+// detailLines is the height of the selected target's detail.
+const detailLines = 4
+
+// detail is the selected target in full, in detailLines lines: where it
+// is, its credential's problem or check's verdict, and its record in words.
 func (t *targetsScreen) detail() []string {
 	c := t.c
 	if t.cursor >= len(c.deps.Targets) {
@@ -322,25 +326,28 @@ func (t *targetsScreen) detail() []string {
 	tg := c.deps.Targets[t.cursor]
 	kind, subject, auth := targetCells(tg)
 	parts := []string{tg.Name + " (" + strings.Join(nonEmpty(kind, "subject "+subject, auth), ", ") + ") " + clean(tg.URL, 200)}
+	// What to act on first: the check's verdict or the credential's
+	// problem, then the record.
+	if p, ok := t.probes[tg.Name]; ok && !t.busy[tg.Name] {
+		parts = append(parts, "check: "+clean(p.Verdict, 300))
+	} else if u := c.deps.Unusable[tg.Name]; u != "" {
+		parts = append(parts, "cannot be used: "+clean(u, 300))
+	}
 	if recent := t.stats[tg.Name]; len(recent) > 0 {
 		h := t.healthOf(recent)
 		parts = append(parts, fmt.Sprintf("last %s: %s ok, %s tries a step, median %s", plural(len(recent), "send"), h.rate, h.tries, h.med))
 	} else {
 		parts = append(parts, "no request sent yet")
 	}
-	if p, ok := t.probes[tg.Name]; ok && !t.busy[tg.Name] {
-		parts = append(parts, "check: "+clean(p.Verdict, 300))
-	} else if u := c.deps.Unusable[tg.Name]; u != "" {
-		parts = append(parts, "cannot be used: "+clean(u, 300))
-	}
 	lines := strings.Split(wrap(strings.Join(parts, " · "), c.width), "\n")
-	if len(lines) > 3 {
-		lines = append(lines[:2], ansi.Truncate(lines[2], c.width-1, "")+"…")
+	if len(lines) > detailLines {
+		last := strings.TrimRight(lines[detailLines-1], " ")
+		lines = append(lines[:detailLines-1], ansi.Truncate(last, c.width-1, "")+"…")
 	}
 	for i, l := range lines {
 		lines[i] = strings.TrimRight(l, " ")
 	}
-	for len(lines) < 3 {
+	for len(lines) < detailLines {
 		lines = append(lines, "") // the table does not jump as the selection moves
 	}
 	return lines

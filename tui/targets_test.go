@@ -169,3 +169,21 @@ func TestTargetsReadOnlyChecksNothing(t *testing.T) {
 	}
 	d.notSees("C check all")
 }
+
+// At 80×24 a check's verdict, what to act on, is whole in the selected
+// target's detail even when its URL and record fill the lines.
+func TestTargetsVerdictIsWholeAt80x24(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	deps.Targets[1].URL = "https://wiki.internal.example.com:8443/api/v2/global-token-revocation"
+	verdict := "connection refused: is the app up at https://wiki.internal.example.com:8443? Then c to check"
+	deps.Prober = &fakeProber{res: ProbeResult{Outcome: actions.Failed, Verdict: verdict}}
+	d := newDriver(t, deps, 80, 24)
+	d.key("shift+tab") // Targets
+	d.key("down")      // wiki, with a record of two sends
+	d.key("c")
+	d.sees("wiki (gtr")
+	if f := strings.Join(strings.Fields(d.frame()), " "); !strings.Contains(f, "check: "+verdict) {
+		t.Fatalf("the verdict is not whole in the detail:\n%s", d.frame())
+	}
+	fits(t, "targets", d.m.View().Content, 80, 24)
+}
