@@ -64,6 +64,7 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 	}
 	if c := b.Okta(); c != nil {
 		deps.Directory = c
+		deps.Watcher = b // after a run, the board watches its users
 	}
 	// The console handles ctrl+c itself (it asks before abandoning a run).
 	// The first signal asks it to shut down the same way: a run in flight
@@ -80,6 +81,9 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return &exitError{code: exitFailures, err: fmt.Errorf("console: %w", err)}
 	}
+	// The board's watch ends with the console, recorded before the head
+	// is read.
+	b.StopWatches()
 	if _, head, err := b.Head(context.Background()); err == nil && head != "" {
 		fmt.Fprintf(e.stderr, "audit log %s, head %s\n", b.AuditPath(), head)
 	}

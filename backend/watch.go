@@ -62,6 +62,11 @@ func (s *watchSet) close() {
 	s.wg.Wait()
 }
 
+// StopWatches ends every watch in flight, each recording that ulc quit,
+// and waits until they have; no watch starts after it. The console calls
+// it before it prints the audit log's head on exit.
+func (b *Backend) StopWatches() { b.watches.close() }
+
 // watchedUser is one user of a watch and where their System Log is read.
 type watchedUser struct {
 	user actions.User
@@ -169,6 +174,10 @@ func (w *watch) run(ctx context.Context) {
 	var fatal error
 	for fatal == nil {
 		fatal = w.round(ctx)
+		if fatal == nil && ctx.Err() == nil {
+			// The round's count of requests: the watch is alive.
+			w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls})
+		}
 		if fatal != nil || ctx.Err() != nil || !time.Now().Before(w.until) {
 			break
 		}
@@ -205,11 +214,15 @@ func (w *watch) run(ctx context.Context) {
 	}
 	w.b.slog.Info("watch ended", "run", w.runID, "reason", w.tally.Reason, "alarms", w.tally.Alarms,
 		"attempts", w.tally.Attempts, "polls", w.tally.Polls)
+	if ctx.Err() == nil {
+		w.out <- last
+		return
+	}
 	select {
 	case w.out <- last:
-	case <-time.After(5 * time.Second):
-		// Nobody reads the updates any more (the console has gone): the
-		// end is recorded, which is what counts.
+	default:
+		// Stopped, and nobody reads the updates any more (the console
+		// has gone): the end is recorded, which is what counts.
 	}
 }
 
