@@ -14,8 +14,9 @@ import (
 // TestTMuxDemo drives the real binary's console through a whole incident in
 // a real 80×24 terminal (tmux), following the README's walk-through key by
 // key: search, open the user, confirm, watch the board until every app has
-// answered, G and g, a row's detail, R answered n, then History, the run's
-// view and its timeline, then quit. The demo's
+// answered, G and g, a row's detail, the watch showing the attacker's
+// return, R answered n, then History, the run's view and its timeline,
+// then quit. The demo's
 // sandbox has an app that answers after ~2 s (analytics), one that fails
 // twice with 503 and then succeeds (mail-archive), one that is down
 // (build-farm) and one where trinity has no account (crm).
@@ -138,11 +139,21 @@ func TestTMuxDemo(t *testing.T) {
 	tm.sendKeys("Escape")
 	tm.waitFor("OUTCOME")
 
-	// 5. R asks before sending again; n sends nothing.
+	// 5. The board watches her System Log: within the first minute her
+	// attacker is denied from Amsterdam, then Dock Control, which no
+	// target signs out, gets a token: an alarm. R asks before containing
+	// again; n sends nothing.
+	tm.waitFor("1 attempt")
+	watched := tm.waitFor("⚠ ALARM")
+	for _, want := range []string{"watching the System Log: 1", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again"} {
+		if !strings.Contains(watched, want) {
+			t.Errorf("the watching board lacks %q:\n%s", want, watched)
+		}
+	}
 	tm.sendText("R")
-	tm.waitFor("again, as a new run? y/n")
+	tm.waitFor("Run the containment again for trinity@whiterabbit.fake")
 	tm.sendText("n")
-	tm.waitFor("nothing sent again")
+	tm.waitFor("nothing sent")
 
 	// The board ends with the audit head hash, the one verify prints.
 	boardHead := ""
@@ -187,9 +198,10 @@ func TestTMuxDemo(t *testing.T) {
 	if kept == "" || !strings.HasPrefix(kept, dir) {
 		t.Fatalf("the demo did not say where it kept its files (in %s):\n%s", dir, errText)
 	}
-	// The run is in the audit log, and the log's chain is intact.
-	out, err := exec.CommandContext(t.Context(), bin, "audit", "verify", "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
-	if err != nil || !strings.HasPrefix(string(out), "intact:") || !strings.Contains(string(out), boardHead) {
+	// The run is in the audit log, and the log's chain is intact; the head
+	// the board showed is in it, the watch's events after it.
+	out, err := exec.CommandContext(t.Context(), bin, "audit", "verify", "--head", boardHead, "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "intact:") {
 		t.Fatalf("ulc audit verify (the board showed head %s): %v\n%s", boardHead, err, out)
 	}
 	if !strings.Contains(string(errText), "head") {

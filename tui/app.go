@@ -58,6 +58,7 @@ type Model struct {
 	status   string
 	isErr    bool
 	runs     []*boardScreen // the runs in flight, oldest first
+	watches  []*boardScreen // the boards watching their run's users
 	quiting  bool           // asked "quit?" while a run is in flight
 	stopping bool           // cancelling the run in flight, then quitting
 	done     bool
@@ -140,6 +141,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if msg, ok := msg.(boardDoneMsg); ok {
 		cmds = append(cmds, m.runEnded(msg.b))
 	}
+	m.followWatches(msg)
 	return m, tea.Batch(cmds...)
 }
 
@@ -160,11 +162,29 @@ func (m *Model) runEnded(b *boardScreen) tea.Cmd {
 	return tea.Batch(m.tabs[1].(*historyScreen).load(), m.tabs[2].(*targetsScreen).load())
 }
 
+// followWatches keeps the boards that watch in m.watches: they stay live
+// (and b brings them back) when the operator leaves them.
+func (m *Model) followWatches(msg tea.Msg) {
+	var b *boardScreen
+	switch msg := msg.(type) {
+	case watchStartedMsg:
+		b = msg.b
+	case watchUpdateMsg:
+		b = msg.b
+	default:
+		return
+	}
+	m.watches = slices.DeleteFunc(m.watches, func(r *boardScreen) bool { return r == b })
+	if b.watching() {
+		m.watches = append(m.watches, b)
+	}
+}
+
 // live returns every screen that may be waiting for a message.
 func (m *Model) live() []screen {
 	out := append([]screen{}, m.tabs...)
 	out = append(out, m.stack...)
-	for _, r := range m.runs {
+	for _, r := range append(slices.Clip(m.runs), m.watches...) {
 		if !contains(out, screen(r)) {
 			out = append(out, r)
 		}
@@ -179,11 +199,17 @@ func (m *Model) cancelRuns() {
 	}
 }
 
-// elsewhere returns the newest run in flight that is not on top, if any.
+// elsewhere returns the newest run in flight that is not on top, else the
+// newest board watching that is not, if any.
 func (m *Model) elsewhere() *boardScreen {
 	for i := len(m.runs) - 1; i >= 0; i-- {
 		if m.top() != screen(m.runs[i]) {
 			return m.runs[i]
+		}
+	}
+	for i := len(m.watches) - 1; i >= 0; i-- {
+		if !contains(m.stack, screen(m.watches[i])) {
+			return m.watches[i]
 		}
 	}
 	return nil
@@ -335,6 +361,12 @@ func (m Model) View() tea.View {
 	if m.elsewhere() != nil {
 		// The breadcrumb gives way: a run in flight must stay visible.
 		flag := "  " + c.st.outcome["unknown"].Render("● run in flight (b)")
+		if r := m.elsewhere(); !r.running {
+			flag = "  " + c.st.outcome["unknown"].Render("● watching (b)")
+			if r.alarmed() {
+				flag = "  " + c.st.err.Render("⚠ alarm (b)")
+			}
+		}
 		bar = ansi.Truncate(bar, max(c.width-ansi.StringWidth(flag), 0), "…") + flag
 	}
 	b.WriteString(ansi.Truncate(bar, c.width, "…") + "\n")

@@ -63,6 +63,8 @@ type boardScreen struct {
 	// re-tests only its own steps, not all 200,000.
 	match  []bool
 	matchQ string
+	// watch is the watch of the run's users once the run is over.
+	watch boardWatch
 }
 
 // try is one attempt of a step that was retried.
@@ -113,6 +115,8 @@ func (b *boardScreen) keys() []key.Binding {
 		return []key.Binding{withHelp(k.Yes, "y", "cancel the run"), withHelp(k.No, "n", "keep going")}
 	case b.retryAsk:
 		return []key.Binding{withHelp(k.Yes, "y", "send again"), withHelp(k.No, "n", "do not")}
+	case b.watch.again:
+		return []key.Binding{withHelp(k.Yes, "y", "contain again"), withHelp(k.No, "n", "do not")}
 	case b.filtering:
 		return []key.Binding{withHelp(k.Open, "enter", "keep filter"), withHelp(k.Back, "esc", "clear filter")}
 	case b.detail:
@@ -122,10 +126,13 @@ func (b *boardScreen) keys() []key.Binding {
 		}
 		return ks
 	}
-	ks := []key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "detail"), k.Filter}
+	// The watch's keys come early: when the help line is short of room,
+	// the last keys give way.
+	ks := append([]key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "detail")}, b.watchKeys()...)
+	ks = append(ks, k.Filter)
 	if b.running {
 		ks = append(ks, withHelp(k.Cancel, "x", "cancel"))
-	} else if b.canRetry() {
+	} else if b.canRetry() && !b.alarmed() {
 		ks = append(ks, withHelp(k.Retry, "R", "retry"))
 	}
 	return append(ks, k.Back)
@@ -133,7 +140,7 @@ func (b *boardScreen) keys() []key.Binding {
 
 // moreKeys are the keys the full help adds to the help line's.
 func (b *boardScreen) moreKeys() []key.Binding {
-	if b.cancelAsk || b.retryAsk || b.filtering || b.detail {
+	if b.cancelAsk || b.retryAsk || b.watch.again || b.filtering || b.detail {
 		return nil
 	}
 	k := b.c.keys
@@ -205,6 +212,9 @@ func (b *boardScreen) cancelRun() tea.Cmd {
 }
 
 func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
+	if cmd, ok := b.updateWatch(msg); ok {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case pushedMsg:
 		if msg.s == screen(b) {
@@ -239,7 +249,9 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 		}
 		b.order = nil
 		b.follow()
-		return nil // the root shows the summary (runEnded)
+		// The root shows the summary (runEnded); the board goes on
+		// watching the run's users.
+		return b.startWatch()
 	case retryPlannedMsg:
 		if msg.b != b {
 			return nil
@@ -264,6 +276,11 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 
 func (b *boardScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := b.c.keys
+	if !b.cancelAsk && !b.retryAsk && !b.filtering && !b.detail {
+		if cmd, ok := b.watchKeyPress(msg); ok {
+			return cmd
+		}
+	}
 	switch {
 	case b.cancelAsk:
 		switch {
@@ -628,6 +645,10 @@ func (b *boardScreen) view() string {
 	// The table: the header, the rows, and (when they do not fit) the
 	// line saying where the window is.
 	h := max(c.bodyHeight()-used-1-reasonH-lineCount(end), 1)
+	// The watch's lines take from the table, which keeps a few rows and
+	// its position line.
+	watch := b.watchLines(b.watchHeight(h))
+	h = max(h-len(watch), 1)
 	b.offset = scroll(b.cursor, b.offset, h, len(order))
 
 	bulk := len(b.plan.Info.Users) > 1
@@ -677,6 +698,9 @@ func (b *boardScreen) view() string {
 		out.WriteString(c.table(cols, rows, b.cursor, b.offset, h) + "\n")
 	}
 	out.WriteString(reason + strings.Repeat("\n", reasonH-strings.Count(reason, "\n")))
+	for _, l := range watch {
+		out.WriteString(l + "\n")
+	}
 	out.WriteString(end)
 	return strings.TrimRight(out.String(), "\n")
 }
@@ -738,6 +762,13 @@ func (b *boardScreen) endLine() string {
 	switch {
 	case b.plan.Info.DryRun:
 		text, sep = "dry run: the plan is recorded, nothing was sent", " · "
+	case b.alarmed() && b.canContainAgain():
+		// After an alarm, R runs the whole containment again.
+		text, sep = fmt.Sprintf("%s did not succeed; R runs the containment again", plural(n, "step")), " · "
+		if n == 0 {
+			text = "every step succeeded, yet someone got in: R runs the containment again ·"
+			sep = " "
+		}
 	case b.stopped && n > 0:
 		text, sep = fmt.Sprintf("cancelled: %s did not succeed, R sends them again", plural(n, "step")), " · "
 	case b.stopped:

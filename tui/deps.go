@@ -92,6 +92,11 @@ type Deps struct {
 	Runner    Runner
 	History   History
 	Prober    Prober
+	// Watcher watches a run's users once the run is over; nil: no watch.
+	Watcher Watcher
+	// Watch is how long the board watches after a run (0: the default,
+	// 15 minutes; below 0: no watch).
+	Watch time.Duration
 	// Targets is the registry, in file order.
 	Targets []config.Target
 	// Residual says, per target, what stays alive at the application

@@ -176,8 +176,9 @@ func (d *driver) deliver(msg tea.Msg) {
 		d.pending--
 	case tea.QuitMsg:
 		d.quit = true
-	case spinner.TickMsg, cursor.BlinkMsg:
-		// dropped: an animation frame would re-arm itself forever
+	case spinner.TickMsg, cursor.BlinkMsg, watchTickMsg:
+		// dropped: an animation frame (or the watch's clock) would re-arm
+		// itself forever
 	default:
 		d.send(msg)
 	}

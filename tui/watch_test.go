@@ -1,0 +1,230 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/golden"
+
+	"ulc/actions"
+)
+
+// fakeWatcher is a watch whose updates the test sends; like the backend's,
+// it ends with a last update saying why (its context's cause) and records
+// every watch it was asked for.
+type fakeWatcher struct {
+	mu    sync.Mutex
+	runs  []string
+	fors  []time.Duration
+	ended []string
+	feed  chan actions.WatchUpdate
+	err   error
+}
+
+func newFakeWatcher() *fakeWatcher { return &fakeWatcher{feed: make(chan actions.WatchUpdate, 16)} }
+
+func (w *fakeWatcher) Watch(ctx context.Context, id string, o actions.WatchOptions) (<-chan actions.WatchUpdate, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return nil, w.err
+	}
+	w.runs, w.fors = append(w.runs, id), append(w.fors, o.For)
+	out := make(chan actions.WatchUpdate, 16)
+	out <- actions.WatchUpdate{Until: testNow.Add(o.For)}
+	go func() {
+		defer close(out)
+		var t actions.WatchTally
+		for {
+			select {
+			case u := <-w.feed:
+				if u.Sign != nil {
+					t.Count(*u.Sign)
+				}
+				if u.Done {
+					u.Tally.Alarms, u.Tally.Attempts = t.Alarms, t.Attempts
+				}
+				out <- u
+				if u.Done {
+					return
+				}
+			case <-ctx.Done():
+				t.Reason = "cancelled"
+				var why actions.WatchStop
+				if errors.As(context.Cause(ctx), &why) {
+					t.Reason = string(why)
+				}
+				w.mu.Lock()
+				w.ended = append(w.ended, t.Reason)
+				w.mu.Unlock()
+				out <- actions.WatchUpdate{Done: true, Tally: t}
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (w *fakeWatcher) endings() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.ended)
+}
+
+func (w *fakeWatcher) watched() ([]string, []time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.runs), slices.Clone(w.fors)
+}
+
+// The attacker's return as the watch reports it: denied from Amsterdam 8 s
+// after the run, then a token granted to Dock Control 20 s after.
+func attackerSigns() (actions.Sign, actions.Sign) {
+	end := testNow
+	denied := actions.LogEvent{UUID: "e1", EventType: "user.session.start", Result: "FAILURE", Reason: "VERIFICATION_ERROR",
+		Published: end.Add(8 * time.Second), ActorID: cast[0].ID, ActorType: "User",
+		IP: "203.0.113.66", City: "Amsterdam", Country: "Netherlands", Client: "CHROME on Windows 10"}
+	grant := actions.LogEvent{UUID: "e2", EventType: "app.oauth2.token.grant.refresh_token", Result: "SUCCESS",
+		Published: end.Add(20 * time.Second), ActorID: "0oaDOCK", ActorType: "PublicClientApp", ActorName: "Dock Control",
+		Targets: []actions.LogTarget{{ID: cast[0].ID, Type: "User"}}, IP: "203.0.113.66", City: "Amsterdam", Country: "Netherlands"}
+	a, _ := actions.ClassifySign(denied, runID, trinity, cast[0].ID, end)
+	b, _ := actions.ClassifySign(grant, runID, trinity, cast[0].ID, end)
+	return a, b
+}
+
+// watchedBoard is a finished board of trinity's run, watching, at w×h.
+func watchedBoard(t *testing.T, w, h int) (*driver, *fakeWatcher, *fakeRunner) {
+	t.Helper()
+	deps, _ := demoSizedDeps()
+	deps.Now = func() time.Time { return testNow.Add(30 * time.Second) }
+	fw := newFakeWatcher()
+	deps.Watcher = fw
+	d := newDriver(t, deps, w, h)
+	d.startRun()
+	d.waitFor("watching the System Log")
+	return d, fw, deps.Runner.(*fakeRunner)
+}
+
+// After the run the board watches its users for 15 minutes, shows the
+// time left and each sign on a line: the denied sign-in as an attempt,
+// the token grant as an alarm with what to do; the table keeps its
+// position line, and the frame fits 80×24.
+func TestBoardWatchesAfterTheRun(t *testing.T) {
+	d, fw, _ := watchedBoard(t, 80, 24)
+	if runs, fors := fw.watched(); len(runs) != 1 || runs[0] != runID || fors[0] != 15*time.Minute {
+		t.Fatalf("watched %v for %v, want run %s for 15m", runs, fors, runID)
+	}
+	d.waitFor("watching the System Log: 14:30 left · 0 alarms · 0 attempts")
+	d.sees("w stop watching")
+	denied, grant := attackerSigns()
+	fw.feed <- actions.WatchUpdate{Sign: &denied, Polls: 2}
+	d.waitFor("1 attempt")
+	d.sees("✓ 14:30:08 user.session.start denied from 203.0.113.66 Amsterdam — 8 s after")
+	if strings.Contains(d.frame(), "ALARM") {
+		t.Fatalf("an alarm for a denied attempt:\n%s", d.frame())
+	}
+	fw.feed <- actions.WatchUpdate{Sign: &grant, Polls: 4}
+	d.waitFor("1 alarm")
+	d.sees("⚠ 14:30:20 app.oauth2.token.grant.refresh_token to Dock Control — 20 s after", "⚠ ALARM: someone got in after the run (1 success). A token was granted", "R contain again", "4 polls")
+	fits(t, "watching board", d.m.View().Content, 80, 24)
+	d.sees("of 19 · ↓") // the table's position line
+	golden.RequireEqual(t, []byte(d.frame()))
+}
+
+// More signs than fit: the lines that do not say how many more, and the
+// table's position line stays.
+func TestBoardWatchSaysHowManyMore(t *testing.T) {
+	d, fw, _ := watchedBoard(t, 80, 24)
+	denied, grant := attackerSigns()
+	for range 9 {
+		fw.feed <- actions.WatchUpdate{Sign: &denied}
+	}
+	fw.feed <- actions.WatchUpdate{Sign: &grant}
+	d.waitFor("9 attempts")
+	fits(t, "board with many signs", d.m.View().Content, 80, 24)
+	d.sees("of 19 · ↓", "more (ulc audit show "+runID, "⚠ ALARM")
+	frame := d.frame()
+	if i, j := strings.Index(frame, "to Dock Control"), strings.Index(frame, "✓ 14:30:08 user.session.start denied"); i < 0 || j < 0 || i > j {
+		t.Errorf("the alarm is not the first sign shown:\n%s", frame)
+	}
+}
+
+// w stops the watch (recorded as stopped), and the help line then offers
+// to watch again, which watches again.
+func TestBoardWatchStopsAndStartsAgain(t *testing.T) {
+	d, fw, _ := watchedBoard(t, 80, 24)
+	d.press("w")
+	d.waitFor("watch ended (stopped)")
+	if got := fw.endings(); !slices.Equal(got, []string{"stopped"}) {
+		t.Fatalf("watch ended %v, want stopped", got)
+	}
+	d.sees("w watch 15m more")
+	if strings.Contains(d.frame(), "stop watching") {
+		t.Fatalf("the help line still offers to stop:\n%s", d.frame())
+	}
+	d.press("w")
+	d.waitFor("watching the System Log")
+	if runs, _ := fw.watched(); len(runs) != 2 {
+		t.Fatalf("%d watches, want a second after w", len(runs))
+	}
+	d.sees("w stop watching")
+}
+
+// R after an alarm asks, then runs the containment again: the same users
+// and targets, suspend, clear sessions and revoke grants, as a new run
+// linked to this one; the old watch ends.
+func TestBoardContainsAgainAfterAnAlarm(t *testing.T) {
+	d, fw, run := watchedBoard(t, 80, 24)
+	_, grant := attackerSigns()
+	fw.feed <- actions.WatchUpdate{Sign: &grant}
+	d.waitFor("⚠ ALARM")
+	before := len(run.plannedRequests())
+	d.press("R")
+	d.waitFor("Run the containment again for " + trinity)
+	d.sees("y contain again")
+	if len(run.plannedRequests()) != before {
+		t.Fatal("R planned before the answer")
+	}
+	d.press("n")
+	d.waitFor("nothing sent")
+	d.press("R")
+	d.press("y")
+	d.until("the new run", func() bool { return len(run.plannedRequests()) > before })
+	req := run.plannedRequests()[before]
+	want := []actions.Action{actions.ActionSuspend, actions.ActionClearSessions, actions.ActionRevokeGrants}
+	if req.ResumeOf != runID || len(req.Users) != 1 || req.Users[0].Login != trinity || len(req.Targets) != 18 ||
+		!slices.Equal(req.OktaSteps, want) || !strings.Contains(req.Reason, "watch of run "+runID) {
+		t.Fatalf("contain again planned %+v", req)
+	}
+	d.until("the old watch to end", func() bool { return slices.Contains(fw.endings(), "stopped") })
+}
+
+// A watch that cannot start says why; a dry run is not watched.
+func TestBoardWatchRefusals(t *testing.T) {
+	deps, _ := demoSizedDeps()
+	fw := newFakeWatcher()
+	fw.err = errors.New("run has no user known to Okta")
+	deps.Watcher = fw
+	d := newDriver(t, deps, 80, 24)
+	d.startRun()
+	d.waitFor("no watch: run has no user known to Okta")
+}
+
+// Leaving a board that watches keeps the watch: the tab bar says so, and
+// b brings the board back with what came meanwhile.
+func TestBoardWatchGoesOnWhileBrowsing(t *testing.T) {
+	d, fw, _ := watchedBoard(t, 80, 24)
+	d.press("2")
+	d.waitFor("● watching (b)")
+	_, grant := attackerSigns()
+	fw.feed <- actions.WatchUpdate{Sign: &grant}
+	d.waitFor("⚠ alarm (b)")
+	d.press("b")
+	d.waitFor("⚠ ALARM")
+	d.sees("to Dock Control")
+}
