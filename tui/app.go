@@ -377,6 +377,9 @@ func (m Model) View() tea.View {
 		helpLines[i] = ansi.Truncate(l, c.width, "…")
 	}
 	helpText := strings.Join(helpLines, "\n")
+	// The screen lays itself out in what the help leaves: with the full
+	// help open, its lists end in their "↓ more" line above it, not cut.
+	c.helpLines = len(helpLines)
 	body := m.top().view()
 	lines := strings.Split(body, "\n")
 	h := c.height - 3 - strings.Count(helpText, "\n") - 1

@@ -136,3 +136,23 @@ func TestBoardShortensALongAuditPath(t *testing.T) {
 		t.Fatalf("the audit path is not shortened in its middle: %q\n%s", line, d.frame())
 	}
 }
+
+// TestBoardWithFullHelpHidesNothingSilently: with ? open at 80×24 the
+// board gives the full help its lines and its table still ends in the line
+// saying how many rows lie below.
+func TestBoardWithFullHelpHidesNothingSilently(t *testing.T) {
+	deps, _ := demoSizedDeps()
+	d := newDriver(t, deps, 80, 24)
+	d.startRun()
+	d.settle()
+	d.sees("19/19 finished")
+	before := len(rowsBelow(d.frame(), "OUTCOME"))
+	d.key("?")
+	d.sees("G/end", "last row")
+	fits(t, "board with the full help", d.m.View().Content, 80, 24)
+	shown := len(rowsBelow(d.frame(), "OUTCOME"))
+	if shown == 0 || shown >= before {
+		t.Fatalf("%d rows with the full help, %d without:\n%s", shown, before, d.frame())
+	}
+	d.sees(fmt.Sprintf("1–%d of 19 · ↓ %d more", shown, 19-shown), "▸ app-03: connection refused")
+}

@@ -24,11 +24,14 @@ type common struct {
 	keys   keyMap
 	// debounce overrides searchDebounce when non-zero (tests set a few ms).
 	debounce time.Duration
+	// helpLines is how many lines the help takes in the frame being drawn.
+	helpLines int
 }
 
 // bodyHeight is the number of lines a screen may use: the whole terminal
-// less the header, the tab bar, the status line and the help line.
-func (c *common) bodyHeight() int { return max(c.height-4, 3) }
+// less the header, the tab bar, the status line and the help (one line,
+// or the full help's lines while ? shows it).
+func (c *common) bodyHeight() int { return max(c.height-3-max(c.helpLines, 1), 3) }
 
 func (c *common) now() time.Time {
 	if c.deps.Now != nil {
