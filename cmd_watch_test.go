@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -206,5 +209,42 @@ func TestRevokeSaysWhenItDoesNotWatch(t *testing.T) {
 		if code != exitOK || strings.Count(errOut, "no watch") != 1 || !strings.Contains(errOut, c.says) {
 			t.Errorf("%s: exit %d, stderr %q; want 0 and %q once", c.flag, code, errOut, c.says)
 		}
+	}
+}
+
+// ctrl+c ends a watch: the audit log records that it was cancelled, and a
+// watch that saw no success exits 0.
+func TestInterruptedWatchRecordsItsEnd(t *testing.T) {
+	sb, db := startSandbox(t)
+	_, out, _ := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake",
+		"--reason", "drill", "--targets", "chat", "--yes", "--json", "--watch", "0")
+	id := runID(t, out)
+	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "watch", id, "--for", "10m", "--config", sb.ConfigPath, "--audit-db", db)
+	cmd.Env = cleanEnv(t)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "watching neo@whiterabbit.fake for 10m0s") {
+		t.Fatalf("stderr %q (%v), want the watch's first line", line, err)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("ulc watch after ctrl+c: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "ended (cancelled)") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	_, show, _ := ulc(t, "", "audit", "show", id, "--audit-db", db)
+	if !strings.Contains(show, "watch_ended (cancelled): 0 alarms") {
+		t.Errorf("audit show does not record the watch's end:\n%s", show)
 	}
 }

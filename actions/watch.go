@@ -212,11 +212,11 @@ func ClassifySign(ev LogEvent, runID, user, userID string, revokedAt time.Time) 
 func alarmAdvice(s Sign) string {
 	switch {
 	case strings.HasPrefix(s.EventType, "app.oauth2.") && s.App != "":
-		return fmt.Sprintf("a token was granted after the run: %s is not covered by the run; revoke the app's grants and tokens for the user in Okta (R runs the containment again) and add %s to targets.toml if it can sign users out", s.App, s.App)
+		return fmt.Sprintf("a token was granted after the run: %s is not covered by the run; revoke the app's grants and tokens for the user in Okta (the containment again with revoke grants: R on the board), and add %s to targets.toml if it can sign users out", s.App, s.App)
 	case strings.HasPrefix(s.EventType, "user.mfa.factor"), s.EventType == "user.account.update_password":
-		return "the user's credentials changed after the run: reset the password and every factor, then run the containment again (R)"
+		return "the user's credentials changed after the run: reset the password and every factor, then run the containment again (R on the board)"
 	}
-	return "someone signed in after the run: run the containment again with suspend (R) and reset the password and factors"
+	return "someone signed in after the run: run the containment again with suspend (R on the board) and reset the password and factors"
 }
 
 // Line is the sign as one line for people, such as
