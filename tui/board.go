@@ -126,16 +126,15 @@ func (b *boardScreen) keys() []key.Binding {
 		}
 		return ks
 	}
-	// The watch's keys come early: when the help line is short of room,
-	// the last keys give way.
+	// The watch's keys and the run's own (x, R) come early: when the help
+	// line is short of room, the last keys (/ and esc) give way.
 	ks := append([]key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "detail")}, b.watchKeys()...)
-	ks = append(ks, k.Filter)
 	if b.running {
 		ks = append(ks, withHelp(k.Cancel, "x", "cancel"))
 	} else if b.canRetry() && !b.alarmed() {
 		ks = append(ks, withHelp(k.Retry, "R", "retry"))
 	}
-	return append(ks, k.Back)
+	return append(ks, k.Filter, k.Back)
 }
 
 // moreKeys are the keys the full help adds to the help line's.

@@ -62,3 +62,18 @@ func TestHelpLineIsWholeAt80x24(t *testing.T) {
 	d.key("3")
 	check("targets", "↑↓ g/G move", "C check all")
 }
+
+// While the finished board watches its users, the help line at 80 columns
+// keeps R (the next step of its failures) beside the watch's key.
+func TestHelpLineOfAWatchedBoardKeepsR(t *testing.T) {
+	d, _, _ := watchedBoard(t, 80, 24)
+	h := strings.TrimRight(d.helpLine(), " ")
+	for _, w := range []string{"↑↓ g/G move", "w stop watching", "R retry", "? all keys", "q quit"} {
+		if !strings.Contains(h, w) {
+			t.Errorf("the help line %q lacks %q", h, w)
+		}
+	}
+	if ansi.StringWidth(h) > 80 || strings.Contains(h, "…") {
+		t.Errorf("the help line is cut: %q", h)
+	}
+}
