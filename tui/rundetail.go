@@ -468,7 +468,11 @@ func (r *runDetailScreen) timelineLines() []string {
 		r.tlLines, r.tlWrapped, r.tlWidth = nil, 0, c.width
 	}
 	for _, ev := range r.events[r.tlWrapped:] {
-		l := fmt.Sprintf("%s #%d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, clean(ev.Describe(), 1000))
+		what := ev.Describe()
+		if w, ok := actions.DescribeWatch(ev); ok {
+			what = w // the watch's events say what it saw
+		}
+		l := fmt.Sprintf("%s #%d %s", ev.Time.Local().Format("15:04:05.000"), ev.Seq, clean(what, 1000))
 		r.tlLines = append(r.tlLines, wrapIndented(l, c.width, 13)...)
 	}
 	r.tlWrapped = len(r.events)

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -227,4 +228,26 @@ func TestBoardWatchGoesOnWhileBrowsing(t *testing.T) {
 	d.press("b")
 	d.waitFor("⚠ ALARM")
 	d.sees("to Dock Control")
+}
+
+// A run's timeline in History says what its watch saw.
+func TestRunTimelineShowsTheWatch(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	_, grant := attackerSigns()
+	sign, _ := json.Marshal(grant)
+	tally, _ := json.Marshal(actions.WatchTally{Alarms: 1, Polls: 6, Reason: "stopped"})
+	info, _ := json.Marshal(actions.RunInfo{Reason: "phished", Users: []actions.User{cast[0].User}, Targets: []string{"chat"}})
+	hist.events = func(id string) []actions.Event {
+		return []actions.Event{
+			{Seq: 1, RunID: id, Time: testNow, Kind: actions.KindRunStarted, Detail: info},
+			{Seq: 2, RunID: id, Time: testNow, Kind: actions.KindRunFinished},
+			{Seq: 3, RunID: id, Time: testNow.Add(30 * time.Second), Kind: actions.KindWatchSign, User: trinity, Detail: sign},
+			{Seq: 4, RunID: id, Time: testNow.Add(time.Minute), Kind: actions.KindWatchEnded, Detail: tally},
+		}
+	}
+	d := newDriver(t, deps, 100, 30)
+	d.key("tab")
+	d.key("enter")
+	d.key("t")
+	d.sees("Timeline of run", "watch_sign alarm trinity@whiterabbit.fake: ⚠", "Dock Control — 20 s after revocation", "watch_ended (stopped): 1 alarm, 0 attempts")
 }
