@@ -108,17 +108,21 @@ wait_for "▸ reports:"
 tmux send-keys Enter
 wait_for "Attempts"
 snap "Board, a step's detail" \
-	"Having read every attempt of the app that never answered in time, the operator presses esc, then R to send the failures again."
+	"Having read every attempt of the app that never answered in time, the operator presses esc and stays on the board, which watches Trinity's System Log."
 
 tmux send-keys Escape
 wait_for "OUTCOME"
+wait_for "ALARM"
+snap "Board, the watch" \
+	"Her attacker came back: a sign-in denied (the containment held), then a refresh token granted to an app no target signs out, an alarm with what to do. The operator presses R."
+
 tmux send-keys R
-wait_for "again, as a new run? y/n"
+wait_for "as a new run? y/n"
 snap "Board, R asks first" \
-	"The operator answers n: nothing is sent again. Then 2 for History."
+	"The operator answers n: nothing is sent. Then 2 for History."
 
 tmux send-keys n
-wait_for "nothing sent again"
+wait_for "nothing sent"
 tmux send-keys 2
 wait_for "1 run in"
 snap "History" \
