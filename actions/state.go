@@ -126,6 +126,19 @@ func (s *RunState) applyPlanned(ev Event, d StepDetail) {
 	}
 }
 
+// State returns the state p.Events() fold to, the run before anything is
+// sent, without encoding those events: a plan of 200,000 steps would
+// otherwise be marshalled to JSON and decoded again just to be folded.
+func (p *Plan) State() *RunState {
+	s := NewRunState(p.RunID)
+	s.Apply(p.StartEvent())
+	for _, st := range p.Steps {
+		s.applyPlanned(Event{RunID: p.RunID, Time: p.Created, Kind: KindPlanned, Step: st.N,
+			User: st.User.Key(), Target: st.Target, Action: st.Action}, st.Detail)
+	}
+	return s
+}
+
 // Unrecorded returns how many steps of the plan are missing from the log:
 // the process died while the plan was being recorded. They were never sent
 // (a step is sent only once its planned event is durable).
