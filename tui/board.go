@@ -65,6 +65,16 @@ type boardScreen struct {
 	matchQ string
 	// watch is the watch of the run's users once the run is over.
 	watch boardWatch
+	// ranks holds rank(s) per step in b.state.Steps order and counts the
+	// steps per outcome, both kept between frames and updated per event:
+	// a frame then reads a byte per step, not each step's state, which on
+	// a board of 200,000 steps is scattered over the heap.
+	ranks  []uint8
+	counts map[actions.Outcome]int
+	// rowBuf is the table's rows, kept between frames: only the visible
+	// ones, [rowLo, rowHi), are filled, the rest stay nil.
+	rowBuf       [][]string
+	rowLo, rowHi int
 }
 
 // try is one attempt of a step that was retried.
@@ -87,12 +97,8 @@ type boardDoneMsg struct {
 }
 
 func newBoard(c *common, p *actions.Plan) *boardScreen {
-	st := actions.NewRunState(p.RunID)
-	for _, ev := range p.Events() {
-		st.Apply(ev)
-	}
 	return &boardScreen{
-		c: c, plan: p, state: st, tries: map[int][]try{},
+		c: c, plan: p, state: p.State(), tries: map[int][]try{},
 		filter: newInput("filter › ", "target, user, outcome or reason", 100),
 		spin:   spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		bar:    progress.New(progress.WithWidth(30), progress.WithoutPercentage(), progress.WithFillCharacters('█', '░')),
@@ -230,8 +236,14 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			if ev.Kind == actions.KindRetry {
 				b.tries[ev.Step] = append(b.tries[ev.Step], try{at: ev.Time, status: ev.HTTPStatus, latency: ev.LatencyMS, reason: ev.Error})
 			}
+			i, known := b.index(ev.Step)
+			var was actions.Outcome
+			if known {
+				was = b.state.Steps[i].Outcome
+			}
 			b.state.Apply(ev)
 			b.rematch(ev.Step)
+			b.rerank(i, known, was)
 		}
 		b.order = nil
 		b.follow()
@@ -244,7 +256,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 		b.stopped = b.cancelling
 		if msg.state != nil {
 			b.state = msg.state
-			b.match = nil
+			b.match, b.ranks, b.counts = nil, nil, nil
 		}
 		b.order = nil
 		b.follow()
@@ -473,25 +485,69 @@ func (b *boardScreen) rowOrder() []int {
 		}
 	}
 	shows := func(i int) bool { return q == "" || b.match[i] }
+	rk := b.rankTable()
 	var start [ranks + 1]int
-	for i, s := range steps {
+	for i, r := range rk {
 		if shows(i) {
-			start[rank(s)+1]++
+			start[r+1]++
 		}
 	}
 	for r := 1; r <= ranks; r++ {
 		start[r] += start[r-1]
 	}
 	idx := make([]int, start[ranks])
-	for i, s := range steps {
+	for i, r := range rk {
 		if shows(i) {
-			r := rank(s)
 			idx[start[r]] = i
 			start[r]++
 		}
 	}
 	b.order = idx
 	return idx
+}
+
+// index returns the position of step n in b.state.Steps.
+func (b *boardScreen) index(n int) (int, bool) {
+	return slices.BinarySearchFunc(b.state.Steps, n, func(s *actions.StepState, n int) int { return s.Step - n })
+}
+
+// rankTable returns b.ranks, computing it when the steps changed.
+func (b *boardScreen) rankTable() []uint8 {
+	if len(b.ranks) != len(b.state.Steps) {
+		b.ranks = b.ranks[:0]
+		for _, s := range b.state.Steps {
+			b.ranks = append(b.ranks, uint8(rank(s)))
+		}
+	}
+	return b.ranks
+}
+
+// stepCounts is b.state.Counts(), kept between frames.
+func (b *boardScreen) stepCounts() map[actions.Outcome]int {
+	if b.counts == nil {
+		b.counts = b.state.Counts()
+	}
+	return b.counts
+}
+
+// rerank updates the rank and the counts after an event changed the step
+// at position i (known: it was there before; was: its outcome then). An
+// event that added a step makes the next frame compute both again.
+func (b *boardScreen) rerank(i int, known bool, was actions.Outcome) {
+	steps := b.state.Steps
+	if !known || len(b.ranks) != len(steps) || i >= len(steps) {
+		b.ranks, b.counts = b.ranks[:0], nil
+		return
+	}
+	s := steps[i]
+	b.ranks[i] = uint8(rank(s))
+	if b.counts != nil && s.Outcome != was {
+		b.counts[was]--
+		if b.counts[was] == 0 {
+			delete(b.counts, was)
+		}
+		b.counts[s.Outcome]++
+	}
 }
 
 // rematch re-tests step n against the filter after an answer changed it.
@@ -549,8 +605,12 @@ func (b *boardScreen) follow() {
 	if b.sel == 0 {
 		return // never moved: the cursor stays on the top row
 	}
+	at, ok := b.index(b.sel)
+	if !ok {
+		return
+	}
 	for i, ix := range b.rowOrder() {
-		if b.state.Steps[ix].Step == b.sel {
+		if ix == at {
 			b.cursor = i
 			return
 		}
@@ -586,7 +646,7 @@ func (b *boardScreen) view() string {
 	c := b.c
 	var out strings.Builder
 	total := len(b.state.Steps)
-	counts := b.state.Counts()
+	counts := b.stepCounts()
 	finished := total - counts[""]
 
 	pct := 0.0
@@ -653,7 +713,13 @@ func (b *boardScreen) view() string {
 	bulk := len(b.plan.Info.Users) > 1
 	// Only the visible rows are formatted: a board of 200,000 steps costs
 	// a screenful per frame.
-	rows := make([][]string, len(order))
+	// The rows the last frame filled are cleared, not all of them.
+	if cap(b.rowBuf) < len(order) {
+		b.rowBuf = make([][]string, len(order))
+	}
+	clear(b.rowBuf[:cap(b.rowBuf)][b.rowLo:b.rowHi])
+	rows := b.rowBuf[:len(order)]
+	b.rowLo, b.rowHi = min(b.offset, len(order)), min(b.offset+h, len(order))
 	for i := b.offset; i < len(order) && i < b.offset+h; i++ {
 		s := b.state.Steps[order[i]]
 		mark := c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome))

@@ -2,9 +2,12 @@ package tui
 
 import (
 	"fmt"
+	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -134,5 +137,110 @@ func TestBoardFilterFollowsAnswers(t *testing.T) {
 	}
 	if len(got) != 50 || !slices.Equal(last, []int{7, 12, 30}) {
 		t.Fatalf("without a filter %d rows ending in steps %v, want 50 ending in the answered 7, 12, 30", len(got), last)
+	}
+}
+
+// bigOffboarding is the board of a 10,000-person offboarding: users people
+// times targets GTR targets, every step planned and waiting.
+func bigOffboarding(users, targets int) *boardScreen {
+	b := newBoard(boardCommon(), offboardingPlan(users, targets))
+	b.started, b.running = true, true
+	return b
+}
+
+func boardCommon() *common {
+	deps, _, _, _ := testDeps()
+	return &common{deps: deps, width: 120, height: 40, st: newStyles(), keys: newKeyMap()}
+}
+
+// offboardingPlan is the plan of users people times targets GTR targets.
+func offboardingPlan(users, targets int) *actions.Plan {
+	p := &actions.Plan{RunID: "20261121-143000-abc123", Created: testNow, Info: actions.RunInfo{Reason: "offboarding"}}
+	for u := range users {
+		user := actions.User{ID: fmt.Sprintf("00u%017d", u), Login: fmt.Sprintf("person%05d@corp.example", u)}
+		p.Info.Users = append(p.Info.Users, user)
+		for t := range targets {
+			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: user, Action: actions.ActionGTR,
+				Target: fmt.Sprintf("app-%02d", t), Detail: actions.StepDetail{Method: "POST",
+					URL:  fmt.Sprintf("https://app-%02d.corp.example/global-token-revocation", t),
+					Body: `{"sub_id":{"format":"email","email":"` + user.Login + `"}}`, SubjectFormat: "email", Auth: "bearer"}})
+		}
+	}
+	return p
+}
+
+// BenchmarkBoard200kFrame is one frame of the board of 10,000 people times
+// 20 targets (200,000 steps) while the run goes on: fold a frame's worth
+// of answers (100 attempts and 100 results) and render the screen. The goal
+// is a frame under 16 ms (60 Hz). MB-board is the heap the board adds to
+// its plan once built, measured after a collection; ms-open the time the
+// board takes to open on the plan (once, after Confirm).
+func BenchmarkBoard200kFrame(b *testing.B) {
+	var before, after runtime.MemStats
+	p, c := offboardingPlan(10_000, 20), boardCommon()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	board := newBoard(c, p)
+	open := time.Since(start)
+	board.started, board.running = true, true
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	n := len(board.plan.Steps)
+	next := 0
+	b.ResetTimer()
+	for range b.N {
+		evs := make([]actions.Event, 0, 200)
+		for range 100 {
+			i := next % n
+			next++
+			s := board.plan.Steps[i]
+			o := actions.Revoked
+			if i%17 == 0 {
+				o = actions.Failed
+			}
+			evs = append(evs, actions.Event{RunID: board.plan.RunID, Time: testNow, Kind: actions.KindAttempt, Step: s.N,
+				User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: 1},
+				actions.Event{RunID: board.plan.RunID, Time: testNow, Kind: actions.KindResult, Step: s.N,
+					User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: 1, Outcome: o, HTTPStatus: 204, LatencyMS: 50})
+		}
+		board.update(boardEventsMsg{b: board, evs: evs})
+		_ = board.view()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/frame")
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MB-board")
+	b.ReportMetric(float64(open.Microseconds())/1000, "ms-open")
+	runtime.KeepAlive(board)
+}
+
+// TestBoardKeepsCountsAndOrderOfItsState: the counts and the row order a
+// board keeps between frames, updated per answer, are those its state
+// gives when computed afresh, through attempts, retries and results.
+func TestBoardKeepsCountsAndOrderOfItsState(t *testing.T) {
+	board := bigOffboarding(30, 4)
+	steps := board.plan.Steps
+	kinds := []actions.EventKind{actions.KindAttempt, actions.KindRetry, actions.KindResult}
+	outcomes := []actions.Outcome{actions.Revoked, actions.Failed, actions.NotFound, actions.Rejected}
+	for frame := range 40 {
+		var evs []actions.Event
+		for j := range 7 {
+			s := steps[(frame*31+j*17)%len(steps)]
+			k := kinds[(frame+j)%len(kinds)]
+			evs = append(evs, actions.Event{RunID: board.plan.RunID, Time: testNow, Kind: k, Step: s.N, User: s.User.Key(),
+				Target: s.Target, Action: s.Action, Attempt: 1 + frame%3, Outcome: outcomes[(frame*j)%len(outcomes)], HTTPStatus: 500})
+			if k != actions.KindResult {
+				evs[len(evs)-1].Outcome = ""
+			}
+		}
+		board.update(boardEventsMsg{b: board, evs: evs})
+		_ = board.view()
+		if got, want := board.stepCounts(), board.state.Counts(); !maps.Equal(got, want) {
+			t.Fatalf("frame %d: counts %v; the state's %v", frame, got, want)
+		}
+		got := slices.Clone(board.rowOrder())
+		board.ranks, board.order = nil, nil
+		if want := board.rowOrder(); !slices.Equal(got, want) {
+			t.Fatalf("frame %d: the kept order differs from a fresh one", frame)
+		}
 	}
 }
