@@ -30,7 +30,8 @@ ticket. Every audit command only reads: it opens the log read-only, so a
 read-only copy handed to an auditor works.`,
 	}
 	e.flags.audit(c.PersistentFlags())
-	c.AddCommand(newAuditListCmd(e), newAuditShowCmd(e), newAuditVerifyCmd(e), newAuditExportCmd(e), newAuditForwardCmd(e))
+	c.AddCommand(newAuditListCmd(e), newAuditShowCmd(e), newAuditVerifyCmd(e), newAuditExportCmd(e), newAuditForwardCmd(e),
+		newAuditEvidenceCmd(e))
 	return c
 }
 
@@ -147,8 +148,8 @@ func newAuditShowCmd(e *env) *cobra.Command {
 
 func newAuditVerifyCmd(e *env) *cobra.Command {
 	var vf struct {
-		head string
-		json bool
+		head, evidence string
+		json           bool
 	}
 	verify := &cobra.Command{
 		Use:   "verify",
@@ -159,9 +160,18 @@ first event that was changed, removed or reordered. With --head, also checks
 that a head hash printed earlier is still part of the chain, which detects
 events cut off the end. The log is opened read-only: a read-only copy, in a
 folder the auditor cannot write, verifies. Exit status 0 when intact, 1 when
-not.`,
+not.
+
+With --evidence, checks a bundle of 'ulc audit evidence' instead: on its
+own, or with --audit-db also against that log, proving it a true extract.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
+			if vf.evidence != "" {
+				if vf.head != "" {
+					return usageErr("--head checks a log, --evidence a bundle: give one of them")
+				}
+				return verifyEvidence(cmd.Context(), e, vf.evidence, vf.json)
+			}
 			if h := strings.TrimSpace(vf.head); h != "" && !isSHA256Hex(h) {
 				return usageErr("--head %q is not a head hash: give the 64 hexadecimal digits ulc audit verify printed", safetext.Line(vf.head, 80))
 			}
@@ -190,6 +200,7 @@ not.`,
 		},
 	}
 	verify.Flags().StringVar(&vf.head, "head", "", "a head hash printed earlier that must still be in the chain")
+	verify.Flags().StringVar(&vf.evidence, "evidence", "", "check this evidence bundle (a folder or a .zip) instead of the log; with --audit-db, also against that log")
 	verify.Flags().BoolVar(&vf.json, "json", false, "print JSON")
 	return verify
 }

@@ -1,0 +1,278 @@
+package audit
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"ulc/actions"
+)
+
+// interleavedLog records two runs whose events interleave (two analysts at
+// once), and a third that resumes the first: the bundle of the first holds
+// its resume in full and the other run's events as hashes only.
+func interleavedLog(t testing.TB, reason string) (*Log, string) {
+	t.Helper()
+	l := openLog(t, newPath(t))
+	a := []step{{"neo@example.com", actions.OktaTarget, actions.ActionClearSessions}, {"neo@example.com", "chat", actions.ActionGTR}}
+	b := []step{{"smith@example.com", "wiki", actions.ActionGTR}}
+	users := []actions.User{{Login: "neo@example.com", Name: reason}}
+	evsA := planEvents(t, "run-a", base, users, a)
+	var info actions.RunInfo
+	if err := json.Unmarshal(evsA[0].Detail, &info); err != nil {
+		t.Fatal(err)
+	}
+	info.Reason, info.Ticket = reason, "INC-<b>1</b>"
+	evsA[0].Detail = mustJSON(t, info)
+	record(t, l, evsA...)
+	record(t, l, planEvents(t, "run-b", base, []actions.User{{Login: "smith@example.com"}}, b)...)
+	record(t, l, attempt("run-a", base, 2, a[1], 1), attempt("run-b", base, 1, b[0], 1))
+	record(t, l, result("run-a", base, 1, a[0], 1, 204, actions.Done), result("run-b", base, 1, b[0], 1, 204, actions.Revoked))
+	record(t, l, result("run-a", base, 2, a[1], 1, 503, actions.Failed),
+		actions.Event{RunID: "run-a", Time: base, Kind: actions.KindRunFinished},
+		actions.Event{RunID: "run-b", Time: base, Kind: actions.KindRunFinished})
+	info.ResumeOf = "run-a"
+	info.Targets = []string{"chat"}
+	record(t, l, actions.Event{RunID: "run-c", Time: base.Add(time.Minute), Kind: actions.KindRunStarted, Detail: mustJSON(t, info)},
+		actions.Event{RunID: "run-c", Time: base.Add(time.Minute), Kind: actions.KindPlanned, Step: 1, User: a[1].user, Target: "chat", Action: actions.ActionGTR},
+		result("run-c", base.Add(time.Minute), 1, a[1], 1, 204, actions.Revoked),
+		actions.Event{RunID: "run-c", Time: base.Add(time.Minute), Kind: actions.KindRunFinished})
+	return l, "run-a"
+}
+
+// bundleFS is the bundle of run id as an fs.FS.
+func bundleFS(t testing.TB, l *Log, id string) (fstest.MapFS, *Evidence) {
+	t.Helper()
+	ev, err := l.Evidence(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev.Index.ExportedAt = base
+	files, err := ev.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys := fstest.MapFS{}
+	for name, data := range files {
+		fsys[name] = &fstest.MapFile{Data: data, Mode: 0o600}
+	}
+	return fsys, ev
+}
+
+func TestEvidenceOfInterleavedRunsLinksThroughTheOthers(t *testing.T) {
+	l, id := interleavedLog(t, "phished")
+	fsys, ev := bundleFS(t, l, id)
+	if len(ev.Index.Runs) != 2 || ev.Index.Runs[1].RunID != "run-c" || ev.Index.Runs[1].Relation != RelationResumes {
+		t.Fatalf("runs %+v; want run-a and its resume run-c, not run-b", ev.Index.Runs)
+	}
+	a := ev.Index.Runs[0]
+	if a.Omitted == 0 || a.Events+a.Omitted != a.Lines {
+		t.Fatalf("run-a's stretch %+v: want run-b's events inside it as omitted lines", a)
+	}
+	events := string(fsys[a.File].Data)
+	if strings.Contains(events, "smith") || strings.Contains(events, "run-b") {
+		t.Fatalf("the bundle hands out the other run:\n%s", events)
+	}
+	res := VerifyEvidence(fsys)
+	if !res.OK || res.Events != 7+4 || res.Omitted != a.Omitted {
+		t.Fatalf("standalone: %+v", res)
+	}
+	res, err := l.CheckEvidence(context.Background(), fsys)
+	if err != nil || !res.OK {
+		t.Fatalf("against the log: %v %+v", err, res)
+	}
+}
+
+// TestEvidenceOmittedLineCannotHideAnOwnEvent: a line of the run replaced
+// by an omitted line keeps the chain's links, but the log shows that
+// event is the run's own.
+func TestEvidenceOmittedLineCannotHideAnOwnEvent(t *testing.T) {
+	l, id := interleavedLog(t, "phished")
+	fsys, ev := bundleFS(t, l, id)
+	file := ev.Index.Runs[0].File
+	lines := strings.SplitAfter(string(fsys[file].Data), "\n")
+	var seq, prev, hash string
+	for i, ln := range lines {
+		if strings.Contains(ln, `"outcome":"failed"`) {
+			r, _, _, err := decodeLine([]byte(strings.TrimSuffix(ln, "\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			seq, prev, hash = r[colSeq], r[colPrevHash], r[colHash]
+			lines[i] = `{"seq":` + seq + `,"omitted":true,"prev_hash":"` + prev + `","hash":"` + hash + `"}` + "\n"
+		}
+	}
+	fsys[file] = &fstest.MapFile{Data: []byte(strings.Join(lines, ""))}
+	ev.Index.Runs[0].Events--
+	ev.Index.Runs[0].Omitted++
+	fsys[EvidenceIndexFile] = &fstest.MapFile{Data: mustJSON(t, ev.Index)}
+	fsys[EvidenceManifest] = &fstest.MapFile{Data: manifest(mapData(fsys))}
+	if res := VerifyEvidence(fsys); !res.OK {
+		t.Fatalf("a consistent rewrite should pass the standalone check (it cannot know): %+v", res.Problems)
+	}
+	res, err := l.CheckEvidence(context.Background(), fsys)
+	if err != nil || res.OK {
+		t.Fatalf("against the log: %v %+v", err, res)
+	}
+	want := file + " line "
+	if got := res.Problems[0].String(); !strings.HasPrefix(got, want) || !strings.Contains(got, "seq "+seq+"), field omitted: the log's event at this seq is of run run-a") {
+		t.Fatalf("problem %q", got)
+	}
+}
+
+// unescaped reports whether md holds s with its first character not
+// escaped by a backslash.
+func unescaped(md, s string) bool {
+	for i := 0; ; {
+		j := strings.Index(md[i:], s)
+		if j < 0 {
+			return false
+		}
+		if i+j == 0 || md[i+j-1] != '\\' {
+			return true
+		}
+		i += j + 1
+	}
+}
+
+func mapData(fsys fstest.MapFS) map[string][]byte {
+	out := map[string][]byte{}
+	for n, f := range fsys {
+		out[n] = f.Data
+	}
+	return out
+}
+
+// TestEvidenceReportEscapesWhatComesFromOutside: a profile name or reason
+// holding Markdown, HTML or a terminal escape opens no link, tag or
+// sequence in either report.
+func TestEvidenceReportEscapesWhatComesFromOutside(t *testing.T) {
+	evil := "Neo [click](https://evil.example) ![x](https://evil.example/x.png) <img src=x onerror=alert(1)> www.evil.example | cell \x1b]52;c;aGk=\x07 **bold**"
+	l, id := interleavedLog(t, evil)
+	fsys, _ := bundleFS(t, l, id)
+	mdText := string(fsys[EvidenceReportMD].Data)
+	htmlText := string(fsys[EvidenceReportHTML].Data)
+	for _, bad := range []string{"[click](", "![x]", "<img", "www.evil", "| cell", "**bold", "\x1b", "<b>"} {
+		if unescaped(mdText, bad) {
+			t.Errorf("report.md holds %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(mdText, `Neo \[click\]\(https\:\/\/evil\.example\)`) {
+		t.Errorf("report.md lost the name's text:\n%s", mdText)
+	}
+	for _, bad := range []string{"<img", "<b>1", "\x1b", "onerror=alert(1)>"} {
+		if strings.Contains(htmlText, bad) {
+			t.Errorf("report.html holds %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(htmlText, "&lt;img src=x onerror=alert(1)&gt;") || !strings.Contains(htmlText, "INC-&lt;b&gt;1&lt;/b&gt;") {
+		t.Errorf("report.html lost the text:\n%s", htmlText)
+	}
+	// The events keep the stored text exactly: that is what the hash covers.
+	if res := VerifyEvidence(fsys); !res.OK {
+		t.Fatalf("%+v", res.Problems)
+	}
+}
+
+func TestEvidenceZipRoundTrip(t *testing.T) {
+	l, id := interleavedLog(t, "phished")
+	ev, err := l.Evidence(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ev.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "e.zip")
+	if err := WriteEvidence(out, files, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteEvidence(out, files, base); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("a second write over the zip: %v", err)
+	}
+	fsys, closer, err := OpenEvidence(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = closer.Close() }()
+	if res := VerifyEvidence(fsys); !res.OK || res.Digest != BundleDigest(files[EvidenceManifest]) {
+		t.Fatalf("%+v", res)
+	}
+}
+
+// evidenceZip is a bundle as zip bytes, for the fuzz seeds.
+func evidenceZip(t testing.TB, fsys fstest.MapFS) []byte {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, name := range sortedKeys(map[string]*fstest.MapFile(fsys)) {
+		w, err := zw.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(fsys[name].Data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// FuzzEvidenceBundle feeds the bundle reader arbitrary events files,
+// manifests and bundle.json files, and arbitrary zips: it never panics,
+// and a bundle whose events file differs from the one exported never
+// passes unless the manifest was rewritten to match and every line still
+// recomputes and links.
+func FuzzEvidenceBundle(f *testing.F) {
+	l, id := interleavedLog(f, "phished")
+	fsys, ev := bundleFS(f, l, id)
+	file := ev.Index.Runs[0].File
+	orig := fsys[file].Data
+	f.Add(orig, fsys[EvidenceIndexFile].Data, false, []byte(nil))
+	f.Add(bytes.Replace(orig, []byte(`"failed"`), []byte(`"revoked"`), 1), fsys[EvidenceIndexFile].Data, true, []byte(nil))
+	f.Add(orig[:len(orig)/2], fsys[EvidenceIndexFile].Data, true, []byte(nil))
+	f.Add([]byte("{\"seq\":1,\"omitted\":true}\n{}\n[]\nnull\n"), []byte(`{"format":"ulc-evidence/1","runs":[{}]}`), false, []byte(nil))
+	f.Add(orig, fsys[EvidenceIndexFile].Data, false, evidenceZip(f, fsys))
+	f.Add([]byte(nil), []byte(nil), false, []byte("PK\x03\x04 not a zip"))
+	f.Fuzz(func(t *testing.T, events, index []byte, remanifest bool, zipped []byte) {
+		if len(zipped) > 0 {
+			if zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped))); err == nil {
+				_ = VerifyEvidence(zr)
+			}
+		}
+		m := fstest.MapFS{}
+		for n, f := range fsys {
+			m[n] = f
+		}
+		m[file] = &fstest.MapFile{Data: events}
+		m[EvidenceIndexFile] = &fstest.MapFile{Data: index}
+		if remanifest {
+			m[EvidenceManifest] = &fstest.MapFile{Data: manifest(mapData(m))}
+		}
+		res := VerifyEvidence(m)
+		changed := !bytes.Equal(events, orig) || !bytes.Equal(index, fsys[EvidenceIndexFile].Data)
+		if res.OK && changed && !remanifest {
+			t.Fatalf("a changed bundle passed without a new manifest")
+		}
+		if res.OK && !bytes.Equal(events, orig) {
+			// Passing means every line recomputes and links: the log
+			// must then find nothing but the changes it can see.
+			if _, err := l.CheckEvidence(context.Background(), m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, p := range res.Problems {
+			if strings.ContainsRune(p.String(), '\x1b') {
+				t.Fatalf("a problem carries an escape: %q", p.String())
+			}
+		}
+	})
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"ulc/actions"
+	"ulc/audit"
+	"ulc/backend"
+	"ulc/config"
+	"ulc/internal/safetext"
+)
+
+func newAuditEvidenceCmd(e *env) *cobra.Command {
+	var xf struct {
+		out  string
+		json bool
+	}
+	c := &cobra.Command{
+		Use:   "evidence RUN -o DIR|FILE.zip",
+		Short: "Make a run into a self-verifying evidence bundle for the ticket",
+		Long: `Writes the run, and every run linked to it by resumes, as a bundle a ticket
+can hold: each run's events (one per line, with prev_hash and hash, so
+the bundle verifies on its own), a report in Markdown and HTML (who, what,
+when, from which host, why, the ticket, every target's outcome with its
+reason and what stays alive), the configuration digest each run recorded,
+the log's head hash at export, and SHA256SUMS over every file. The output
+is a folder that does not exist or is empty, or a new .zip file: nothing
+is overwritten. The log is only read, and must verify intact first.
+Check a bundle with 'ulc audit verify --evidence'.`,
+		Example: `  ulc audit evidence 20261121-194512-3f9a2c -o INC-4211-evidence.zip
+  ulc audit evidence 20261121-194512 -o ./evidence`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
+			if err := backend.CheckText(args[0]); err != nil {
+				return usageErr("%v", err)
+			}
+			if xf.out == "" {
+				return usageErr("-o is required: a new folder, or a file ending in .zip")
+			}
+			if err := checkEvidenceOut(xf.out); err != nil {
+				return usageErr("-o: %v", err)
+			}
+			ctx := cmd.Context()
+			b, err := e.openLog(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeInto(&err, b)
+			ev, err := b.Evidence(ctx, args[0])
+			switch {
+			case errors.Is(err, audit.ErrEvidenceLog), errors.Is(err, audit.ErrUnavailable):
+				return &exitError{code: exitAudit, err: err}
+			case err != nil:
+				return &exitError{code: exitUsage, err: err}
+			}
+			now := time.Now().UTC()
+			ev.Index.ExportedAt, ev.Index.ExportedBy, ev.Index.Version = now, operator()+"@"+hostname(), buildVersion()
+			ev.Index.Residual, ev.Index.ResidualSource = evidenceResiduals(ctx, e.getenv, ev)
+			files, err := ev.Files()
+			if err != nil {
+				return &exitError{code: exitAudit, err: err}
+			}
+			if err := audit.WriteEvidence(xf.out, files, now); err != nil {
+				return &exitError{code: exitFailures, err: fmt.Errorf("writing the bundle: %w", err)}
+			}
+			events := 0
+			for _, r := range ev.Index.Runs {
+				events += r.Events
+			}
+			digest := audit.BundleDigest(files[audit.EvidenceManifest])
+			if xf.json {
+				return writeJSON(e.stdout, struct {
+					RunID  string             `json:"run_id"`
+					Output string             `json:"output"`
+					Digest string             `json:"bundle_digest"`
+					Head   audit.EvidenceHead `json:"head"`
+					Runs   int                `json:"runs"`
+					Events int                `json:"events"`
+				}{ev.Index.RunID, xf.out, digest, ev.Index.Head, len(ev.Index.Runs), events})
+			}
+			fmt.Fprintf(e.stdout, "evidence of run %s: %d runs, %d events, written to %s\n", safetext.Line(ev.Index.RunID, 60),
+				len(ev.Index.Runs), events, safetext.Line(xf.out, 200))
+			fmt.Fprintf(e.stdout, "bundle %s (paste into the ticket)\nlog head at export: event %d %s\n", digest, ev.Index.Head.Seq, ev.Index.Head.Hash)
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&xf.out, "output", "o", "", "a new or empty folder, or a new file ending in .zip")
+	c.Flags().BoolVar(&xf.json, "json", false, "print JSON")
+	return c
+}
+
+// checkEvidenceOut refuses an output that would overwrite something, before
+// anything is read: an existing zip, a folder that holds files, a file
+// where a folder is asked for.
+func checkEvidenceOut(out string) error {
+	fi, err := os.Stat(out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case audit.IsZipName(out) || !fi.IsDir():
+		return fmt.Errorf("%s already exists: name a new file or folder, nothing was overwritten", out)
+	}
+	entries, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return fmt.Errorf("%s is not empty: name a new or empty folder, nothing was overwritten", out)
+	}
+	return nil
+}
+
+// kindResidual is what each kind's connector says stays alive after a
+// successful sign-out (its Residual), for an export that cannot open the
+// run's targets (the file is not there, or has changed, or the credential
+// is not available where the bundle is made). A test keeps it equal to
+// the connectors' own words.
+func kindResidual(kind string, revokesGrants bool) string {
+	switch kind {
+	case config.KindGoogle:
+		if revokesGrants {
+			return "App passwords, backup codes and the password survive the sign-out until the app passwords are deleted, the backup codes invalidated or the user suspended in the Google Admin console."
+		}
+		return "OAuth grants (Gmail and Drive apps, third-party apps), app passwords, backup codes and the password survive the sign-out until the grants are deleted (revoke_oauth_grants = true), the app passwords deleted, the backup codes invalidated or the user suspended."
+	case config.KindMicrosoft:
+		return "Access tokens already issued stay valid until they expire (up to 90 minutes; about 15 at Exchange Online, SharePoint Online and Teams, which evaluate revocation continuously), B2B guest users are not signed out by their home tenant's sessions, and app sessions not tied to Entra refresh tokens may survive: disable the account (accountEnabled false) to stop new sign-ins."
+	case config.KindSlack:
+		return "App OAuth tokens the user authorized (xoxp-) may outlive the session reset, since Slack documents only that sessions are wiped: deactivate the user to be sure."
+	case config.KindCAEP:
+		return "Up to the receiver: 202 means it accepted the session-revoked event, not that it ended the sessions, so confirm in the receiver's own log (Okta: System Log event security.events.provider.receive_event)."
+	case config.KindZoom:
+		return "Only the SSO session ends: sessions of password (non-SSO) logins and other apps' sessions may survive; deactivate the user (PUT users/{userId}/status {\"action\":\"deactivate\"}) for certainty."
+	case config.KindGitHub:
+		return "Only this organization's SSO authorizations end: the user's PATs, SSH keys, OAuth and GitHub App tokens and web sessions stay valid outside it, and they can authorize them again after an SSO sign-in; remove them from the organization (or, with Enterprise Managed Users, revoke their credentials at the enterprise) to be sure."
+	}
+	return ""
+}
+
+// evidenceResiduals says, per target of the bundle's runs, what stays
+// alive after a successful sign-out, and how that was established: from
+// each run's own targets.toml when it is still there unchanged (its
+// digest is the one the run recorded), through the target's connector;
+// else from the target's kind. A Google target's grants deletion is then
+// read from the run itself (its steps listed the user's grants).
+func evidenceResiduals(ctx context.Context, getenv func(string) string, ev *audit.Evidence) (map[string]string, string) {
+	out := map[string]string{}
+	fromConfig, fromKind := false, false
+	loaded := map[string]bool{}
+	for _, run := range ev.Runs {
+		info := run.State.Info
+		key := info.ConfigPath + "\x00" + info.ConfigDigest
+		if info.ConfigPath == "" || loaded[key] {
+			continue
+		}
+		loaded[key] = true
+		cfg, err := config.LoadContext(ctx, info.ConfigPath)
+		if err != nil || cfg.Digest != info.ConfigDigest {
+			continue
+		}
+		for _, t := range cfg.Targets {
+			if _, done := out[t.Name]; done {
+				continue
+			}
+			r := actions.ResidualOf(ctx, t, getenv)
+			if r == "" {
+				r = kindResidual(t.EffectiveKind(), t.RevokeOAuthGrants)
+			}
+			out[t.Name] = r
+			fromConfig = true
+		}
+	}
+	for _, run := range ev.Runs {
+		for _, s := range run.State.Steps {
+			if _, done := out[s.Target]; done || s.Action.Okta() {
+				continue
+			}
+			if r := kindResidual(s.Kind, listedGrants(run.Events, s.Target)); r != "" {
+				out[s.Target] = r
+				fromKind = true
+			}
+		}
+	}
+	for name, r := range out {
+		if r == "" {
+			delete(out, name)
+		}
+	}
+	var how []string
+	if fromConfig {
+		how = append(how, "from the targets.toml each run recorded, unchanged since (same digest), through each target's connector")
+	}
+	if fromKind {
+		how = append(how, "from each target's kind, as its connector documents it (the run's targets.toml is not here or has changed since)")
+	}
+	return out, strings.Join(how, "; ")
+}
+
+// listedGrants reports whether the run's steps at target listed the
+// user's OAuth grants (Google's tokens.list), which only a target with
+// revoke_oauth_grants does.
+func listedGrants(evs []actions.Event, target string) bool {
+	for _, ev := range evs {
+		if ev.Kind != actions.KindAttempt || ev.Target != target || len(ev.Detail) == 0 {
+			continue
+		}
+		var d struct {
+			Call string `json:"call"`
+		}
+		if json.Unmarshal(ev.Detail, &d) == nil && d.Call == "tokens.list" {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyEvidence is ulc audit verify --evidence: the bundle alone, or with
+// --audit-db against that log too.
+func verifyEvidence(ctx context.Context, e *env, path string, asJSON bool) (err error) {
+	if _, serr := os.Stat(path); serr != nil {
+		return usageErr("--evidence: %v", serr)
+	}
+	fsys, closer, oerr := audit.OpenEvidence(path)
+	var res audit.EvidenceResult
+	switch {
+	case oerr != nil:
+		res.Problems = []audit.EvidenceProblem{{File: path, Problem: "cannot be read as a bundle: " + oerr.Error()}}
+	case e.flags.auditPath != "":
+		defer closeInto(&err, closer)
+		b, berr := e.openLog(ctx)
+		if berr != nil {
+			return berr
+		}
+		defer closeInto(&err, b)
+		if res, err = b.CheckEvidence(ctx, fsys); err != nil {
+			return &exitError{code: exitAudit, err: err}
+		}
+	default:
+		defer closeInto(&err, closer)
+		res = audit.VerifyEvidence(fsys)
+	}
+	if asJSON {
+		if err := writeJSON(e.stdout, res); err != nil {
+			return err
+		}
+	} else {
+		printEvidenceResult(e, res)
+	}
+	if !res.OK {
+		return &exitError{code: exitFailures}
+	}
+	return nil
+}
+
+// printEvidenceResult writes a bundle check for a person.
+func printEvidenceResult(e *env, res audit.EvidenceResult) {
+	w := e.stdout
+	if !res.OK {
+		n := len(res.Problems) + res.More
+		fmt.Fprintf(w, "BROKEN: %d problem%s in the bundle of run %s\n", n, plural(n), safetext.Line(orNone(res.RunID), 60))
+		for _, p := range res.Problems {
+			fmt.Fprintf(w, "  %s\n", safetext.Line(p.String(), 0))
+		}
+		if res.More > 0 {
+			fmt.Fprintf(w, "  and %d more\n", res.More)
+		}
+		return
+	}
+	what := "intact"
+	if res.AuditDB != "" {
+		what = "intact, and a true extract of " + safetext.Line(res.AuditDB, 200)
+	}
+	fmt.Fprintf(w, "%s: run %s, %d run%s, %d events", what, safetext.Line(res.RunID, 60), res.Runs, plural(res.Runs), res.Events)
+	if res.Omitted > 0 {
+		fmt.Fprintf(w, " (and %d of other runs as hashes only)", res.Omitted)
+	}
+	fmt.Fprintf(w, "\nbundle %s\nlog head at export: event %d %s\n", res.Digest, res.Head.Seq, res.Head.Hash)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(unknown)"
+	}
+	return s
+}
