@@ -230,7 +230,8 @@ func evidenceZip(t testing.TB, fsys fstest.MapFS) []byte {
 // manifests and bundle.json files, and arbitrary zips: it never panics,
 // and a bundle whose events file differs from the one exported never
 // passes unless the manifest was rewritten to match and every line still
-// recomputes and links.
+// recomputes and links. Its inputs are a few kilobytes, so minimising a
+// new one takes long: -fuzzminimizetime 2s keeps a session moving.
 func FuzzEvidenceBundle(f *testing.F) {
 	l, id := interleavedLog(f, "phished")
 	fsys, ev := bundleFS(f, l, id)
@@ -242,6 +243,11 @@ func FuzzEvidenceBundle(f *testing.F) {
 	f.Add([]byte("{\"seq\":1,\"omitted\":true}\n{}\n[]\nnull\n"), []byte(`{"format":"ulc-evidence/1","runs":[{}]}`), false, []byte(nil))
 	f.Add(orig, fsys[EvidenceIndexFile].Data, false, evidenceZip(f, fsys))
 	f.Add([]byte(nil), []byte(nil), false, []byte("PK\x03\x04 not a zip"))
+	// A mutated zip may claim, and inflate to, a file of any size up to
+	// the cap: keep each execution short.
+	old := maxBundleFile
+	maxBundleFile = 1 << 20
+	f.Cleanup(func() { maxBundleFile = old })
 	f.Fuzz(func(t *testing.T, events, index []byte, remanifest bool, zipped []byte) {
 		if len(zipped) > 0 {
 			if zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped))); err == nil {

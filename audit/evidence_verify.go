@@ -73,11 +73,11 @@ type EvidenceResult struct {
 // maxProblems is how many problems a result lists.
 const maxProblems = 100
 
-// Caps on what a bundle may hold, so a hostile zip cannot exhaust memory.
-const (
-	maxBundleFile  = 1 << 30 // bytes of one file
-	maxBundleFiles = 10000
-)
+// Caps on what a bundle may hold, so a hostile zip cannot exhaust memory:
+// bytes of one file, and files. A variable so the fuzz test can lower it.
+var maxBundleFile int64 = 256 << 20
+
+const maxBundleFiles = 10000
 
 func (res *EvidenceResult) add(p EvidenceProblem) {
 	p.File, p.Field, p.Problem = safetext.Line(p.File, 200), safetext.Line(p.Field, 60), safetext.Line(p.Problem, 0)
@@ -234,7 +234,7 @@ func readBundleFile(fsys fs.FS, name string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read: %w", err)
 	}
-	if len(data) > maxBundleFile {
+	if int64(len(data)) > maxBundleFile {
 		return nil, fmt.Errorf("is larger than %d bytes", maxBundleFile)
 	}
 	return data, nil
