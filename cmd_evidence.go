@@ -267,7 +267,7 @@ func printEvidenceResult(e *env, res audit.EvidenceResult) {
 	w := e.stdout
 	if !res.OK {
 		n := len(res.Problems) + res.More
-		fmt.Fprintf(w, "BROKEN: %d problem%s in the bundle of run %s\n", n, plural(n), safetext.Line(orNone(res.RunID), 60))
+		fmt.Fprintf(w, "BROKEN: %s in the bundle of run %s\n", plural(n, "problem"), safetext.Line(orNone(res.RunID), 60))
 		for _, p := range res.Problems {
 			fmt.Fprintf(w, "  %s\n", safetext.Line(p.String(), 0))
 		}
@@ -280,18 +280,11 @@ func printEvidenceResult(e *env, res audit.EvidenceResult) {
 	if res.AuditDB != "" {
 		what = "intact, and a true extract of " + safetext.Line(res.AuditDB, 200)
 	}
-	fmt.Fprintf(w, "%s: run %s, %d run%s, %d events", what, safetext.Line(res.RunID, 60), res.Runs, plural(res.Runs), res.Events)
+	fmt.Fprintf(w, "%s: run %s, %s, %s", what, safetext.Line(res.RunID, 60), plural(res.Runs, "run"), plural(res.Events, "event"))
 	if res.Omitted > 0 {
 		fmt.Fprintf(w, " (and %d of other runs as hashes only)", res.Omitted)
 	}
 	fmt.Fprintf(w, "\nbundle %s\nlog head at export: event %d %s\n", res.Digest, res.Head.Seq, res.Head.Hash)
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 func orNone(s string) string {
