@@ -13,15 +13,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"ulc/actions"
 	"ulc/config"
 	"ulc/sandbox"
+	"ulc/sandbox/oktafake"
 )
 
 // sandboxRun revokes trinity against the sandbox (its vendors' fakes too)
-// and resumes what failed, as an operator would: it returns the sandbox,
-// the audit log and the first run's id.
+// and watches her System Log for two seconds, in which her attacker comes
+// back; then it resumes what failed, as an operator would. It returns the
+// sandbox, the audit log and the first run's id.
 func sandboxRun(t *testing.T) (*sandbox.Sandbox, string, string) {
 	t.Helper()
 	dir := t.TempDir()
@@ -34,12 +37,23 @@ func sandboxRun(t *testing.T) (*sandbox.Sandbox, string, string) {
 			t.Error(err)
 		}
 	})
+	trinity, _ := sb.Okta.Person("trinity@whiterabbit.fake")
+	done := make(chan struct{})
+	go func() {
+		// The attacker's return, as soon as her sessions are cleared.
+		defer close(done)
+		for sb.Okta.Sessions(trinity.ID) > 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		sb.Okta.Advance(oktafake.AttackerGrantAfter + time.Second)
+	}()
 	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db,
 		"--user", "trinity@whiterabbit.fake", "--reason", "MFA fatigue [phish](https://evil.example)", "--ticket", "INC-4211",
-		"--yes", "--json")
-	if code != exitFailures {
-		t.Fatalf("revoke: exit %d, want 1 (some sandbox apps cannot answer): %s", code, errOut)
+		"--yes", "--json", "--watch", "2s")
+	<-done
+	if code != exitAlarm {
+		t.Fatalf("revoke: exit %d, want 4 (the attacker came back during the watch): %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var sum struct {
@@ -74,6 +88,7 @@ func TestEvidenceOfASandboxRunVerifiesAndNamesTampering(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{`INC\-4211`, "trinity", "revoked", "failed", "Still alive", `resumes the exported run`,
+		"### Containment watch", "| alarm |", "Watch ended",
 		`App passwords\, backup codes`, `Access tokens already issued stay valid`} {
 		if !strings.Contains(string(report), want) {
 			t.Errorf("report.md lacks %q", want)

@@ -302,12 +302,21 @@ func watchOf(evs []actions.Event) *docWatch {
 		case actions.KindWatchEnded:
 			var t actions.WatchTally
 			if json.Unmarshal(ev.Detail, &t) == nil {
-				w.Facts = append(w.Facts, fact{"Watch ended", fmt.Sprintf("%s (%s): %d alarms, %d denied attempts, %d earlier signs, %d System Log polls",
-					timeText(ev.Time), orDash(line(t.Reason)), t.Alarms, t.Attempts, t.Earlier, t.Polls)})
+				w.Facts = append(w.Facts, fact{"Watch ended", fmt.Sprintf("%s (%s): %s, %s, %s, %s",
+					timeText(ev.Time), orDash(line(t.Reason)), countOf(t.Alarms, "alarm", "alarms"), countOf(t.Attempts, "denied attempt", "denied attempts"),
+					countOf(t.Earlier, "earlier sign", "earlier signs"), countOf(t.Polls, "System Log poll", "System Log polls"))})
 			}
 		}
 	}
 	return w
+}
+
+// countOf is "1 alarm" or "2 alarms".
+func countOf(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // md escapes s for Markdown: every ASCII punctuation character gets a
