@@ -82,8 +82,18 @@ func TestRunDetailOfManyKindsScrollsAt80x24(t *testing.T) {
 func TestRunDetailSanitisesTheLog(t *testing.T) {
 	deps, _, _, hist := testDeps()
 	hist.events = func(id string) []actions.Event {
-		return mixedRun(id, 3, func(i int) string { return fmt.Sprintf("ev\x1b]0;pwned\x07il-%d\x1b[2J", i) },
+		evs := mixedRun(id, 3, func(i int) string { return fmt.Sprintf("ev\x1b]0;pwned\x07il-%d\x1b[2J", i) },
 			"down \x1b[41mALERT\x1b[0m \u202eecnis")
+		// The user's profile and the operator's host, as the log holds them.
+		login := "mal\x1b[31mlory@evil.fake"
+		evs[0].Detail, _ = json.Marshal(actions.RunInfo{Reason: "phished\x1b[2J", Operator: "op\x1b]0;pwned\x07", Host: "soc\u202e-01",
+			Users: []actions.User{{ID: "00u1mallory00000000", Login: login, Name: "\x1b]0;pwned\x07Mal Lory"}}})
+		for i := range evs {
+			if evs[i].User != "" {
+				evs[i].User = login
+			}
+		}
+		return evs
 	}
 	d := newDriver(t, deps, 100, 30)
 	d.key("tab") // to History
@@ -105,10 +115,10 @@ func TestRunDetailSanitisesTheLog(t *testing.T) {
 			}
 		}
 	}
-	check("run view", "evil-2", "evil-0", "down ALERT ecnis")
+	check("run view", "evil-2", "evil-0", "down ALERT ecnis", "mallory@evil.fake", "by op on soc-01")
 	d.key("enter")
 	d.sees("› step")
-	check("step detail", "evil-2", "down ALERT ecnis")
+	check("step detail", "evil-2", "down ALERT ecnis", "mallory@evil.fake")
 	d.key("esc")
 	d.key("t")
 	d.sees("Timeline of run")
