@@ -12,6 +12,7 @@ import (
 
 	"ulc/actions"
 	"ulc/directory"
+	"ulc/internal/safetext"
 )
 
 // screen is one page of the console. Screens are pointers, changed only from
@@ -338,10 +339,17 @@ func (m Model) View() tea.View {
 			hdr += c.st.dim.Render(" · ") + budget
 		}
 	}
-	hdr += c.st.dim.Render(" · audit " + c.deps.AuditPath)
+	tail := ""
 	if c.deps.ReadOnly {
-		hdr += " " + c.st.err.Render("READ-ONLY")
+		tail = " " + c.st.err.Render("READ-ONLY")
 	}
+	// The audit log's path loses its middle, not its file name, when the
+	// header is short of room.
+	path := safetext.Clean(c.deps.AuditPath)
+	if room := c.width - ansi.StringWidth(hdr+" · audit "+tail); room >= 16 {
+		path = shortPath(path, room)
+	}
+	hdr += c.st.dim.Render(" · audit "+path) + tail
 	b.WriteString(ansi.Truncate(hdr, c.width, "…") + "\n")
 
 	// Tab bar, with the pushed screens as a breadcrumb.

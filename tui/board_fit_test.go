@@ -156,3 +156,23 @@ func TestBoardWithFullHelpHidesNothingSilently(t *testing.T) {
 	}
 	d.sees(fmt.Sprintf("1–%d of 19 · ↓ %d more", shown, 19-shown), "▸ app-03: connection refused")
 }
+
+// TestHeaderKeepsTheAuditFileName: at 80 columns a long audit path in the
+// header loses its middle, not its file name, and READ-ONLY stays.
+func TestHeaderKeepsTheAuditFileName(t *testing.T) {
+	deps, _ := demoSizedDeps()
+	deps.AuditPath = "/srv/incident-response/ulc/evidence/2026/december/soc-team-a/audit.db"
+	for _, ro := range []bool{false, true} {
+		deps.ReadOnly = ro
+		d := newDriver(t, deps, 80, 24)
+		head := strings.TrimRight(strings.Split(d.frame(), "\n")[0], " ")
+		want := "…/audit.db"
+		if ro {
+			want += " READ-ONLY"
+		}
+		if !strings.HasSuffix(head, want) || !strings.Contains(head, "audit /srv/") {
+			t.Errorf("read-only %v: the header is %q, want it to end in %q", ro, head, want)
+		}
+		fits(t, "header", d.m.View().Content, 80, 24)
+	}
+}
