@@ -34,7 +34,7 @@ func TestHelpLineIsWholeAt80x24(t *testing.T) {
 	check("search box", "esc leave the box")
 	d.search("tri")
 	d.key("enter")
-	check("search results", "r revoke", "n more")
+	check("search results", "r revoke", "/ search")
 	d.key("enter")
 	d.sees("Recent activity")
 	check("user", "r revoke this user", "↑↓ g/G select event")

@@ -85,7 +85,11 @@ func (s *searchScreen) keys() []key.Binding {
 	if !s.c.deps.ReadOnly {
 		ks = append(ks, withHelp(k.Revoke, "r", "revoke"))
 	}
-	return append(ks, withHelp(k.Filter, "/", "search"), withHelp(k.More, "n", "more"))
+	ks = append(ks, withHelp(k.Filter, "/", "search"))
+	if s.next != "" {
+		ks = append(ks, withHelp(k.More, "n", "more")) // only when Okta has another page
+	}
+	return ks
 }
 
 func withHelp(b key.Binding, keys, desc string) key.Binding {

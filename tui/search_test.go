@@ -183,9 +183,15 @@ func TestSearchPagesThroughALongAnswer(t *testing.T) {
 	d.sees("1 person (more: n)", "Trinity Moss")
 	d.notSees("Thomas")
 	d.key("enter")
+	if h := d.helpLine(); !strings.Contains(h, "n more") {
+		t.Errorf("the help line does not offer the next page: %q", h)
+	}
 	d.key("n") // the next page is added below
 	d.sees("2 people", "Trinity Moss", "Thomas Anderson")
 	d.notSees("(more: n)")
+	if h := d.helpLine(); strings.Contains(h, "n more") {
+		t.Errorf("the help line offers a next page there is not: %q", h)
+	}
 
 	// ↓ on the last row asks for the next page too.
 	d.key("esc")       // back to the query
