@@ -134,13 +134,21 @@ func (b *boardScreen) keys() []key.Binding {
 	}
 	// The watch's keys and the run's own (x, R) come early: when the help
 	// line is short of room, the last keys (/ and esc) give way.
-	ks := append([]key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "detail")}, b.watchKeys()...)
+	var ks []key.Binding
+	if len(b.rowOrder()) > 0 { // a filter may match no row
+		ks = append(ks, moveKey(k, "move"), withHelp(k.Open, "enter", "detail"))
+	}
+	ks = append(ks, b.watchKeys()...)
 	if b.running {
 		ks = append(ks, withHelp(k.Cancel, "x", "cancel"))
 	} else if b.canRetry() && !b.alarmed() {
 		ks = append(ks, withHelp(k.Retry, "R", "retry"))
 	}
-	return append(ks, k.Filter, k.Back)
+	back := k.Back
+	if b.filter.Value() != "" {
+		back = withHelp(k.Back, "esc", "clear filter") // esc clears a kept filter first
+	}
+	return append(ks, k.Filter, back)
 }
 
 // moreKeys are the keys the full help adds to the help line's.

@@ -101,6 +101,11 @@ func TestBoardFilter(t *testing.T) {
 		t.Fatal("q quit while the filter was typed")
 	}
 	d.sees("no step matches the filter")
+	d.key("enter") // keep the filter that matches nothing
+	if h := d.helpLine(); strings.Contains(h, "enter detail") || !strings.Contains(h, "esc clear filter") {
+		t.Errorf("the help line offers a detail of no row: %q", h)
+	}
+	d.key("/")
 	d.key("backspace")
 	d.key("enter")
 	d.sees("filter › app-1", "9 of 19 steps", "↑↓ g/G move")

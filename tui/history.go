@@ -58,11 +58,15 @@ func (h *historyScreen) keys() []key.Binding {
 	if h.editing {
 		return []key.Binding{withHelp(k.Open, "enter", "done"), withHelp(k.Back, "esc", "clear filter")}
 	}
-	ks := []key.Binding{moveKey(k, "move"), k.Open, k.Filter}
+	var ks []key.Binding
+	if h.selected() != nil {
+		ks = append(ks, moveKey(k, "move"), k.Open)
+	}
+	ks = append(ks, k.Filter)
 	if h.filter.Value() != "" {
 		ks = append(ks, withHelp(k.Back, "esc", "clear filter"))
 	}
-	if !h.c.deps.ReadOnly {
+	if !h.c.deps.ReadOnly && h.selected() != nil {
 		ks = append(ks, withHelp(k.Resume, "R", "resume"))
 	}
 	return append(ks, withHelp(k.Verify, "v", "verify"))

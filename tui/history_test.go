@@ -60,6 +60,10 @@ func TestHistoryFilterNarrowsRuns(t *testing.T) {
 	d.sees(`no run of the 3 matches "nobody-at-all"`, "esc clears it")
 	d.notSees("phished", "lost laptop", "offboarding")
 	d.key("enter")
+	// Nothing to open or resume: the help line does not offer it.
+	if h := d.helpLine(); strings.Contains(h, "enter open") || strings.Contains(h, "R resume") || !strings.Contains(h, "esc clear filter") {
+		t.Errorf("the help line with no run shown: %q", h)
+	}
 	d.key("enter") // nothing selected: nothing opens
 	d.notSees("OUTCOME")
 }
