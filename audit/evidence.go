@@ -44,6 +44,11 @@ import (
 // EvidenceFormat names the layout of a bundle; a reader refuses another.
 const EvidenceFormat = "ulc-evidence/1"
 
+// ReportFormat names the layout of a bundle's reports. It changes whenever
+// the reports written from the same events would change, so that a check
+// compares them only with reports of its own layout.
+const ReportFormat = "ulc-report/1"
+
 // The fixed files of a bundle.
 const (
 	// EvidenceManifest lists the SHA-256 of every other file, in the
@@ -75,6 +80,9 @@ const (
 type EvidenceIndex struct {
 	// Format is EvidenceFormat.
 	Format string `json:"format"`
+	// Report is the layout of the reports, ReportFormat: a check with the
+	// same layout writes them again from the events and compares.
+	Report string `json:"report"`
 	// RunID is the exported run.
 	RunID string `json:"run_id"`
 	// ExportedAt is when the bundle was made, in UTC; ExportedBy is the
@@ -125,6 +133,9 @@ type EvidenceRun struct {
 	// chain. LastHash is the hash of LastSeq.
 	FirstPrevHash string `json:"first_prev_hash"`
 	LastHash      string `json:"last_hash"`
+	// InProgress is true when the run was still running at export: its
+	// steps without an answer are pending, not unknown.
+	InProgress bool `json:"in_progress,omitempty"`
 	// ConfigPath and ConfigDigest are the targets.toml the run recorded.
 	ConfigPath   string `json:"config_path,omitempty"`
 	ConfigDigest string `json:"config_digest,omitempty"`
@@ -179,7 +190,7 @@ func (l *Log) Evidence(ctx context.Context, id string) (*Evidence, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Evidence{Index: EvidenceIndex{Format: EvidenceFormat, RunID: full, AuditDB: l.path, Head: head}}
+	e := &Evidence{Index: EvidenceIndex{Format: EvidenceFormat, Report: ReportFormat, RunID: full, AuditDB: l.path, Head: head}}
 	used := map[string]bool{}
 	for i, f := range family {
 		run, lines, omitted, err := l.segment(ctx, f.id, head.Seq)
@@ -188,29 +199,58 @@ func (l *Log) Evidence(ctx context.Context, id string) (*Evidence, error) {
 		}
 		run.Relation = f.relation
 		run.File = eventsFileName(f.id, i, used)
-		st := actions.NewRunState(f.id)
-		var evs []actions.Event
-		for j := range lines {
-			if omitted[j] {
-				continue
-			}
-			ev, err := lines[j].event()
-			if err != nil {
-				return nil, l.wrap(err)
-			}
-			st.Apply(ev)
-			evs = append(evs, ev)
+		run.InProgress = inProgress(lines, omitted)
+		data, err := foldSegment(f.id, lines, omitted, run.InProgress)
+		if err != nil {
+			return nil, l.wrap(err)
 		}
-		if !st.Done && !running(st.Info) {
-			st.Settle()
-		}
+		st := data.State
 		run.ResumeOf, run.ConfigPath, run.ConfigDigest = st.Info.ResumeOf, st.Info.ConfigPath, st.Info.ConfigDigest
 		e.Index.Runs = append(e.Index.Runs, run)
-		e.Runs = append(e.Runs, EvidenceRunData{State: st, Events: evs})
+		e.Runs = append(e.Runs, data)
 		e.lines = append(e.lines, lines)
 		e.omitted = append(e.omitted, omitted)
 	}
 	return e, l.settled(nil)
+}
+
+// inProgress reports whether the run of a stretch is still running (on
+// this host, by a live process): its unanswered steps are then pending, not
+// unknown. The bundle records it, so a check folds the run the same way.
+func inProgress(lines []row, omitted []bool) bool {
+	st := actions.NewRunState("")
+	for i := range lines {
+		if !omitted[i] && lines[i][3] == string(actions.KindRunStarted) {
+			if ev, err := lines[i].event(); err == nil {
+				st.Apply(ev)
+			}
+			break
+		}
+	}
+	return st.RunID != "" && running(st.Info)
+}
+
+// foldSegment folds the run's own rows of a stretch into its state, as
+// audit show does, except that whether the run was in progress is given:
+// the export decides it once and records it.
+func foldSegment(id string, lines []row, omitted []bool, inProgress bool) (EvidenceRunData, error) {
+	st := actions.NewRunState(id)
+	var evs []actions.Event
+	for j := range lines {
+		if omitted[j] {
+			continue
+		}
+		ev, err := lines[j].event()
+		if err != nil {
+			return EvidenceRunData{}, err
+		}
+		st.Apply(ev)
+		evs = append(evs, ev)
+	}
+	if !st.Done && !inProgress {
+		st.Settle()
+	}
+	return EvidenceRunData{State: st, Events: evs}, nil
 }
 
 // familyRun is one run of a bundle and how it relates to the exported one.

@@ -97,7 +97,7 @@ func (e *Evidence) build() doc {
 	for i, run := range e.Index.Runs {
 		data := e.Runs[i]
 		dr := docRun{Heading: fmt.Sprintf("Run %s (%s)", line(run.RunID), relationText[run.Relation])}
-		dr.Facts = runFacts(data.State)
+		dr.Facts = runFacts(data.State, run.InProgress)
 		for _, s := range data.State.Steps {
 			dr.Steps = append(dr.Steps, e.step(s, data.State.Info.DryRun))
 		}
@@ -157,10 +157,13 @@ func stepTarget(s *actions.StepState) string {
 }
 
 // runFacts are a run's who, what, when, where from and why.
-func runFacts(st *actions.RunState) []fact {
+func runFacts(st *actions.RunState, inProgress bool) []fact {
 	i := st.Info
 	state := "finished"
-	if !st.Done {
+	switch {
+	case !st.Done && inProgress:
+		state = fmt.Sprintf("in progress at export (pid %d)", i.PID)
+	case !st.Done:
 		state = "interrupted: the process ended before the run finished"
 	}
 	if i.DryRun {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,6 +113,18 @@ func TestEvidenceOmittedLineCannotHideAnOwnEvent(t *testing.T) {
 	ev.Index.Runs[0].Events--
 	ev.Index.Runs[0].Omitted++
 	fsys[EvidenceIndexFile] = &fstest.MapFile{Data: mustJSON(t, ev.Index)}
+	// The reports too, as the check writes them from the events.
+	b, _ := checkBundle(fsys)
+	e, err := b.evidence()
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := e.html()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys[EvidenceReportMD] = &fstest.MapFile{Data: e.markdown()}
+	fsys[EvidenceReportHTML] = &fstest.MapFile{Data: html}
 	fsys[EvidenceManifest] = &fstest.MapFile{Data: manifest(mapData(fsys))}
 	if res := VerifyEvidence(fsys); !res.OK {
 		t.Fatalf("a consistent rewrite should pass the standalone check (it cannot know): %+v", res.Problems)
@@ -281,4 +294,63 @@ func FuzzEvidenceBundle(f *testing.F) {
 			}
 		}
 	})
+}
+
+// An auditor's read-only copy, in a folder they cannot write, makes the
+// same bundle as the log itself, and checks bundles against itself; the
+// copy's bytes and time do not change.
+func TestEvidenceFromAReadOnlyCopy(t *testing.T) {
+	l, id := interleavedLog(t, "phished")
+	want, _ := bundleFS(t, l, id)
+	src := l.Path()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cp := filepath.Join(dir, "audit.db")
+	if err := os.WriteFile(cp, readFileT(t, src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	makeReadOnly(t, cp)
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	before := stateOf(t, cp)
+
+	ro, err := OpenReadOnly(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = ro.Close() }()
+	got, ev := bundleFS(t, ro, id)
+	ev.Index.AuditDB = l.Path() // the one field that names the file read
+	files, err := ev.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range want {
+		if name != EvidenceIndexFile && name != EvidenceManifest && name != EvidenceReportMD && name != EvidenceReportHTML &&
+			!bytes.Equal(f.Data, got[name].Data) {
+			t.Errorf("%s differs from the one the log itself gives", name)
+		}
+		if !bytes.Equal(f.Data, files[name]) {
+			t.Errorf("%s differs from the one the log itself gives, beyond the file's name", name)
+		}
+	}
+	if res, err := ro.CheckEvidence(context.Background(), want); err != nil || !res.OK {
+		t.Fatalf("a bundle checked against the read-only copy: %v %+v", err, res)
+	}
+	if after := stateOf(t, cp); after.sum != before.sum || !after.modTime.Equal(before.modTime) {
+		t.Error("the read-only copy changed")
+	}
+}
+
+func readFileT(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

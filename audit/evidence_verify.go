@@ -142,8 +142,14 @@ func checkBundle(fsys fs.FS) (*bundle, EvidenceResult) {
 	listed := checkManifest(fsys, b, &res)
 	checkIndex(fsys, b, listed, &res)
 	if b.indexOK {
+		before := len(res.Problems) + res.More
 		for i := range b.index.Runs {
 			b.segs = append(b.segs, checkSegment(fsys, b.index.Runs[i], b.index.Head, &res))
+		}
+		// Reports written from events that are themselves wrong would
+		// only repeat those problems as the reports'.
+		if len(res.Problems)+res.More == before && b.index.Report == ReportFormat {
+			checkReports(fsys, b, &res)
 		}
 	}
 	res.OK = len(res.Problems) == 0
@@ -269,6 +275,8 @@ func checkIndex(fsys fs.FS, b *bundle, listed map[string]bool, res *EvidenceResu
 	case len(idx.Runs) == 0:
 		bad("runs", "lists no run")
 		return
+	case idx.Report != ReportFormat:
+		bad("report", fmt.Sprintf("is %q, this ulc writes %q: the reports cannot be checked against the events", safetext.Line(idx.Report, 40), ReportFormat))
 	case idx.Runs[0].RunID != idx.RunID || idx.Runs[0].Relation != RelationExported:
 		bad("runs", "does not start with the exported run")
 		ok = false
@@ -409,6 +417,66 @@ func checkSegment(fsys fs.FS, run EvidenceRun, head EvidenceHead, res *EvidenceR
 		prob(0, 0, "", fmt.Sprintf("holds %d events of the run, bundle.json says %d", own, run.Events))
 	}
 	return seg
+}
+
+// checkReports writes the reports again from bundle.json and the events
+// and compares them with the bundle's: a report edited to say something
+// the events do not is found even when SHA256SUMS was made again to match.
+func checkReports(fsys fs.FS, b *bundle, res *EvidenceResult) {
+	e, err := b.evidence()
+	if err != nil {
+		res.add(EvidenceProblem{File: EvidenceIndexFile, Problem: "the events cannot be folded into runs: " + err.Error()})
+		return
+	}
+	html, err := e.html()
+	if err != nil {
+		res.add(EvidenceProblem{File: EvidenceReportHTML, Problem: "cannot be written again from the events: " + err.Error()})
+		return
+	}
+	for name, want := range map[string][]byte{EvidenceReportMD: e.markdown(), EvidenceReportHTML: html} {
+		got, err := readBundleFile(fsys, name)
+		if err != nil {
+			continue // already reported by the manifest's check
+		}
+		if n, text := firstDifference(got, want); n > 0 {
+			res.add(EvidenceProblem{File: name, Line: n, Problem: fmt.Sprintf(
+				"does not say what the events say: the line written from them is %q: the report was edited", safetext.Line(text, 120))})
+		}
+	}
+}
+
+// evidence is the bundle as read, folded as the export folded it.
+func (b *bundle) evidence() (*Evidence, error) {
+	e := &Evidence{Index: b.index}
+	for _, seg := range b.segs {
+		lines := make([]row, len(seg.lines))
+		omitted := make([]bool, len(seg.lines))
+		for i, ln := range seg.lines {
+			lines[i], omitted[i] = ln.r, ln.omitted
+		}
+		data, err := foldSegment(seg.run.RunID, lines, omitted, seg.run.InProgress)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", seg.run.File, err)
+		}
+		e.Runs = append(e.Runs, data)
+		e.lines, e.omitted = append(e.lines, lines), append(e.omitted, omitted)
+	}
+	return e, nil
+}
+
+// firstDifference is the first line (1-based) where got differs from
+// want, and want's line there; 0 when they are equal.
+func firstDifference(got, want []byte) (int, string) {
+	if bytes.Equal(got, want) {
+		return 0, ""
+	}
+	g, w := bytes.Split(got, []byte("\n")), bytes.Split(want, []byte("\n"))
+	for i := range w {
+		if i >= len(g) || !bytes.Equal(g[i], w[i]) {
+			return i + 1, string(w[i])
+		}
+	}
+	return len(w) + 1, ""
 }
 
 // seqRange is "17" or "17 to 19".
