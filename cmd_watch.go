@@ -38,7 +38,9 @@ shows) for signs that someone still gets in, from now for --for.
 ` + watchHelp + `
 
 Exit status: 0 when no success was seen after the run; 4 when one was
-(an alarm: run the containment again and find what it missed); 2 for a
+(an alarm: run the containment again and find what it missed); 1 when
+Okta refuses ulc's credential the System Log (it needs okta.logs.read),
+which ends the watch at once; 2 for a
 usage or configuration error (an unknown run, a dry run, a run made with
 --no-okta); 3 when the audit log cannot be written.`,
 		Example: `  ulc watch 01JD3V8Q --for 30m
@@ -106,9 +108,12 @@ func watchRun(ctx context.Context, e *env, b *backend.Backend, id string, d time
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
 	var last actions.WatchUpdate
+	said := ""
 	for u := range ch {
-		if u.Err != "" {
+		if u.Err != "" && u.Err != said {
+			// A failure that repeats every round is said once.
 			fmt.Fprintf(e.stderr, "ulc: watch: %s\n", safetext.Line(u.Err, 300))
+			said = u.Err
 		}
 		if u.Sign != nil {
 			s := *u.Sign
@@ -134,6 +139,9 @@ func watchRun(ctx context.Context, e *env, b *backend.Backend, id string, d time
 	}
 	if last.Err != "" {
 		return &exitError{code: exitAudit, err: fmt.Errorf("watch: %s", last.Err)}
+	}
+	if t.Alarms == 0 && t.Reason == string(actions.WatchRefused) {
+		return &exitError{code: exitFailures, err: fmt.Errorf("the watch cannot read the System Log: give ulc's Okta credential okta.logs.read (or an admin role that may read the System Log), or skip the watch")}
 	}
 	if t.Alarms > 0 {
 		return &exitError{code: exitAlarm, err: fmt.Errorf("alarm: %s after run %s, someone got in: run the containment again and revoke what it missed (see above)",

@@ -325,6 +325,8 @@ const (
 	WatchQuit WatchStop = "quit"
 	// WatchCancelled: the process was interrupted (ctrl+c, a signal).
 	WatchCancelled WatchStop = "cancelled"
+	// WatchRefused: Okta refuses the credential the System Log.
+	WatchRefused WatchStop = "refused"
 )
 
 // Error implements error, so that a WatchStop can be a context's cause.

@@ -171,14 +171,14 @@ type watch struct {
 func (w *watch) run(ctx context.Context) {
 	defer close(w.out)
 	w.send(ctx, actions.WatchUpdate{Until: w.until})
-	var fatal error
-	for fatal == nil {
-		fatal = w.round(ctx)
-		if fatal == nil && ctx.Err() == nil {
+	var fatal, refused error
+	for fatal == nil && refused == nil {
+		fatal, refused = w.round(ctx)
+		if fatal == nil && refused == nil && ctx.Err() == nil {
 			// The round's count of requests: the watch is alive.
 			w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls})
 		}
-		if fatal != nil || ctx.Err() != nil || !time.Now().Before(w.until) {
+		if fatal != nil || refused != nil || ctx.Err() != nil || !time.Now().Before(w.until) {
 			break
 		}
 		// The last round is at the deadline: a sign just before it is
@@ -201,6 +201,9 @@ func (w *watch) run(ctx context.Context) {
 	switch {
 	case fatal != nil:
 		w.tally.Reason = "audit log: " + fatal.Error()
+	case refused != nil:
+		// Every later poll would be refused the same way.
+		w.tally.Reason = string(actions.WatchRefused)
 	case ctx.Err() != nil:
 		w.tally.Reason = string(actions.WatchCancelled)
 		var why actions.WatchStop
@@ -227,15 +230,19 @@ func (w *watch) run(ctx context.Context) {
 }
 
 // round polls every user's System Log once and records and reports each
-// new sign. It returns an error only when a sign could not be recorded:
-// a watch that cannot write the audit log stops.
-func (w *watch) round(ctx context.Context) error {
+// new sign. It returns fatal when a sign could not be recorded (a watch
+// that cannot write the audit log stops), and refused when Okta refuses
+// the credential the System Log (reported as the round's error too).
+func (w *watch) round(ctx context.Context) (fatal, refused error) {
 	for _, u := range w.users {
 		evs, n, err := w.b.okta.PollLogs(ctx, u.cur)
 		w.tally.Polls += n
 		if err != nil && ctx.Err() == nil {
 			w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls,
-				Err: fmt.Sprintf("reading the System Log of %s: %v", u.user.Key(), err)})
+				Err: fmt.Sprintf("%s: %v", u.user.Key(), err)})
+			if errors.Is(err, okta.ErrLogsRefused) {
+				return nil, err
+			}
 		}
 		for _, ev := range evs {
 			s, ok := actions.ClassifySign(ev, w.runID, u.user.Key(), u.user.ID, w.revokedAt)
@@ -243,16 +250,16 @@ func (w *watch) round(ctx context.Context) error {
 				continue
 			}
 			if err := w.b.recordWatch(context.WithoutCancel(ctx), w.runID, actions.KindWatchSign, u.user.Key(), s); err != nil {
-				return err
+				return err, nil
 			}
 			w.tally.Count(s)
 			w.send(ctx, actions.WatchUpdate{Sign: &s, Until: w.until, Polls: w.tally.Polls})
 		}
 		if ctx.Err() != nil {
-			return nil
+			return nil, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // send reports u, unless the watch is being stopped and nobody reads.

@@ -208,3 +208,25 @@ func TestWatchRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A credential Okta refuses the System Log ends the watch at once, with
+// the refusal: every later poll would be refused the same way.
+func TestWatchEndsWhenOktaRefusesTheLog(t *testing.T) {
+	b, _, _ := openOkta(t, oktafake.PermManage)
+	id := contain(t, b, "trinity@whiterabbit.fake")
+	ch, err := b.Watch(context.Background(), id, actions.WatchOptions{For: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	var last actions.WatchUpdate
+	for u := range ch {
+		if u.Err != "" && !u.Done {
+			errs = append(errs, u.Err)
+		}
+		last = u
+	}
+	if last.Tally.Reason != "refused" || last.Tally.Polls != 1 || len(errs) != 1 || !strings.Contains(errs[0], "trinity@whiterabbit.fake: reading the System Log: Okta refused (403") {
+		t.Fatalf("tally %+v, errors %q; want the watch refused after one poll, saying so", last.Tally, errs)
+	}
+}

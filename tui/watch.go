@@ -336,7 +336,8 @@ func (b *boardScreen) watchLines(maxLines int) []string {
 		left := max(w.until.Sub(c.now()), 0).Truncate(time.Second)
 		head = fmt.Sprintf("watching the System Log: %s left · %s · %s", clock(left), counts, plural(w.polls, "poll"))
 	case w.ended:
-		why := map[string]string{"time": "its time is up", "stopped": "stopped", "quit": "the console closed", "cancelled": "cancelled"}[w.reason]
+		why := map[string]string{"time": "its time is up", "stopped": "stopped", "quit": "the console closed", "cancelled": "cancelled",
+			"refused": "Okta refuses ulc's credential the System Log: it needs okta.logs.read"}[w.reason]
 		if why == "" {
 			why = clean(w.reason, 80)
 		}

@@ -2,6 +2,7 @@ package okta
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -23,6 +24,16 @@ const (
 	// first page that is not full, or here.
 	maxWatchPages = 10
 )
+
+// ErrLogsRefused is in the chain of PollLogs's error when Okta refuses the
+// credential the System Log (401 or 403: the scope okta.logs.read, or an
+// admin role that may read it, is missing): polling again cannot help.
+var ErrLogsRefused = errors.New("Okta refuses this credential the System Log")
+
+// refusedError is a refusal's sentence, which also is ErrLogsRefused.
+type refusedError struct{ error }
+
+func (e refusedError) Unwrap() []error { return []error{e.error, ErrLogsRefused} }
 
 // logsBucket is the rate-limit bucket of GET /api/v1/logs.
 var logsBucket = bucketKey(http.MethodGet, "/api/v1/logs")
@@ -90,7 +101,11 @@ func (c *Client) PollLogs(ctx context.Context, cur *LogCursor) ([]actions.LogEve
 	var out []actions.LogEvent
 	for {
 		if err != nil {
-			return out, requests, c.callError(err, resp, tr, "reading the System Log")
+			err = c.callError(err, resp, tr, "reading the System Log")
+			if resp != nil && resp.Response != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+				err = refusedError{err}
+			}
+			return out, requests, err
 		}
 		for _, e := range page {
 			if e == nil {
