@@ -146,7 +146,7 @@ func TestCredentialsGoOnlyWhereTheyBelong(t *testing.T) {
 	writeFile(t, cfg, []byte(toml.String()))
 
 	code, out, errOut := runBinary(t, cleanEnv(t), "revoke", "--config", cfg, "--audit-db", filepath.Join(dir, "a.db"),
-		"--user", "trinity@whiterabbit.fake", "--user", "neo@whiterabbit.fake", "--reason", "x", "--yes")
+		"--user", "trinity@whiterabbit.fake", "--user", "neo@whiterabbit.fake", "--reason", "x", "--yes", "--watch", "0")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
