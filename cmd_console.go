@@ -62,6 +62,9 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 		Targets: b.Targets(), AuditPath: b.AuditPath(), ReadOnly: readOnly, OrgURL: b.OrgURL(),
 		Residual: b.Residuals(ctx), Unusable: b.CredentialProblems(ctx),
 	}
+	if len(b.ForwardNames()) > 0 {
+		deps.Forwarding = b.Forwarding
+	}
 	if c := b.Okta(); c != nil {
 		deps.Directory = c
 		deps.Watcher = b // after a run, the board watches its users

@@ -339,6 +339,17 @@ func (m Model) View() tea.View {
 			hdr += c.st.dim.Render(" · ") + budget
 		}
 	}
+	if c.deps.Forwarding != nil {
+		// Before the audit path, which gives way first on a narrow screen.
+		for _, fs := range c.deps.Forwarding() {
+			label := safetext.Line(fs.Header(), 40)
+			if fs.OK() {
+				hdr += c.st.dim.Render(" · " + label)
+			} else {
+				hdr += c.st.dim.Render(" · ") + c.st.err.Render(label)
+			}
+		}
+	}
 	tail := ""
 	if c.deps.ReadOnly {
 		tail = " " + c.st.err.Render("READ-ONLY")

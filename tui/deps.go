@@ -11,6 +11,7 @@ import (
 	"ulc/actions"
 	"ulc/config"
 	"ulc/directory"
+	"ulc/forward"
 	"ulc/history"
 )
 
@@ -111,6 +112,9 @@ type Deps struct {
 	AuditPath string
 	// ReadOnly hides every action that changes anything.
 	ReadOnly bool
+	// Forwarding returns each SIEM destination's status, for the header
+	// ("siem ✓" or "siem ✗ 120 behind"); nil shows nothing.
+	Forwarding func() []forward.Status
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }

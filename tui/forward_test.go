@@ -1,0 +1,31 @@
+package tui
+
+import (
+	"sync"
+	"testing"
+
+	"ulc/forward"
+)
+
+// TestHeaderShowsForwarding: the header names each SIEM destination with
+// ✓ when it has every event, and ✗ with how far behind when not; it
+// follows the status as it changes.
+func TestHeaderShowsForwarding(t *testing.T) {
+	var mu sync.Mutex
+	st := []forward.Status{{Name: "siem"}, {Name: "splunk", Behind: 120, Error: "connection refused"}}
+	deps, _, _, _ := testDeps()
+	deps.Forwarding = func() []forward.Status {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]forward.Status(nil), st...)
+	}
+	d := newDriver(t, deps, 120, 30)
+	d.sees("siem ✓", "splunk ✗ 120 behind")
+	d.notSees("connection refused") // the reason is for ulc audit forward --status
+	mu.Lock()
+	st[1] = forward.Status{Name: "splunk"}
+	mu.Unlock()
+	d.key("tab")
+	d.sees("splunk ✓")
+	d.notSees("120 behind")
+}
