@@ -248,9 +248,12 @@ func (r *run) emit(wait bool, ev Event, s Step) bool {
 // each user's GTR steps to the fan-out workers as soon as that user's Okta
 // steps are done.
 func (r *run) perform() {
-	byUser := map[string][]Step{}
+	// Each user's steps, as positions in the plan: a copy of every step
+	// would double the plan's memory on a run of 200,000 steps.
+	byUser := map[string][]int32{}
 	var order []string
-	for _, s := range r.plan.Steps {
+	for i := range r.plan.Steps {
+		s := &r.plan.Steps[i]
 		if s.Blocked != "" {
 			continue // already failed: it cannot be sent
 		}
@@ -258,7 +261,7 @@ func (r *run) perform() {
 		if _, ok := byUser[k]; !ok {
 			order = append(order, k)
 		}
-		byUser[k] = append(byUser[k], s)
+		byUser[k] = append(byUser[k], int32(i))
 	}
 
 	work := make(chan Step, 1024)
@@ -279,7 +282,7 @@ func (r *run) perform() {
 	if n <= 0 {
 		n = 5
 	}
-	next := make(chan []Step)
+	next := make(chan []int32)
 	var users sync.WaitGroup
 	for range min(n, len(order)) {
 		users.Add(1)
@@ -288,13 +291,13 @@ func (r *run) perform() {
 			for steps := range next {
 				// No step leaves before its planned event is durable; when
 				// recording the plan failed, nothing more leaves.
-				for _, s := range steps {
-					if s.Action.Okta() && r.waitPlanned(s.N) {
+				for _, i := range steps {
+					if s := r.plan.Steps[i]; s.Action.Okta() && r.waitPlanned(s.N) {
 						r.oktaStep(s)
 					}
 				}
-				for _, s := range steps {
-					if !s.Action.Okta() && r.waitPlanned(s.N) {
+				for _, i := range steps {
+					if s := r.plan.Steps[i]; !s.Action.Okta() && r.waitPlanned(s.N) {
 						work <- s
 					}
 				}
