@@ -74,7 +74,7 @@ func sandboxRun(t *testing.T) (*sandbox.Sandbox, string, string) {
 var resultLineRE = regexp.MustCompile(`(?m)^.*"kind":"result".*"outcome":"revoked".*$`)
 
 func TestEvidenceOfASandboxRunVerifiesAndNamesTampering(t *testing.T) {
-	_, db, id := sandboxRun(t)
+	sb, db, id := sandboxRun(t)
 	out := filepath.Join(t.TempDir(), "bundle")
 	code, stdout, errOut := ulc(t, "", "audit", "evidence", id, "-o", out, "--audit-db", db)
 	if code != 0 {
@@ -137,6 +137,30 @@ func TestEvidenceOfASandboxRunVerifiesAndNamesTampering(t *testing.T) {
 	})
 	if got := zipNames(t, zipPath); !slices.Equal(got, inDir) || len(got) != 6 {
 		t.Fatalf("the zip holds %v, the folder %v; want the same 6 files", got, inDir)
+	}
+
+	// No credential of the sandbox is in any file of the bundle.
+	secrets := secretsOf(t, filepath.Dir(sb.ConfigPath))
+	_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data := readFile(t, p)
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s holds a credential: %.6s…", p, s)
+			}
+		}
+		return nil
+	})
+
+	// A byte of the zip changed: the file it falls in is named.
+	zipData := readFile(t, zipPath)
+	bent := filepath.Join(t.TempDir(), "bent.zip")
+	zipData[len(zipData)/3] ^= 0x20
+	writeFile(t, bent, zipData)
+	if code, o := verify("--evidence", bent); code != exitFailures || !strings.Contains(o, "BROKEN") || !regexp.MustCompile(`\n  (events/\S+\.jsonl|report\.\w+|bundle\.json|SHA256SUMS)`).MatchString(o) {
+		t.Fatalf("verify of a changed zip: exit %d, want 1 naming a file:\n%s", code, o)
 	}
 
 	// Nothing is overwritten.
