@@ -436,6 +436,9 @@ func (r *runDetailScreen) view() string {
 			fmt.Sprint(s.Attempts), fmt.Sprintf("%dms", s.LatencyMS), clean(s.Error, 200)}
 	}
 	userW := 20
+	if r.c.width < 100 {
+		userW = 14 // at 80 columns the reason keeps a column of its own
+	}
 	if len(r.st.Info.Users) <= 1 {
 		userW = -1 // one user: named above, and the reason needs the room
 	}

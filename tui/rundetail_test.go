@@ -156,3 +156,31 @@ func TestStepDetailSaysWhereItIs(t *testing.T) {
 		t.Errorf("the help line offers scrolling a detail that fits: %q", h)
 	}
 }
+
+// A run of several users and kinds at 80 columns keeps every column,
+// the reason's included, whole in its header.
+func TestRunDetailOfABulkRunFits80Columns(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	hist.events = func(id string) []actions.Event {
+		evs := mixedRun(id, 6, func(i int) string { return fmt.Sprintf("app-%02d", i) }, "the app is unavailable (503)")
+		evs[0].Detail, _ = json.Marshal(actions.RunInfo{Reason: "offboarding", Operator: "analyst",
+			Users: []actions.User{cast[0].User, cast[1].User}})
+		return evs
+	}
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.key("enter")
+	d.sees("OUTCOME")
+	var header string
+	for _, l := range strings.Split(d.frame(), "\n") {
+		if strings.HasPrefix(l, "OUTCOME") {
+			header = strings.TrimRight(l, " ")
+		}
+	}
+	for _, col := range []string{"TARGET", "KIND", "USER", "HTTP", "TRY", "TIME", "REASON"} {
+		if !strings.Contains(header, col) {
+			t.Errorf("the header %q lacks %s", header, col)
+		}
+	}
+	fits(t, "bulk run view", d.m.View().Content, 80, 24)
+}
