@@ -136,14 +136,18 @@ func (b *Backend) Watch(ctx context.Context, id string, o actions.WatchOptions) 
 	for _, u := range users {
 		info.Users = append(info.Users, u.user.Key())
 	}
-	if err := b.recordWatch(ctx, st.RunID, actions.KindWatchStarted, "", info); err != nil {
-		return nil, err
-	}
+	// Registered before watch_started is recorded: a backend closing
+	// meanwhile either refuses the watch or waits for its watch_ended.
 	wctx, stop := context.WithCancelCause(ctx)
 	wid, ok := b.watches.add(stop)
 	if !ok {
 		stop(nil)
 		return nil, &Error{Class: ClassAudit, Err: errors.New("the audit log is closing")}
+	}
+	if err := b.recordWatch(ctx, st.RunID, actions.KindWatchStarted, "", info); err != nil {
+		b.watches.done(wid)
+		stop(nil)
+		return nil, err
 	}
 	w := &watch{b: b, runID: st.RunID, users: users, revokedAt: revokedAt, until: now.Add(o.For), every: o.Every,
 		out: make(chan actions.WatchUpdate, 64)}

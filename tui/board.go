@@ -269,7 +269,11 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 		b.order = nil
 		b.follow()
 		// The root shows the summary (runEnded); the board goes on
-		// watching the run's users.
+		// watching the run's users, unless the operator stopped the run
+		// (w still starts a watch then).
+		if b.stopped {
+			return nil
+		}
 		return b.startWatch()
 	case retryPlannedMsg:
 		if msg.b != b {

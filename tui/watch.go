@@ -214,8 +214,11 @@ func (b *boardScreen) watchKeys() []key.Binding {
 	switch {
 	case b.watch.on:
 		ks = append(ks, watchKey)
-	case b.watch.ended && b.canWatch():
+	case b.watch.starting || b.running || !b.canWatch():
+	case b.watch.ended:
 		ks = append(ks, withHelp(watchKey, "w", "watch "+short(b.watchFor())+" more"))
+	default:
+		ks = append(ks, withHelp(watchKey, "w", "watch "+short(b.watchFor())))
 	}
 	return ks
 }
@@ -240,7 +243,7 @@ func (b *boardScreen) watchKeyPress(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, watchKey) && w.on:
 		b.stopWatch(actions.WatchStopped)
 		return status("stopping the watch; what it saw stays in the audit log", false), true
-	case key.Matches(msg, watchKey) && w.ended && b.canWatch():
+	case key.Matches(msg, watchKey) && !w.starting && !b.running && b.canWatch():
 		return b.startWatch(), true
 	case key.Matches(msg, k.Retry) && b.alarmed() && b.canContainAgain():
 		if !w.planning {

@@ -251,3 +251,33 @@ func TestRunTimelineShowsTheWatch(t *testing.T) {
 	d.key("t")
 	d.sees("Timeline of run", "watch_sign alarm trinity@whiterabbit.fake: ⚠", "Dock Control — 20 s after revocation", "watch_ended (stopped): 1 alarm, 0 attempts")
 }
+
+// A run the operator cancelled is not watched by itself (quitting
+// cancels the run too); w watches it on request.
+func TestBoardDoesNotWatchACancelledRunUnasked(t *testing.T) {
+	deps, _, run, _ := testDeps()
+	run.block = make(chan struct{})
+	run.drain = make(chan struct{})
+	fw := newFakeWatcher()
+	deps.Watcher = fw
+	d := newDriver(t, deps, 80, 24)
+	d.startRun()
+	d.waitFor("sending")
+	if strings.Contains(d.helpLine(), "w watch") {
+		t.Errorf("the help line offers a watch while the run is in flight: %q", d.helpLine())
+	}
+	d.press("x")
+	d.press("y")
+	close(run.drain)
+	d.settle()
+	d.sees("3/3 cancelled", "w watch 15m")
+	d.notSees("watching the System Log")
+	if runs, _ := fw.watched(); len(runs) != 0 {
+		t.Fatalf("a cancelled run was watched unasked: %v", runs)
+	}
+	d.press("w")
+	d.waitFor("watching the System Log")
+	if runs, _ := fw.watched(); len(runs) != 1 || runs[0] != runID {
+		t.Fatalf("w watched %v", runs)
+	}
+}
