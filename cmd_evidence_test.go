@@ -255,9 +255,35 @@ func TestEvidenceOfABrokenLogIsRefused(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 {
 		t.Fatalf("list: %v %s", err, out)
 	}
+	// Before: the JSON forms of export and check, for scripts.
+	zipPath := filepath.Join(t.TempDir(), "e.zip")
+	code, out, e := ulc(t, "", "audit", "evidence", runs[0].RunID, "-o", zipPath, "--audit-db", f.audit, "--json")
+	var made struct {
+		RunID  string `json:"run_id"`
+		Digest string `json:"bundle_digest"`
+		Events int    `json:"events"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &made) != nil || made.RunID != runs[0].RunID || made.Events < 5 {
+		t.Fatalf("evidence --json: exit %d %s %s", code, out, e)
+	}
+	code, out, e = ulc(t, "", "audit", "verify", "--evidence", zipPath, "--audit-db", f.audit, "--json")
+	var checked struct {
+		OK     bool   `json:"ok"`
+		Digest string `json:"bundle_digest"`
+		Events int    `json:"events"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &checked) != nil || !checked.OK || checked.Digest != made.Digest || checked.Events != made.Events {
+		t.Fatalf("verify --evidence --json: exit %d %s %s; made %+v", code, out, e, made)
+	}
+
 	tamper(t, f.audit, `UPDATE events SET outcome = 'failed' WHERE kind = 'result'`)
+	// The bundle made before now names what the log changed.
+	code, out, _ = ulc(t, "", "audit", "verify", "--evidence", zipPath, "--audit-db", f.audit)
+	if code != exitFailures || !strings.Contains(out, "this log does not vouch for the bundle") {
+		t.Fatalf("verify against the tampered log: exit %d %s", code, out)
+	}
 	dir := filepath.Join(t.TempDir(), "bundle")
-	code, _, e := ulc(t, "", "audit", "evidence", runs[0].RunID, "-o", dir, "--audit-db", f.audit)
+	code, _, e = ulc(t, "", "audit", "evidence", runs[0].RunID, "-o", dir, "--audit-db", f.audit)
 	if code != exitAudit || !strings.Contains(e, "not intact") {
 		t.Fatalf("exit %d, want 3 and why: %s", code, e)
 	}

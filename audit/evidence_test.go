@@ -354,3 +354,48 @@ func readFileT(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+// A folder's bundle is read only from inside it: a link to a file
+// elsewhere is refused, not followed.
+func TestEvidenceFolderRefusesLinks(t *testing.T) {
+	l, id := interleavedLog(t, "phished")
+	ev, err := l.Evidence(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := ev.Files()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "b")
+	if err := WriteEvidence(dir, files, base); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "report.md")
+	if err := os.WriteFile(outside, files[EvidenceReportMD], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, EvidenceReportMD)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, EvidenceReportMD)); err != nil {
+		t.Fatal(err)
+	}
+	fsys, closer, err := OpenEvidence(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = closer.Close() }()
+	res := VerifyEvidence(fsys)
+	if res.OK || !strings.Contains(problemsText(res), "report.md: is listed in SHA256SUMS but is, or is in, a symbolic link") {
+		t.Fatalf("a linked report: %s", problemsText(res))
+	}
+}
+
+func problemsText(res EvidenceResult) string {
+	var b strings.Builder
+	for _, p := range res.Problems {
+		b.WriteString(p.String() + "\n")
+	}
+	return b.String()
+}

@@ -225,6 +225,9 @@ func checkManifest(fsys fs.FS, b *bundle, res *EvidenceResult) map[string]bool {
 
 // readBundleFile reads one file of the bundle, to a cap.
 func readBundleFile(fsys fs.FS, name string) ([]byte, error) {
+	if err := noLinks(fsys, name); err != nil {
+		return nil, err
+	}
 	f, err := fsys.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errors.New("is missing")
@@ -244,6 +247,28 @@ func readBundleFile(fsys fs.FS, name string) ([]byte, error) {
 		return nil, fmt.Errorf("is larger than %d bytes", maxBundleFile)
 	}
 	return data, nil
+}
+
+// noLinks refuses a name that is, or lies under, a symbolic link: a
+// folder's bundle is read only from inside it.
+func noLinks(fsys fs.FS, name string) error {
+	lfs, ok := fsys.(fs.ReadLinkFS)
+	if !ok {
+		return nil // a zip has no links
+	}
+	for p := name; p != "." && p != "/"; p = path.Dir(p) {
+		fi, err := lfs.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return errors.New("is missing")
+		}
+		if err != nil {
+			return fmt.Errorf("cannot be read: %w", err)
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return errors.New("is, or is in, a symbolic link: a bundle holds only files")
+		}
+	}
+	return nil
 }
 
 // checkIndex reads bundle.json and checks its shape.
