@@ -1003,7 +1003,7 @@ func stepName(s *actions.StepState) string {
 	case actions.ActionUniversalLogout:
 		return "okta logout (UL)"
 	}
-	return "okta " + strings.TrimPrefix(string(s.Action), "okta.")
+	return "okta " + clean(strings.TrimPrefix(string(s.Action), "okta."), 40)
 }
 
 // plural is "1 step" or "3 steps".

@@ -183,7 +183,7 @@ func newRunDetail(c *common, id string) *runDetailScreen {
 	return r
 }
 
-func (r *runDetailScreen) title() string { return "Run " + r.id }
+func (r *runDetailScreen) title() string { return "Run " + clean(r.id, 40) }
 func (r *runDetailScreen) typing() bool  { return false }
 func (r *runDetailScreen) keys() []key.Binding {
 	k := r.c.keys
@@ -488,7 +488,7 @@ func (r *runDetailScreen) timelineLen() int { return len(r.timelineLines()) }
 func (r *runDetailScreen) timelineView() string {
 	c := r.c
 	zone, _ := c.now().Local().Zone()
-	head := fmt.Sprintf("Timeline of run %s (%s) · t: steps", r.id, zone)
+	head := fmt.Sprintf("Timeline of run %s (%s) · t: steps", clean(r.id, 40), zone)
 	lines := []string{c.st.title.Render(ansi.Truncate(head, c.width, "…"))}
 	all := r.timelineLines()
 	h := max(c.bodyHeight()-2, 1)
@@ -709,10 +709,10 @@ func (d *stepDetailScreen) lines() []string {
 			lines = append(lines, l)
 		}
 	}
-	row("Run", d.id)
+	row("Run", clean(d.id, 40))
 	row("Step", fmt.Sprintf("%d, %s", s.Step, clean(s.User, 80)))
 	if s.Action.Okta() {
-		row("Action", string(s.Action))
+		row("Action", clean(string(s.Action), 40))
 	} else {
 		row("Target", clean(s.Target, 60)+" ("+clean(string(s.Action), 20)+")")
 	}

@@ -81,6 +81,8 @@ func TestRunDetailOfManyKindsScrollsAt80x24(t *testing.T) {
 // printable part only.
 func TestRunDetailSanitisesTheLog(t *testing.T) {
 	deps, _, _, hist := testDeps()
+	// The run's id and an Okta step's action come from the log too.
+	hist.runs[0].RunID = "20261121-120000-def456\x1b]0;pwned\x07"
 	hist.events = func(id string) []actions.Event {
 		evs := mixedRun(id, 3, func(i int) string { return fmt.Sprintf("ev\x1b]0;pwned\x07il-%d\x1b[2J", i) },
 			"down \x1b[41mALERT\x1b[0m \u202eecnis")
@@ -91,6 +93,9 @@ func TestRunDetailSanitisesTheLog(t *testing.T) {
 		for i := range evs {
 			if evs[i].User != "" {
 				evs[i].User = login
+			}
+			if evs[i].Action == actions.ActionClearSessions {
+				evs[i].Action = "okta.clear\x1b[2J_sessions"
 			}
 		}
 		return evs
@@ -115,7 +120,8 @@ func TestRunDetailSanitisesTheLog(t *testing.T) {
 			}
 		}
 	}
-	check("run view", "evil-2", "evil-0", "down ALERT ecnis", "mallory@evil.fake", "by op on soc-01")
+	check("run view", "evil-2", "evil-0", "down ALERT ecnis", "mallory@evil.fake", "by op on soc-01",
+		"› Run 20261121-120000-def456", "okta clear_sess")
 	d.key("enter")
 	d.sees("› step")
 	check("step detail", "evil-2", "down ALERT ecnis", "mallory@evil.fake")
