@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"ulc/actions"
 	"ulc/audit"
 	"ulc/config"
+	"ulc/forward"
 )
 
 // BenchmarkFanOut1000 revokes one user at 1,000 loopback targets that each
@@ -164,4 +166,114 @@ func (s *bareSender) send(urls []string, body string) int {
 	close(work)
 	wg.Wait()
 	return int(ok.Load())
+}
+
+// BenchmarkFanOutForwarded measures what forwarding the audit log to a
+// SIEM costs a run: the fan-out of BenchmarkFanOut1000 (1,000 loopback
+// targets answering after 50 ms, concurrency 64) run twice per iteration,
+// once with a log nobody forwards and once with a log whose every commit
+// is forwarded in RFC 5424 to a syslog receiver on loopback TCP, so a
+// loaded machine slows both alike. Metrics: ms/run without forwarding,
+// fwd-ms/run with it, x-none their ratio (the goal: no measurable change,
+// within the noise of 1.00).
+func BenchmarkFanOutForwarded(b *testing.B) {
+	const n, conc, delay = 1000, 64, 50 * time.Millisecond
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(delay)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	sink, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = sink.Close() }()
+	var received atomic.Int64
+	go func() {
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				n, _ := io.Copy(io.Discard, c)
+				received.Add(n)
+				_ = c.Close()
+			}()
+		}
+	}()
+
+	var src strings.Builder
+	fmt.Fprintf(&src, "[defaults]\ntimeout = \"10s\"\nconcurrency = %d\n", conc)
+	for i := range n {
+		fmt.Fprintf(&src, "[[target]]\nname = \"app-%04d\"\nurl = \"%s/gtr/%d\"\ntoken_env = \"T_TOKEN\"\n", i, srv.URL, i)
+	}
+	fmt.Fprintf(&src, "[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", sink.Addr())
+	dir := b.TempDir()
+	path := filepath.Join(dir, "targets.toml")
+	if err := os.WriteFile(path, []byte(src.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	open := func(name string) *audit.Log {
+		l, err := audit.Open(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}
+	plain, forwarded := open("plain.db"), open("forwarded.db")
+	fwd := forward.New(forwarded, []forward.Destination{{Config: f.Forwards[0]}}, forward.Options{})
+	fwd.Start()
+	defer func() {
+		if err := fwd.Close(); err != nil {
+			b.Error(err)
+		}
+		for _, l := range []*audit.Log{plain, forwarded} {
+			if err := l.Close(); err != nil {
+				b.Errorf("closing the audit log: %v", err)
+			}
+		}
+	}()
+	run := func(l *audit.Log) time.Duration {
+		p, err := actions.BuildPlan(context.Background(), actions.Request{
+			Users: []string{"neo@example.com"}, Reason: "bench",
+			Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+		}, actions.StaticDirectory{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		st, err := (&actions.Executor{Journal: l}).Execute(context.Background(), p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.Flush(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		took := time.Since(start)
+		if c := st.Counts()[actions.Revoked]; c != n {
+			b.Fatalf("%d of %d revoked: %v", c, n, st.Counts())
+		}
+		return took
+	}
+	var none, with time.Duration
+	b.ResetTimer()
+	for range b.N {
+		none += run(plain)
+		with += run(forwarded)
+	}
+	b.StopTimer()
+	if st := fwd.Deliver(context.Background(), ""); !st[0].OK() {
+		b.Fatalf("forwarding fell behind: %+v", st[0])
+	}
+	per := func(d time.Duration) float64 { return float64(d) / float64(b.N) / float64(time.Millisecond) }
+	b.ReportMetric(per(none), "ms/run")
+	b.ReportMetric(per(with), "fwd-ms/run")
+	b.ReportMetric(float64(with)/float64(none), "x-none")
+	b.ReportMetric(0, "ns/op") // the iteration holds both runs: ms/run and fwd-ms/run say it
 }

@@ -112,19 +112,20 @@ func structured(r record) string {
 
 // sdEscape escapes a PARAM-VALUE: '"', '\' and ']' get a backslash
 // (RFC 5424, section 6.3.3).
-func sdEscape(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`).Replace(s)
-}
+func sdEscape(s string) string { return sdEscaper.Replace(s) }
+
+// The escapers, built once: a Replacer is safe for concurrent use.
+var (
+	sdEscaper    = strings.NewReplacer(`\`, `\\`, `"`, `\"`, `]`, `\]`)
+	cefHeaderEsc = strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\r", " ", "\n", " ")
+	cefValueEsc  = strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\r", `\r`, "\n", `\n`)
+)
 
 // cefHeader escapes a CEF header field: '\' and '|'.
-func cefHeader(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `|`, `\|`, "\r", " ", "\n", " ").Replace(s)
-}
+func cefHeader(s string) string { return cefHeaderEsc.Replace(s) }
 
 // cefValue escapes a CEF extension value: '\', '=' and line breaks.
-func cefValue(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `=`, `\=`, "\r", `\r`, "\n", `\n`).Replace(s)
-}
+func cefValue(s string) string { return cefValueEsc.Replace(s) }
 
 // cefSeverity is 0 to 10: 7 for a failure, 5 for a retry, 1 for a plan,
 // 3 otherwise.

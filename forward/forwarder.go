@@ -76,6 +76,10 @@ type Options struct {
 	// lags this far behind (default 2s). RFC 5425 has no
 	// acknowledgements; the duplicates carry the same seq and hash.
 	Replay time.Duration
+	// Gather is how long the log must be quiet after a commit before the
+	// background delivery sends (default 50ms); MaxGather bounds the wait
+	// on a log that stays busy (default 1s).
+	Gather, MaxGather time.Duration
 	// PersistEvery is how often the cursors are written to the log while
 	// events flow (default 1s), so the run's own writer is not kept
 	// waiting for each of them.
@@ -148,6 +152,12 @@ func New(log *audit.Log, dests []Destination, opts Options) *Forwarder {
 	}
 	if opts.Replay <= 0 {
 		opts.Replay = 2 * time.Second
+	}
+	if opts.Gather <= 0 {
+		opts.Gather = 50 * time.Millisecond
+	}
+	if opts.MaxGather <= 0 {
+		opts.MaxGather = time.Second
 	}
 	if opts.PersistEvery <= 0 {
 		opts.PersistEvery = time.Second
@@ -226,10 +236,38 @@ func (f *Forwarder) loop(d *dest, notify <-chan struct{}) {
 			if waiting {
 				continue // the timer tries again
 			}
+			// A run commits in quick succession: its events are sent
+			// once the log has been quiet for Gather (or, on a log that
+			// stays busy, after MaxGather), in fewer, larger deliveries
+			// that leave the CPU to the run.
+			if !f.gather(notify) {
+				return
+			}
 		case <-timer.C:
 		}
 		if wait := f.attempt(f.ctx, d); wait > 0 {
 			timer.Reset(wait)
+		}
+	}
+}
+
+// gather waits until the log has had no commit for Gather, or MaxGather
+// has passed; false when the Forwarder stops meanwhile.
+func (f *Forwarder) gather(notify <-chan struct{}) bool {
+	busy := time.NewTimer(f.opts.MaxGather)
+	defer busy.Stop()
+	quiet := time.NewTimer(f.opts.Gather)
+	defer quiet.Stop()
+	for {
+		select {
+		case <-f.stop:
+			return false
+		case <-notify:
+			quiet.Reset(f.opts.Gather)
+		case <-quiet.C:
+			return true
+		case <-busy.C:
+			return true
 		}
 	}
 }
