@@ -190,7 +190,7 @@ func newSandboxCmd(e *env) *cobra.Command {
 			fmt.Fprintf(w, "  export OKTA_CLIENT_ORGURL=%s\n", sb.OktaURL)
 			fmt.Fprintf(w, "  export OKTA_CLIENT_TOKEN=\"$(cat %s)\"\n", sb.TokenFile)
 			fmt.Fprintf(w, "  ulc --config %s\n", sb.ConfigPath)
-			fmt.Fprintf(w, "  ulc revoke --config %s --user trinity@whiterabbit.fake --reason drill --yes\n", sb.ConfigPath)
+			fmt.Fprintf(w, "  ulc revoke --config %s --user trinity@whiterabbit.fake --reason drill --yes --watch 1m\n", sb.ConfigPath)
 			<-cmd.Context().Done()
 			fmt.Fprintln(w, "\nsandbox stopped")
 			return nil
