@@ -395,6 +395,12 @@ func (m Model) View() tea.View {
 	for i, l := range helpLines {
 		helpLines[i] = ansi.Truncate(l, c.width, "…")
 	}
+	// On a small terminal the full help gives the screen at least a line,
+	// and says it is cut.
+	if most := max(c.height-4, 1); len(helpLines) > most {
+		helpLines = helpLines[:most]
+		helpLines[most-1] = ansi.Truncate(helpLines[most-1], c.width-1, "") + "…"
+	}
 	helpText := strings.Join(helpLines, "\n")
 	// The screen lays itself out in what the help leaves: with the full
 	// help open, its lists end in their "↓ more" line above it, not cut.
