@@ -62,7 +62,7 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 		Targets: b.Targets(), AuditPath: b.AuditPath(), ReadOnly: readOnly, OrgURL: b.OrgURL(),
 		Residual: b.Residuals(ctx), Unusable: b.CredentialProblems(ctx),
 	}
-	if len(b.ForwardNames()) > 0 {
+	if b.Forwarding() != nil {
 		deps.Forwarding = b.Forwarding
 	}
 	if c := b.Okta(); c != nil {

@@ -260,3 +260,38 @@ func TestAuditForwardWithoutDestinations(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
+
+// TestNextRunDeliversWhatIsBehind: events a run could not forward (the
+// SIEM was down) are delivered by the next ulc that writes the log, in the
+// background, without ulc audit forward.
+func TestNextRunDeliversWhatIsBehind(t *testing.T) {
+	f := newFixture(t, map[string]int{"chat": 204})
+	siem := newTCPSyslog(t)
+	cfg, err := os.ReadFile(f.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, f.config, append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"cef\"\nurl = \"tcp://%s\"\n", siem.addr)...))
+	if code, _, errOut := f.revoke(t, "--yes"); code != 0 {
+		t.Fatalf("revoke with the SIEM down: exit %d %s", code, errOut)
+	}
+	siem.start()
+	if code, _, errOut := f.revoke(t, "--yes"); code != 0 {
+		t.Fatalf("revoke with the SIEM back: exit %d %s", code, errOut)
+	}
+	code, exported, _ := ulc(t, "", "audit", "export", "--audit-db", f.audit)
+	if code != 0 {
+		t.Fatal("export failed")
+	}
+	n := strings.Count(exported, "\n")
+	cefSeq := regexp.MustCompile(`externalId=(\d+) `)
+	waitUntil(t, "both runs' events at the SIEM", func() bool {
+		seen := map[string]bool{}
+		for _, m := range siem.messages() {
+			if sm := cefSeq.FindStringSubmatch(m); sm != nil {
+				seen[sm[1]] = true
+			}
+		}
+		return len(seen) == n
+	})
+}

@@ -86,7 +86,9 @@ type Backend struct {
 	okta *okta.Client
 	log  *audit.Log
 	fwd  *forward.Forwarder
-	slog *slog.Logger
+	// fwdStarted says whether fwd delivers in the background.
+	fwdStarted bool
+	slog       *slog.Logger
 	// watches are the watches in flight; Close ends them first.
 	watches watchSet
 }

@@ -31,6 +31,7 @@ func (b *Backend) startForwarding(ctx context.Context) {
 	}
 	b.fwd = forward.New(b.log, dests, forward.Options{Meta: forward.Meta{Host: host, Version: b.opts.Version}})
 	if b.opts.Audit == AuditWrite && !b.opts.ForwardManually {
+		b.fwdStarted = true
 		b.fwd.Start()
 		b.slog.Info("forwarding started", "destinations", len(dests))
 	}
@@ -38,9 +39,9 @@ func (b *Backend) startForwarding(ctx context.Context) {
 
 // Forwarding returns each destination's status as last seen by the
 // background delivery, in the order of targets.toml; nil when there are
-// none.
+// none or nothing is delivered in the background (a read-only log).
 func (b *Backend) Forwarding() []forward.Status {
-	if b.fwd == nil {
+	if b.fwd == nil || !b.fwdStarted {
 		return nil
 	}
 	return b.fwd.Status()
