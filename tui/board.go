@@ -54,6 +54,8 @@ type boardScreen struct {
 	// last attempt is the step's own state. Only retried steps cost
 	// memory, so a board of 200,000 steps keeps a few.
 	tries map[int][]try
+	// lastSent is, per step of several requests, when its last left.
+	lastSent map[int]time.Time
 	// filter narrows the rows to those whose target, user, outcome or
 	// reason contain its text; filtering is true while it is typed.
 	filter    textinput.Model
@@ -79,10 +81,14 @@ type boardScreen struct {
 
 // try is one attempt of a step that was retried.
 type try struct {
-	at      time.Time // when its answer (or its timeout) came
+	at      time.Time // when its answer (or its timeout) came; when it was sent, for sent
 	status  int
 	latency int64
 	reason  string
+	// sent marks a call of a step of several calls (a token, a lookup,
+	// the sign-out) that answered and led to the next: the engine records
+	// when it left, not its answer.
+	sent bool
 }
 
 type boardEventsMsg struct {
@@ -98,7 +104,7 @@ type boardDoneMsg struct {
 
 func newBoard(c *common, p *actions.Plan) *boardScreen {
 	return &boardScreen{
-		c: c, plan: p, state: p.State(), tries: map[int][]try{},
+		c: c, plan: p, state: p.State(), tries: map[int][]try{}, lastSent: map[int]time.Time{},
 		filter: newInput("filter › ", "target, user, outcome or reason", 100),
 		spin:   spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		bar:    progress.New(progress.WithWidth(30), progress.WithoutPercentage(), progress.WithFillCharacters('█', '░')),
@@ -243,6 +249,17 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			}
 			if ev.Kind == actions.KindRetry {
 				b.tries[ev.Step] = append(b.tries[ev.Step], try{at: ev.Time, status: ev.HTTPStatus, latency: ev.LatencyMS, reason: ev.Error})
+			}
+			if ev.Kind == actions.KindAttempt && ev.Attempt > 1 && len(b.tries[ev.Step]) < ev.Attempt-1 {
+				// The attempt before answered and the step went on to
+				// its next call: it left at the step's last event.
+				if st := b.state.Step(ev.Step); st != nil {
+					b.tries[ev.Step] = append(b.tries[ev.Step], try{at: st.Updated, sent: true,
+						reason: "answered; the step went on to its next request"})
+				}
+			}
+			if ev.Kind == actions.KindAttempt && ev.Attempt > 1 {
+				b.lastSent[ev.Step] = ev.Time // kept for steps of several requests only
 			}
 			i, known := b.index(ev.Step)
 			var was actions.Outcome
@@ -871,8 +888,10 @@ func (b *boardScreen) attemptRows(s *actions.StepState) []string {
 	earlier := b.tries[s.Step]
 	var lines []string
 	var spent int64
+	unknown := false // an earlier call's time is not known apart
 	for i, t := range earlier {
 		spent += t.latency
+		unknown = unknown || t.sent
 		lines = append(lines, attemptLine(i+1, t))
 	}
 	if s.Outcome != "" && s.Attempts > 0 {
@@ -882,6 +901,10 @@ func (b *boardScreen) attemptRows(s *actions.StepState) []string {
 			reason += " (the reason above)"
 		}
 		last := try{at: s.Updated, status: s.HTTPStatus, latency: max(s.LatencyMS-spent, 0), reason: reason}
+		if unknown {
+			// Its own time is not known apart from the calls before it.
+			last = try{at: b.lastSent[s.Step], sent: true, status: s.HTTPStatus, reason: reason}
+		}
 		lines = append(lines, attemptLine(max(s.Attempts, len(earlier)+1), last))
 	} else if s.InFlight {
 		lines = append(lines, fmt.Sprintf("%d  sending…", s.Attempts))
@@ -891,7 +914,10 @@ func (b *boardScreen) attemptRows(s *actions.StepState) []string {
 
 func attemptLine(n int, t try) string {
 	at := "--:--:--.---"
-	if !t.at.IsZero() {
+	switch {
+	case t.sent && !t.at.IsZero():
+		at = t.at.Local().Format("15:04:05.000")
+	case !t.at.IsZero():
 		// When the attempt was sent: its answer's time less its latency.
 		at = t.at.Add(-time.Duration(t.latency) * time.Millisecond).Local().Format("15:04:05.000")
 	}
@@ -899,7 +925,11 @@ func attemptLine(n int, t try) string {
 	if t.status != 0 {
 		status = fmt.Sprint(t.status)
 	}
-	return fmt.Sprintf("%d %s %3s %5dms %s", n, at, status, t.latency, clean(t.reason, 300))
+	lat := fmt.Sprintf("%5dms", t.latency)
+	if t.sent {
+		lat = "      -" // its own time is not recorded apart: the step's total is above
+	}
+	return fmt.Sprintf("%d %s %3s %s %s", n, at, status, lat, clean(t.reason, 300))
 }
 
 // detailHidden reports whether the open detail does not fit.

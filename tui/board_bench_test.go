@@ -244,3 +244,31 @@ func TestBoardKeepsCountsAndOrderOfItsState(t *testing.T) {
 		}
 	}
 }
+
+// TestBoardDetailListsEveryCallOfAStep: a step of several requests (a
+// token, a lookup, the sign-out) lists each in the detail, when it left,
+// not only its last; no latency is made up for calls the engine times
+// together.
+func TestBoardDetailListsEveryCallOfAStep(t *testing.T) {
+	board := bigBoard(1)
+	at := func(ms int) time.Time { return testNow.Add(time.Duration(ms) * time.Millisecond) }
+	ev := func(kind actions.EventKind, n, ms int) actions.Event {
+		return actions.Event{RunID: board.plan.RunID, Time: at(ms), Kind: kind, Step: 1, User: cast[0].Login,
+			Target: "app-0000", Action: actions.ActionGTR, Attempt: n}
+	}
+	res := ev(actions.KindResult, 3, 31)
+	res.Outcome, res.HTTPStatus, res.LatencyMS = actions.Revoked, 204, 28
+	board.update(boardEventsMsg{b: board, evs: []actions.Event{ev(actions.KindAttempt, 1, 0), ev(actions.KindAttempt, 2, 10), ev(actions.KindAttempt, 3, 20), res}})
+	board.detail = true
+	got := strings.Join(board.detailLines(), "\n")
+	local := func(ms int) string { return at(ms).Local().Format("15:04:05.000") }
+	for _, want := range []string{
+		"1 " + local(0) + "   -       - answered; the step went on to its next request",
+		"2 " + local(10) + "   -       - answered; the step went on to its next request",
+		"3 " + local(20) + " 204       - revoked",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the detail lacks %q:\n%s", want, got)
+		}
+	}
+}
