@@ -550,6 +550,19 @@ func encodeLine(b *bytes.Buffer, r *row, omitted bool) error {
 // encoding/json escapes every control character (ESC included) and
 // U+2028/U+2029, so a line is safe to print and decodes to s exactly.
 func writeJSONString(b *bytes.Buffer, s string) error {
+	plain := true
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain { // printable ASCII with nothing to escape: what most fields are
+		b.WriteByte('"')
+		b.WriteString(s)
+		b.WriteByte('"')
+		return nil
+	}
 	var tmp bytes.Buffer
 	enc := json.NewEncoder(&tmp)
 	enc.SetEscapeHTML(false)

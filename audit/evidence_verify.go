@@ -535,74 +535,58 @@ func lineSeq(text []byte) int64 {
 // decodeLine reads one events-file line strictly: a JSON object holding
 // every column exactly once (integers as plain decimal numbers, the rest
 // as strings, the hashes as 64 lowercase hex digits) and nothing else, or
-// an omitted line holding exactly seq, omitted (true), prev_hash and hash.
-// On error it returns the field at fault, if one is.
+// an omitted line holding exactly seq, omitted (true), prev_hash and hash;
+// and written exactly as the export writes it (keys in table order, no
+// spaces), which also rules out a key given twice. On error it returns the
+// field at fault, if one is.
 func decodeLine(text []byte) (r row, omitted bool, field string, err error) {
 	fail := func(f, format string, a ...any) (row, bool, string, error) {
 		return row{}, false, f, fmt.Errorf(format, a...)
 	}
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(text, &m); err != nil || m == nil {
 		return fail("", "is not a JSON object")
 	}
-	seen := map[string]bool{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fail("", "is not valid JSON")
+	if raw, ok := m["omitted"]; ok {
+		if string(raw) != "true" {
+			return fail("omitted", "is not true")
 		}
-		key, _ := tok.(string)
-		col := columnIndex(key)
-		switch {
-		case seen[key]:
-			return fail(safetext.Line(key, 40), "appears twice")
-		case key == "omitted":
-		case col < 0:
-			return fail(safetext.Line(key, 40), "is not a column of the events table")
-		}
-		seen[key] = true
-		tok, err = dec.Token()
-		if err != nil {
-			return fail(key, "is not valid JSON")
-		}
-		switch {
-		case key == "omitted":
-			if tok != true {
-				return fail(key, "is not true")
-			}
-			omitted = true
-		case isIntColumn(col):
-			num, ok := tok.(json.Number)
-			n, perr := strconv.ParseInt(string(num), 10, 64)
-			if !ok || perr != nil || strconv.FormatInt(n, 10) != string(num) {
-				return fail(key, "is not an integer")
-			}
-			r[col] = string(num)
-		default:
-			s, ok := tok.(string)
-			if !ok {
-				return fail(key, "is not a string")
-			}
-			r[col] = s
-		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return fail("", "is not valid JSON")
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fail("", "holds more than one JSON value")
+		omitted = true
 	}
 	want := columns[:]
 	if omitted {
 		want = []string{"seq", "prev_hash", "hash"}
-		if len(seen) != len(want)+1 {
-			return fail("", "an omitted line holds only seq, omitted, prev_hash and hash")
+	}
+	for key := range m {
+		if key != "omitted" && columnIndex(key) < 0 {
+			return fail(safetext.Line(key, 40), "is not a column of the events table")
+		}
+		if omitted && key != "omitted" && key != "seq" && key != "prev_hash" && key != "hash" {
+			return fail(safetext.Line(key, 40), "an omitted line holds only seq, omitted, prev_hash and hash")
 		}
 	}
 	for _, c := range want {
-		if !seen[c] {
+		raw, ok := m[c]
+		col := columnIndex(c)
+		switch {
+		case !ok:
 			return fail(c, "is missing")
+		case isIntColumn(col):
+			n, perr := strconv.ParseInt(string(raw), 10, 64)
+			if perr != nil || strconv.FormatInt(n, 10) != string(raw) {
+				return fail(c, "is not an integer")
+			}
+			r[col] = string(raw)
+		case len(raw) < 2 || raw[0] != '"':
+			return fail(c, "is not a string")
+		case bytes.IndexByte(raw, '\\') < 0:
+			r[col] = string(raw[1 : len(raw)-1]) // nothing to unescape
+		default:
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return fail(c, "is not a string")
+			}
+			r[col] = s
 		}
 	}
 	if n, _ := strconv.ParseInt(r[colSeq], 10, 64); n < 1 {
@@ -612,6 +596,13 @@ func decodeLine(text []byte) (r row, omitted bool, field string, err error) {
 		if !isHash(r[i]) {
 			return fail(columns[i], "is not a SHA-256 hash (64 lowercase hexadecimal digits)")
 		}
+	}
+	var canon bytes.Buffer
+	if err := encodeLine(&canon, &r, omitted); err != nil {
+		return fail("", "cannot be written again: %v", err)
+	}
+	if !bytes.Equal(bytes.TrimSuffix(canon.Bytes(), []byte("\n")), text) {
+		return fail("", "is not written as the export writes events (a key repeated, moved or spaced, or a value written another way)")
 	}
 	return r, omitted, "", nil
 }
