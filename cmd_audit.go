@@ -26,8 +26,9 @@ func newAuditCmd(e *env) *cobra.Command {
 		Long: `The audit log is append-only and hash-chained: every event carries the hash
 of the one before it, so 'ulc audit verify' can prove that nothing was
 changed, removed or reordered, and prints the head hash to paste into the
-ticket. Every audit command only reads: it opens the log read-only, so a
-read-only copy handed to an auditor works.`,
+ticket. Every audit command but forward only reads: it opens the log
+read-only, so a read-only copy handed to an auditor works. (forward records,
+outside the hash chain, how far each SIEM has received the log.)`,
 	}
 	e.flags.audit(c.PersistentFlags())
 	c.AddCommand(newAuditListCmd(e), newAuditShowCmd(e), newAuditVerifyCmd(e), newAuditExportCmd(e), newAuditForwardCmd(e),

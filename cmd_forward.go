@@ -21,7 +21,7 @@ func newAuditForwardCmd(e *env) *cobra.Command {
 	}
 	c := &cobra.Command{
 		Use:   "forward [--name NAME] [--status] [--json]",
-		Short: "Deliver the audit log to the SIEMs of targets.toml's [[forward]] now, or say how far behind they are",
+		Short: "Deliver the log to the SIEMs of [[forward]] now, or say how far behind",
 		Long: `Every ulc that writes the audit log (the console, revoke, resume) delivers it
 to the [[forward]] destinations of targets.toml in the background, after
 each commit, and starts with what is behind. After an outage or a crash,

@@ -295,3 +295,26 @@ func TestNextRunDeliversWhatIsBehind(t *testing.T) {
 		return len(seen) == n
 	})
 }
+
+// TestAuditForwardUnreadableLog: a log that is not an audit log is exit 3,
+// with nothing sent.
+func TestAuditForwardUnreadableLog(t *testing.T) {
+	f := newFixture(t, map[string]int{"chat": 204})
+	siem := newTCPSyslog(t)
+	siem.start()
+	cfg, err := os.ReadFile(f.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, f.config, append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", siem.addr)...))
+	writeFile(t, f.audit, []byte("this is not an SQLite database, and it is longer than its header would be..........."))
+	for _, args := range [][]string{{}, {"--status"}} {
+		code, out, errOut := ulc(t, "", append([]string{"audit", "forward", "--config", f.config, "--audit-db", f.audit}, args...)...)
+		if code != exitAudit || !strings.Contains(errOut, f.audit) {
+			t.Errorf("audit forward %v on a damaged log: exit %d %s%s", args, code, out, errOut)
+		}
+	}
+	if n := len(siem.messages()); n != 0 {
+		t.Errorf("%d messages sent from a damaged log", n)
+	}
+}
