@@ -134,10 +134,20 @@ func (s *streamSender) send(ctx context.Context, lines [][]byte) error {
 		buf.WriteByte(' ')
 		buf.Write(l)
 	}
-	if err := s.conn.SetWriteDeadline(time.Now().Add(writeTimeout)); err != nil {
+	deadline := time.Now().Add(writeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c := s.conn
+	if err := c.SetWriteDeadline(deadline); err != nil {
 		return s.fail(err)
 	}
-	if _, err := s.conn.Write(buf.Bytes()); err != nil {
+	// A receiver that stopped reading must not hold up the end of the
+	// process: the context's end ends the write.
+	stop := context.AfterFunc(ctx, func() { _ = c.SetWriteDeadline(time.Now()) })
+	_, err := c.Write(buf.Bytes())
+	stop()
+	if err != nil {
 		return s.fail(err)
 	}
 	return nil
