@@ -973,9 +973,9 @@ func (b *boardScreen) detailLines() []string {
 	}
 	row("Step", fmt.Sprint(s.Step))
 	row("User", clean(s.User, 80))
-	row("Target", s.Target)
+	row("Target", clean(s.Target, 60))
 	if s.Action.Okta() {
-		row("Action", string(s.Action))
+		row("Action", clean(string(s.Action), 40))
 	} else {
 		row("Kind", clean(string(s.Action), 20)) // a target step's action is its kind
 	}
@@ -991,6 +991,9 @@ func (b *boardScreen) detailLines() []string {
 			// Each attempt's reason wraps under itself, not under the
 			// attempt's number.
 			lines := strings.Split(wrap(t, valueW), "\n")
+			for i := range lines {
+				lines[i] = strings.TrimRight(lines[i], " ") // wrap pads to the width
+			}
 			if len(lines) > 1 {
 				rest := strings.Split(wrap(strings.Join(lines[1:], " "), valueW-3), "\n")
 				for i := range rest {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"ulc/actions"
 )
@@ -270,5 +271,34 @@ func TestBoardDetailListsEveryCallOfAStep(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("the detail lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// A long reason of an attempt wraps under it as words, without the gaps
+// of the padding wrap adds.
+func TestBoardDetailWrapsAnAttemptsReason(t *testing.T) {
+	board := bigBoard(1)
+	board.c.width = 80
+	long := "rate limited (429): " + strings.Repeat("Too many requests, please try again later. ", 4) + "retrying in 1s"
+	retry := actions.Event{RunID: board.plan.RunID, Time: testNow.Add(time.Second), Kind: actions.KindRetry, Step: 1,
+		User: cast[0].Login, Target: "app-0000", Action: actions.ActionGTR, Attempt: 1, HTTPStatus: 429, LatencyMS: 5, Error: long}
+	board.update(boardEventsMsg{b: board, evs: []actions.Event{retry}})
+	board.detail = true
+	got := ansi.Strip(strings.Join(board.detailLines(), "\n"))
+	flat := strings.Join(strings.Fields(got), " ")
+	if !strings.Contains(flat, long) {
+		t.Fatalf("the reason is not whole:\n%s", got)
+	}
+	under := 0 // the attempt's reason continued under it
+	for _, l := range strings.Split(got, "\n") {
+		if strings.HasPrefix(l, strings.Repeat(" ", 16)) {
+			under++
+			if strings.Contains(strings.TrimSpace(l), "  ") {
+				t.Errorf("a gap inside a wrapped reason: %q", l)
+			}
+		}
+	}
+	if under == 0 {
+		t.Fatalf("the reason did not wrap under its attempt:\n%s", got)
 	}
 }
