@@ -10,6 +10,7 @@ import (
 
 	"ulc/audit"
 	"ulc/config"
+	"ulc/history"
 	"ulc/internal/safetext"
 )
 
@@ -25,43 +26,9 @@ type Destination struct {
 	Problem error
 }
 
-// Status is how far one destination has received the log.
-type Status struct {
-	// Name is the destination's name.
-	Name string `json:"name"`
-	// Delivered is how many events this process delivered to it.
-	Delivered int64 `json:"delivered"`
-	// Behind is how many events of the log it has not received.
-	Behind int64 `json:"behind"`
-	// Error is why the last delivery (or probe) failed, "" when it did
-	// not. It never holds a token.
-	Error string `json:"error,omitempty"`
-}
-
-// OK reports whether the destination has everything and its last
-// delivery worked.
-func (s Status) OK() bool { return s.Error == "" && s.Behind == 0 }
-
-// Header is the status as the console's header shows it: "siem ✓", or
-// "siem ✗ 120 behind".
-func (s Status) Header() string {
-	if s.OK() {
-		return s.Name + " ✓"
-	}
-	return fmt.Sprintf("%s ✗ %d behind", s.Name, s.Behind)
-}
-
-// Line is the status as `ulc audit forward --status` prints it: the
-// header, and why when something is wrong.
-func (s Status) Line() string {
-	switch {
-	case s.OK():
-		return s.Header()
-	case s.Error != "":
-		return s.Header() + ": " + s.Error
-	}
-	return s.Header() + ": not delivered yet"
-}
+// Status is how far one destination has received the log: the console
+// reads it through the history package, which needs no cgo.
+type Status = history.ForwardStatus
 
 // Options tune a Forwarder; the zero value is what ulc uses.
 type Options struct {

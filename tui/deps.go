@@ -11,7 +11,6 @@ import (
 	"ulc/actions"
 	"ulc/config"
 	"ulc/directory"
-	"ulc/forward"
 	"ulc/history"
 )
 
@@ -114,7 +113,7 @@ type Deps struct {
 	ReadOnly bool
 	// Forwarding returns each SIEM destination's status, for the header
 	// ("siem ✓" or "siem ✗ 120 behind"); nil shows nothing.
-	Forwarding func() []forward.Status
+	Forwarding func() []history.ForwardStatus
 	// Now is the clock (tests pin it).
 	Now func() time.Time
 }

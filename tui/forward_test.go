@@ -4,7 +4,7 @@ import (
 	"sync"
 	"testing"
 
-	"ulc/forward"
+	"ulc/history"
 )
 
 // TestHeaderShowsForwarding: the header names each SIEM destination with
@@ -12,18 +12,18 @@ import (
 // follows the status as it changes.
 func TestHeaderShowsForwarding(t *testing.T) {
 	var mu sync.Mutex
-	st := []forward.Status{{Name: "siem"}, {Name: "splunk", Behind: 120, Error: "connection refused"}}
+	st := []history.ForwardStatus{{Name: "siem"}, {Name: "splunk", Behind: 120, Error: "connection refused"}}
 	deps, _, _, _ := testDeps()
-	deps.Forwarding = func() []forward.Status {
+	deps.Forwarding = func() []history.ForwardStatus {
 		mu.Lock()
 		defer mu.Unlock()
-		return append([]forward.Status(nil), st...)
+		return append([]history.ForwardStatus(nil), st...)
 	}
 	d := newDriver(t, deps, 120, 30)
 	d.sees("siem ✓", "splunk ✗ 120 behind")
 	d.notSees("connection refused") // the reason is for ulc audit forward --status
 	mu.Lock()
-	st[1] = forward.Status{Name: "splunk"}
+	st[1] = history.ForwardStatus{Name: "splunk"}
 	mu.Unlock()
 	d.key("tab")
 	d.sees("splunk ✓")
