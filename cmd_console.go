@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"ulc/backend"
+	"ulc/forward"
 	"ulc/sandbox"
 	"ulc/tui"
 )
@@ -81,6 +84,9 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 		tea.WithContext(e.sig.hard), tea.WithoutSignalHandler())
 	stop := context.AfterFunc(ctx, func() { p.Send(tui.ShutdownMsg{}) })
 	defer stop()
+	if deps.Forwarding != nil {
+		defer watchForwarding(p, deps.Forwarding)()
+	}
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		return &exitError{code: exitFailures, err: fmt.Errorf("console: %w", err)}
 	}
@@ -202,4 +208,37 @@ func newSandboxCmd(e *env) *cobra.Command {
 	c.Flags().StringVar(&o.OktaAddr, "okta-addr", "", "the Okta fake's address (default 127.0.0.1 on a free port)")
 	c.Flags().IntVar(&o.RateLimit, "rate-limit", 0, "the Okta fake's budget of requests per minute per endpoint (default 600), to drill rate limiting")
 	return c
+}
+
+// watchForwarding redraws the console when a SIEM's forwarding state
+// changes (it is checked every second), until the returned function is
+// called.
+func watchForwarding(p *tea.Program, state func() []forward.Status) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		header := func() []string {
+			var out []string
+			for _, s := range state() {
+				out = append(out, s.Header())
+			}
+			return out
+		}
+		last := header()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if now := header(); !slices.Equal(now, last) {
+					last = now
+					p.Send(tui.RefreshMsg{})
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

@@ -121,6 +121,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case statusMsg:
 		m.status, m.isErr = msg.text, msg.err
 		return m, nil
+	case RefreshMsg:
+		return m, nil // drawn again: the header reads the forwarding state
 	case ShutdownMsg:
 		if len(m.runs) == 0 {
 			m.done = true
@@ -308,6 +310,10 @@ func usableSize(w, h int) (int, int) {
 
 // rateLimited is a directory that knows Okta's rate-limit budget.
 type rateLimited interface{ RateLimit() directory.RateStatus }
+
+// RefreshMsg asks the console to draw itself again, so that the header
+// shows a change of the SIEMs' forwarding state while nobody types.
+type RefreshMsg struct{}
 
 // ShutdownMsg asks the console to stop, as on SIGTERM: a run in flight is
 // cancelled and its answers recorded before the console quits.

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -8,8 +9,9 @@ import (
 )
 
 // TestHeaderShowsForwarding: the header names each SIEM destination with
-// ✓ when it has every event, and ✗ with how far behind when not; it
-// follows the status as it changes.
+// ✓ when it has every event, and ✗ with how far behind when not; after a
+// RefreshMsg (what ulc sends when the state changes while nobody types)
+// the header shows the new state and nothing else moved.
 func TestHeaderShowsForwarding(t *testing.T) {
 	var mu sync.Mutex
 	st := []history.ForwardStatus{{Name: "siem"}, {Name: "splunk", Behind: 120, Error: "connection refused"}}
@@ -25,7 +27,12 @@ func TestHeaderShowsForwarding(t *testing.T) {
 	mu.Lock()
 	st[1] = history.ForwardStatus{Name: "splunk"}
 	mu.Unlock()
-	d.key("tab")
+	before := d.frame()
+	d.send(RefreshMsg{})
+	d.settle()
 	d.sees("splunk ✓")
 	d.notSees("120 behind")
+	if _, below, _ := strings.Cut(d.frame(), "\n"); !strings.HasSuffix(before, below) {
+		t.Errorf("a refresh changed more than the header:\n%s\n---\n%s", before, d.frame())
+	}
 }
