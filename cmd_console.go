@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"ulc/actions"
 	"ulc/backend"
 	"ulc/forward"
 	"ulc/sandbox"
@@ -20,8 +21,11 @@ import (
 )
 
 // runConsoleCmd opens the backend the console needs and runs it.
-func runConsoleCmd(ctx context.Context, e *env, readOnly bool) (err error) {
+func runConsoleCmd(ctx context.Context, e *env, readOnly bool, watch time.Duration) (err error) {
 	if err := needTerminal(e); err != nil {
+		return err
+	}
+	if err := checkWatch(watch); err != nil {
 		return err
 	}
 	mode := backend.AuditWrite
@@ -38,7 +42,7 @@ func runConsoleCmd(ctx context.Context, e *env, readOnly bool) (err error) {
 		return err
 	}
 	defer closeInto(&err, b)
-	return runConsole(ctx, e, b, readOnly)
+	return runConsole(ctx, e, b, readOnly, watch)
 }
 
 // needTerminal refuses to start the console on input that cannot be a
@@ -59,7 +63,7 @@ func needTerminal(e *env) error {
 
 // runConsole runs the console on an open backend until the operator quits
 // or a signal ends it.
-func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) error {
+func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool, watch time.Duration) error {
 	deps := tui.Deps{
 		Runner: b, History: b, Prober: b,
 		Targets: b.Targets(), AuditPath: b.AuditPath(), ReadOnly: readOnly, OrgURL: b.OrgURL(),
@@ -71,6 +75,10 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 	if c := b.Okta(); c != nil {
 		deps.Directory = c
 		deps.Watcher = b // after a run, the board watches its users
+		deps.Watch = watch
+		if watch == 0 {
+			deps.Watch = -1 // --watch 0: the board does not watch
+		}
 	}
 	// The console handles ctrl+c itself (it asks before abandoning a run).
 	// The first signal asks it to shut down the same way: a run in flight
@@ -102,6 +110,7 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool) 
 func newDemoCmd(e *env) *cobra.Command {
 	var keep, readOnly bool
 	var people int
+	var watch time.Duration
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Open the console against a local sandbox: an Okta stand-in, a dozen demo apps and six vendors' APIs",
@@ -118,6 +127,9 @@ Confirm, type the login, enter, and watch the board. Then 2 for History.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
 			if err := needTerminal(e); err != nil {
+				return err
+			}
+			if err := checkWatch(watch); err != nil {
 				return err
 			}
 			dir, err := os.MkdirTemp("", "ulc-demo-")
@@ -149,13 +161,29 @@ Confirm, type the login, enter, and watch the board. Then 2 for History.`,
 				return err
 			}
 			defer closeInto(&err, b)
-			return runConsole(cmd.Context(), e, b, readOnly)
+			return runConsole(cmd.Context(), e, b, readOnly, watch)
 		},
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "keep the demo's directory (targets.toml, audit log) after exit")
 	c.Flags().BoolVar(&readOnly, "readonly", false, "search and review only: hide every action that changes anything")
 	c.Flags().IntVar(&people, "people", 0, "generated people in the directory besides the cast (e.g. 100000)")
+	watchFlag(c, &watch)
 	return c
+}
+
+// watchFlag adds the console's --watch: how long a board watches its run's
+// users after the run, as ulc revoke's --watch.
+func watchFlag(c *cobra.Command, d *time.Duration) {
+	c.Flags().DurationVar(d, "watch", actions.DefaultWatch,
+		"after each run, the board watches the users' System Log this long for the attacker's return (0: no watch)")
+}
+
+// checkWatch refuses a negative --watch.
+func checkWatch(d time.Duration) error {
+	if d < 0 {
+		return usageErr("--watch must be a duration such as 15m, or 0 for no watch")
+	}
+	return nil
 }
 
 func newSandboxCmd(e *env) *cobra.Command {

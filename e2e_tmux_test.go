@@ -42,7 +42,7 @@ func TestTMuxDemo(t *testing.T) {
 	// A clean environment: no Okta settings of the developer's (OKTA_*,
 	// ~/.okta) can reach the demo, and everything it writes stays in dir.
 	stderr := filepath.Join(dir, "stderr.txt")
-	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep 2>%s; echo ULC-EXIT=$?; sleep 600",
+	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep --watch 20m 2>%s; echo ULC-EXIT=$?; sleep 600",
 		e2eQuote(os.Getenv("PATH")), e2eQuote(dir), e2eQuote(dir), e2eQuote(filepath.Join(dir, "xdg")), e2eQuote(filepath.Join(dir, "unused-audit.db")),
 		e2eQuote(bin), e2eQuote(stderr))
 	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", script).CombinedOutput(); err != nil {
@@ -139,13 +139,13 @@ func TestTMuxDemo(t *testing.T) {
 	tm.sendKeys("Escape")
 	tm.waitFor("OUTCOME")
 
-	// 5. The board watches her System Log: within the first minute her
+	// 5. The board watches her System Log (for --watch 20m): within the first minute her
 	// attacker is denied from Amsterdam, then Dock Control, which no
 	// target signs out, gets a token: an alarm. R asks before containing
 	// again; n sends nothing.
 	tm.waitFor("1 attempt")
 	watched := tm.waitFor("⚠ ALARM")
-	for _, want := range []string{"watching the System Log: 1", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again"} {
+	for _, want := range []string{"watching the System Log: 19:", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again"} {
 		if !strings.Contains(watched, want) {
 			t.Errorf("the watching board lacks %q:\n%s", want, watched)
 		}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -231,9 +232,11 @@ Run without a subcommand to open the console.`,
 	e.flags.debug(root)
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return e.openDebug() }
 	var readOnly bool
+	var watch time.Duration
 	e.flags.config(root.Flags())
 	e.flags.audit(root.Flags())
 	root.Flags().BoolVar(&readOnly, "readonly", false, "search and review only: hide every action that changes anything")
+	watchFlag(root, &watch)
 	root.Args = func(c *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return nil
@@ -245,7 +248,7 @@ Run without a subcommand to open the console.`,
 		}
 		return usageErr("%s (see 'ulc --help')", safetext.Line(msg, 200))
 	}
-	root.RunE = func(cmd *cobra.Command, _ []string) error { return runConsoleCmd(cmd.Context(), e, readOnly) }
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return runConsoleCmd(cmd.Context(), e, readOnly, watch) }
 	root.AddCommand(newRevokeCmd(e), newAuditCmd(e), newTargetsCmd(e), newDemoCmd(e), newSandboxCmd(e), newResumeCmd(e), newCAEPCmd(e), newWatchCmd(e))
 	return root
 }

@@ -178,6 +178,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"revoke", "--config", bad, "--no-okta", "--user", "a@b.example", "--reason", "x", "--yes"}, "bad.toml:3: target \"x\": url must use https"},
 		{[]string{"revoke", "--config", f.config, "--no-okta", "--user", "a@b.example", "--reason", "x", "--targets", "nope", "--yes"}, "nope"},
 		{[]string{"revoke", "--bogus"}, "unknown flag"},
+		{[]string{"--watch", "-1m", "--config", f.config}, "--watch must be a duration"},
+		{[]string{"demo", "--watch", "-5s"}, "--watch must be a duration"},
 		{[]string{"audit", "export", "--format", "xml", "--audit-db", f.audit}, "want jsonl or csv"},
 	}
 	for _, c := range cases {
