@@ -5,30 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"ulc/sandbox"
 	"ulc/sandbox/oktafake"
 )
-
-// startSandbox starts the sandbox without the vendors' fakes.
-func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
-	t.Helper()
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return sb, filepath.Join(dir, "audit.db")
-}
 
 // jsonLines decodes every line of out as a JSON object.
 func jsonLines(t *testing.T, out string) []map[string]any {

@@ -13,21 +13,11 @@ import (
 // compromised user against the sandbox clears her Okta sessions and
 // reports each demo app's truth, and the audit log holds all of it.
 func TestRevokeAgainstTheSandbox(t *testing.T) {
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	sb, db := startSandbox(t)
 	trinity, ok := sb.Okta.Person("trinity@whiterabbit.fake")
 	if !ok || sb.Okta.Sessions(trinity.ID) == 0 {
 		t.Fatal("the sandbox's trinity has no Okta session to clear")
 	}
-	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db,
 		"--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--json", "--watch", "0")
 	if code != exitFailures {
@@ -100,4 +90,20 @@ func TestRevokeAgainstTheSandbox(t *testing.T) {
 	if code != 0 || !strings.Contains(out, sum.AuditHead) {
 		t.Fatalf("verify: exit %d %s", code, out)
 	}
+}
+
+// startSandbox starts the sandbox without the vendors' fakes.
+func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
+	t.Helper()
+	dir := t.TempDir()
+	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return sb, filepath.Join(dir, "audit.db")
 }

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 
-	"ulc/sandbox"
 	"ulc/sandbox/oktafake"
 )
 
@@ -48,18 +47,9 @@ func secretsOf(t *testing.T, dir string) []string {
 // TestNoCredentialInAnyOutput runs a full demo run with known credentials
 // and searches every output stream and the audit file for them.
 func TestNoCredentialInAnyOutput(t *testing.T) {
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	sb, db := startSandbox(t)
+	dir := filepath.Dir(db)
 	secrets := secretsOf(t, dir)
-	db := filepath.Join(dir, "audit.db")
 	env := cleanEnv(t)
 	var all strings.Builder
 	runs := [][]string{

@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"ulc/sandbox"
 )
 
 // rsyslog is a real rsyslogd on 127.0.0.1 receiving RFC 5425 (syslog over
@@ -263,16 +261,7 @@ func compare(t *testing.T, log map[int64]string, got map[int64][]string) (missin
 // duplicate carries the same seq and hash.
 func TestRsyslogReceivesEveryEvent(t *testing.T) {
 	needRsyslog(t)
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	sb, db := startSandbox(t)
 	rs := newRsyslog(t, t.TempDir())
 	cfg, err := os.ReadFile(sb.ConfigPath)
 	if err != nil {
@@ -281,7 +270,6 @@ func TestRsyslogReceivesEveryEvent(t *testing.T) {
 	cfg = append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp+tls://127.0.0.1:%d\"\nca_file = %q\n",
 		rs.port, filepath.Join(rs.dir, "ca.pem"))...)
 	writeFile(t, sb.ConfigPath, cfg)
-	db := filepath.Join(dir, "audit.db")
 	env := cleanEnv(t)
 	revoke := []string{"revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--watch", "0"}
 	ulcBinary(t)
