@@ -87,7 +87,16 @@ type run struct {
 	planned    int
 	planFailed bool
 	planCond   *sync.Cond
+	// attempting is closed when the first attempt is being recorded: the
+	// plan's second chunk waits for it, so that first attempt has a
+	// transaction of its own rather than one behind the chunk's.
+	attempting chan struct{}
+	attemptOne sync.Once
 }
+
+// attemptWait bounds how long the plan's second chunk waits for the first
+// attempt (a run whose first steps cannot be sent has none).
+const attemptWait = 5 * time.Millisecond
 
 // Plan chunks: the first holds only a few steps, so the first requests
 // leave soon after the operator confirms; the others double in size up to
@@ -114,7 +123,7 @@ var (
 // so a crash leaves every sent step planned, and steps missing from the
 // log were never sent.
 func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
-	r := &run{x: x, plan: p, state: NewRunState(p.RunID)}
+	r := &run{x: x, plan: p, state: NewRunState(p.RunID), attempting: make(chan struct{})}
 	r.planCond = sync.NewCond(&r.mu)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
@@ -131,6 +140,15 @@ func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 		// attempts, which wait for the log behind the next chunk, are
 		// not held up by a large one.
 		size := first
+		if first < len(p.Steps) && !p.Info.DryRun {
+			timer := time.NewTimer(attemptWait)
+			select {
+			case <-r.attempting:
+			case <-timer.C:
+			case <-r.ctx.Done():
+			}
+			timer.Stop()
+		}
 		for from := first; from < len(p.Steps); from += size {
 			size = min(2*size, planChunk)
 			if err := r.recordPlan(from, min(from+size, len(p.Steps))); err != nil {
@@ -227,6 +245,9 @@ func (r *run) observe(ev Event) {
 // it into the state and shows it. It reports whether the journal took it; on
 // failure the run is cancelled so nothing more is sent.
 func (r *run) emit(wait bool, ev Event, s Step) bool {
+	if ev.Kind == KindAttempt {
+		r.attemptOne.Do(func() { close(r.attempting) })
+	}
 	ev.RunID = r.plan.RunID
 	ev.Time = time.Now().UTC()
 	if s.N != 0 {
