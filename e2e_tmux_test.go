@@ -145,7 +145,8 @@ func TestTMuxDemo(t *testing.T) {
 	// again; n sends nothing.
 	tm.waitFor("1 attempt")
 	watched := tm.waitFor("⚠ ALARM")
-	for _, want := range []string{"watching the System Log: 19:", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again"} {
+	for _, want := range []string{"watching the System Log: 19:", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again",
+		"add Dock Control to targets.toml if it can sign users out"} {
 		if !strings.Contains(watched, want) {
 			t.Errorf("the watching board lacks %q:\n%s", want, watched)
 		}
@@ -164,6 +165,16 @@ func TestTMuxDemo(t *testing.T) {
 	}
 	if len(boardHead) != 64 {
 		t.Errorf("the finished board shows no audit head hash:\n%s", board)
+	}
+	// Once the watch has recorded its signs, the head shown is past them.
+	watchedHead := ""
+	for _, l := range strings.Split(watched, "\n") {
+		if h, ok := strings.CutPrefix(strings.TrimSpace(l), "audit head "); ok {
+			watchedHead = h
+		}
+	}
+	if len(watchedHead) != 64 || watchedHead == boardHead {
+		t.Errorf("the watching board shows audit head %q, want the log's after the watch's events, not the run's %s", watchedHead, boardHead)
 	}
 
 	// 6. 2 for History, enter opens the run: its steps with their kinds,
@@ -203,6 +214,10 @@ func TestTMuxDemo(t *testing.T) {
 	out, err := exec.CommandContext(t.Context(), bin, "audit", "verify", "--head", boardHead, "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "intact:") {
 		t.Fatalf("ulc audit verify (the board showed head %s): %v\n%s", boardHead, err, out)
+	}
+	out, err = exec.CommandContext(t.Context(), bin, "audit", "verify", "--head", watchedHead, "--audit-db", filepath.Join(kept, "audit.db")).CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "intact:") {
+		t.Fatalf("ulc audit verify (the watching board showed head %s): %v\n%s", watchedHead, err, out)
 	}
 	if !strings.Contains(string(errText), "head") {
 		t.Errorf("the console did not print the audit head on exit:\n%s", errText)

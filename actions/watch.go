@@ -17,13 +17,27 @@ const (
 	KindWatchStarted EventKind = "watch_started"
 	// KindWatchSign records one sign of re-entry; Detail holds the Sign.
 	KindWatchSign EventKind = "watch_sign"
+	// KindWatchExtended moves a watch's end later; Detail holds
+	// WatchExtension.
+	KindWatchExtended EventKind = "watch_extended"
 	// KindWatchEnded closes a watch; Detail holds WatchTally.
 	KindWatchEnded EventKind = "watch_ended"
 )
 
 // WatchKind reports whether k is an event kind of the containment watch.
 func WatchKind(k EventKind) bool {
-	return k == KindWatchStarted || k == KindWatchSign || k == KindWatchEnded
+	return k == KindWatchStarted || k == KindWatchSign || k == KindWatchExtended || k == KindWatchEnded
+}
+
+// WatchExtension is what a watch records when the operator extends it.
+type WatchExtension struct {
+	// By is how much later the watch now ends, as a Go duration ("15m0s").
+	By string `json:"by"`
+	// Until is when the watch is now due to end.
+	Until time.Time `json:"until"`
+	// Operator and Host say who extended it from where.
+	Operator string `json:"operator,omitempty"`
+	Host     string `json:"host,omitempty"`
 }
 
 // WatchInfo is what a watch records when it starts.
@@ -283,6 +297,9 @@ type WatchUpdate struct {
 	// Done is set on the last update; Tally then holds the totals.
 	Done  bool
 	Tally WatchTally
+	// Head is the audit log's head hash once the watch's latest event is
+	// recorded (what ulc audit verify --head takes); "" when unknown.
+	Head string
 }
 
 // Count adds s to the tally.
@@ -308,6 +325,10 @@ type WatchOptions struct {
 	// Every is the least time between two rounds of polls (0: 10 s); the
 	// System Log's rate-limit budget may stretch it.
 	Every time.Duration
+	// Extend, when not nil, moves the watch's end later by each duration
+	// it receives while the watch runs; each extension is recorded and
+	// reported with the new end (WatchUpdate.Until).
+	Extend <-chan time.Duration
 }
 
 // WatchStop is a reason to end a watch early, given as the cause when its
@@ -357,6 +378,17 @@ func DescribeWatch(ev Event) (string, bool) {
 			line += " [" + s.UUID + "]"
 		}
 		return safetext.Line(line, 400), true
+	case KindWatchExtended:
+		var x WatchExtension
+		_ = json.Unmarshal(ev.Detail, &x)
+		line := fmt.Sprintf("watch_extended by %s until %s", x.By, x.Until.Local().Format("15:04:05"))
+		if x.Operator != "" {
+			line += " by " + x.Operator
+			if x.Host != "" {
+				line += "@" + x.Host
+			}
+		}
+		return safetext.Line(line, 300), true
 	case KindWatchEnded:
 		var t WatchTally
 		_ = json.Unmarshal(ev.Detail, &t)

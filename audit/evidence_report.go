@@ -302,6 +302,12 @@ func watchOf(evs []actions.Event) *docWatch {
 					From: orDash(line(from)), Advice: orDash(line(s.Advice)),
 				})
 			}
+		case actions.KindWatchExtended:
+			var x actions.WatchExtension
+			if json.Unmarshal(ev.Detail, &x) == nil {
+				w.Facts = append(w.Facts, fact{"Watch extended", fmt.Sprintf("%s by %s, by %s: due to end %s",
+					timeText(ev.Time), orDash(line(x.Operator)), orDash(line(x.By)), timeText(x.Until))})
+			}
 		case actions.KindWatchEnded:
 			var t actions.WatchTally
 			if json.Unmarshal(ev.Detail, &t) == nil {

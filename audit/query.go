@@ -75,7 +75,7 @@ func (l *Log) Runs(ctx context.Context, f RunFilter) ([]RunSummary, error) {
 
 // notStepKinds are the event kinds that belong to no step: RunState.Apply
 // makes a step of every other kind.
-const notStepKinds = `('run_started', 'run_finished', 'watch_started', 'watch_sign', 'watch_ended')`
+const notStepKinds = `('run_started', 'run_finished', 'watch_started', 'watch_sign', 'watch_extended', 'watch_ended')`
 
 // runStart is a run and the seq of its first event.
 type runStart struct {

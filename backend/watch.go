@@ -149,8 +149,9 @@ func (b *Backend) Watch(ctx context.Context, id string, o actions.WatchOptions) 
 		stop(nil)
 		return nil, err
 	}
-	w := &watch{b: b, runID: st.RunID, users: users, revokedAt: revokedAt, until: now.Add(o.For), every: o.Every,
-		out: make(chan actions.WatchUpdate, 64)}
+	_, head, _ := b.log.Head(ctx) // only shown; a failure leaves the run's own
+	w := &watch{b: b, head: head, runID: st.RunID, users: users, revokedAt: revokedAt, until: now.Add(o.For), every: o.Every,
+		extend: o.Extend, out: make(chan actions.WatchUpdate, 64)}
 	b.slog.Info("watch started", "run", st.RunID, "users", len(users), "for", o.For.String())
 	go func() {
 		defer b.watches.done(wid)
@@ -168,8 +169,22 @@ type watch struct {
 	revokedAt time.Time
 	until     time.Time
 	every     time.Duration
+	extend    <-chan time.Duration
 	out       chan actions.WatchUpdate
 	tally     actions.WatchTally
+	head      string // the audit log's head after the watch's last event
+}
+
+// record records one event of the watch, as recordWatch, and notes the
+// log's head after it for the updates.
+func (w *watch) record(ctx context.Context, kind actions.EventKind, user string, detail any) error {
+	if err := w.b.recordWatch(ctx, w.runID, kind, user, detail); err != nil {
+		return err
+	}
+	if _, h, err := w.b.log.Head(ctx); err == nil {
+		w.head = h
+	}
+	return nil
 }
 
 func (w *watch) run(ctx context.Context) {
@@ -191,12 +206,10 @@ func (w *watch) run(ctx context.Context) {
 		if next.After(w.until) {
 			next = w.until
 		}
-		t := time.NewTimer(time.Until(next))
-		select {
-		case <-ctx.Done():
-		case <-t.C:
+		if err := w.wait(ctx, next); err != nil {
+			fatal = err
+			break
 		}
-		t.Stop()
 		if ctx.Err() != nil {
 			break
 		}
@@ -216,9 +229,10 @@ func (w *watch) run(ctx context.Context) {
 		}
 	}
 	last := actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls, Done: true, Tally: w.tally}
-	if err := w.b.recordWatch(context.WithoutCancel(ctx), w.runID, actions.KindWatchEnded, "", w.tally); err != nil {
+	if err := w.record(context.WithoutCancel(ctx), actions.KindWatchEnded, "", w.tally); err != nil {
 		last.Err = err.Error()
 	}
+	last.Head = w.head
 	w.b.slog.Info("watch ended", "run", w.runID, "reason", w.tally.Reason, "alarms", w.tally.Alarms,
 		"attempts", w.tally.Attempts, "polls", w.tally.Polls)
 	if ctx.Err() == nil {
@@ -230,6 +244,34 @@ func (w *watch) run(ctx context.Context) {
 	default:
 		// Stopped, and nobody reads the updates any more (the console
 		// has gone): the end is recorded, which is what counts.
+	}
+}
+
+// wait waits until next or until ctx is done, extending the watch by each
+// duration its Extend channel sends meanwhile. Its error is an extension
+// that could not be recorded: the watch stops.
+func (w *watch) wait(ctx context.Context, next time.Time) error {
+	t := time.NewTimer(time.Until(next))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			return nil
+		case d := <-w.extend:
+			if d <= 0 {
+				continue
+			}
+			until := w.until.Add(d)
+			x := actions.WatchExtension{By: d.String(), Until: until.UTC(), Operator: w.b.opts.Operator, Host: w.b.opts.Host}
+			if err := w.record(context.WithoutCancel(ctx), actions.KindWatchExtended, "", x); err != nil {
+				return err
+			}
+			w.until = until
+			w.b.slog.Info("watch extended", "run", w.runID, "by", d.String(), "until", until.UTC())
+			w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls})
+		}
 	}
 }
 
@@ -253,7 +295,7 @@ func (w *watch) round(ctx context.Context) (fatal, refused error) {
 			if !ok {
 				continue
 			}
-			if err := w.b.recordWatch(context.WithoutCancel(ctx), w.runID, actions.KindWatchSign, u.user.Key(), s); err != nil {
+			if err := w.record(context.WithoutCancel(ctx), actions.KindWatchSign, u.user.Key(), s); err != nil {
 				return err, nil
 			}
 			w.tally.Count(s)
@@ -268,6 +310,7 @@ func (w *watch) round(ctx context.Context) (fatal, refused error) {
 
 // send reports u, unless the watch is being stopped and nobody reads.
 func (w *watch) send(ctx context.Context, u actions.WatchUpdate) {
+	u.Head = w.head
 	select {
 	case w.out <- u:
 	case <-ctx.Done():

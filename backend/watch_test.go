@@ -230,3 +230,77 @@ func TestWatchEndsWhenOktaRefusesTheLog(t *testing.T) {
 		t.Fatalf("tally %+v, errors %q; want the watch refused after one poll, saying so", last.Tally, errs)
 	}
 }
+
+// An extension moves the watch's end later: it is recorded as a
+// watch_extended event of the run, with the new end and who extended it,
+// the update reports that end, and the log still verifies.
+func TestWatchExtends(t *testing.T) {
+	b, _, _ := openOkta(t)
+	id := contain(t, b, "neo@whiterabbit.fake")
+	ctx, stop := context.WithCancelCause(context.Background())
+	defer stop(nil)
+	ext := make(chan time.Duration)
+	ch, err := b.Watch(ctx, id, actions.WatchOptions{For: time.Hour, Extend: ext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u0 := <-ch
+	first := u0.Until
+	if first.IsZero() {
+		t.Fatal("the first update has no end")
+	}
+	// The head the updates carry is the log's after the watch's latest
+	// event: watch_started, then the extension, then watch_ended.
+	if _, h, _ := b.Head(context.Background()); u0.Head != h {
+		t.Errorf("the first update's head %q, want the log's after watch_started %q", u0.Head, h)
+	}
+	ext <- 30 * time.Minute // received only while the watch waits between rounds
+	want := first.Add(30 * time.Minute)
+	for u := range ch {
+		if u.Until.Equal(want) {
+			if u.Head == "" || u.Head == u0.Head {
+				t.Errorf("the extension's update has head %q, want the log's after watch_extended", u.Head)
+			}
+			break
+		}
+		if !u.Until.Equal(first) {
+			t.Fatalf("an update says the watch ends at %v, want %v or %v", u.Until, first, want)
+		}
+	}
+	stop(actions.WatchStopped)
+	_, last := drain(t, ch)
+	if !last.Until.Equal(want) || last.Tally.Reason != "stopped" {
+		t.Errorf("last update: until %v, reason %q; want %v, stopped", last.Until, last.Tally.Reason, want)
+	}
+	if _, h, _ := b.Head(context.Background()); last.Head != h {
+		t.Errorf("the last update's head %q, want the log's after watch_ended %q", last.Head, h)
+	}
+	_, evs, err := b.Run(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, ev := range evs {
+		if !actions.WatchKind(ev.Kind) {
+			continue
+		}
+		kinds = append(kinds, string(ev.Kind))
+		if ev.Kind != actions.KindWatchExtended {
+			continue
+		}
+		var x actions.WatchExtension
+		if err := json.Unmarshal(ev.Detail, &x); err != nil || x.By != "30m0s" || !x.Until.Equal(want) || x.Operator != "analyst" {
+			t.Errorf("watch_extended records %+v (%v), want by 30m0s until %v by analyst", x, err, want)
+		}
+		if line, _ := actions.DescribeWatch(ev); !strings.Contains(line, "watch_extended by 30m0s until ") || !strings.Contains(line, "by analyst@test") {
+			t.Errorf("the timeline says %q", line)
+		}
+	}
+	if got := strings.Join(kinds, " "); got != "watch_started watch_extended watch_ended" {
+		t.Errorf("watch events %q", got)
+	}
+	res, err := b.Verify(context.Background(), "")
+	if err != nil || !res.OK {
+		t.Fatalf("the log does not verify after the extension: %+v %v", res, err)
+	}
+}

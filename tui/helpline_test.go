@@ -64,11 +64,12 @@ func TestHelpLineIsWholeAt80x24(t *testing.T) {
 }
 
 // While the finished board watches its users, the help line at 80 columns
-// keeps R (the next step of its failures) beside the watch's key.
+// keeps R (the next step of its failures) beside the watch's keys: stop
+// and extend.
 func TestHelpLineOfAWatchedBoardKeepsR(t *testing.T) {
 	d, _, _ := watchedBoard(t, 80, 24)
 	h := strings.TrimRight(d.helpLine(), " ")
-	for _, w := range []string{"↑↓ g/G move", "w stop watching", "R retry", "? all keys", "q quit"} {
+	for _, w := range []string{"↑↓ g/G move", "w stop • + 15m more", "R retry", "? all keys", "q quit"} {
 		if !strings.Contains(h, w) {
 			t.Errorf("the help line %q lacks %q", h, w)
 		}

@@ -23,7 +23,11 @@ type Watcher interface {
 }
 
 // watchKey stops the watch, or starts another, on the board.
-var watchKey = key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "stop watching"))
+var watchKey = key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "stop"))
+
+// extendKey makes the watch in flight end later, by the board's watch
+// window.
+var extendKey = key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "15m more"))
 
 // boardWatch is the board's watch of its run's users, once the run is over.
 type boardWatch struct {
@@ -31,6 +35,7 @@ type boardWatch struct {
 	on       bool
 	starting bool
 	stop     context.CancelCauseFunc
+	extend   chan time.Duration // to the watch in flight: end later by this much
 	ch       <-chan actions.WatchUpdate
 	until    time.Time
 	signs    []actions.Sign
@@ -94,10 +99,11 @@ func (b *boardScreen) startWatch() tea.Cmd {
 	w.signs, w.tally, w.polls = nil, actions.WatchTally{}, 0
 	ctx, stop := context.WithCancelCause(context.Background())
 	w.stop = stop
-	watcher, id, gen, d := b.c.deps.Watcher, b.plan.RunID, w.gen, b.watchFor()
+	w.extend = make(chan time.Duration, 4)
+	watcher, id, gen, d, ext := b.c.deps.Watcher, b.plan.RunID, w.gen, b.watchFor(), w.extend
 	w.until = b.c.now().Add(d)
 	return func() tea.Msg {
-		ch, err := watcher.Watch(ctx, id, actions.WatchOptions{For: d})
+		ch, err := watcher.Watch(ctx, id, actions.WatchOptions{For: d, Extend: ext})
 		if err != nil {
 			stop(nil)
 		}
@@ -168,6 +174,11 @@ func (b *boardScreen) updateWatch(msg tea.Msg) (tea.Cmd, bool) {
 				w.until = u.Until
 			}
 			w.polls = max(w.polls, u.Polls)
+			if u.Head != "" {
+				// The watch's events come after the run's: the head the
+				// board shows is the log's after the latest of them.
+				b.head = u.Head
+			}
 			if u.Err != "" {
 				w.err = u.Err
 			}
@@ -213,7 +224,7 @@ func (b *boardScreen) watchKeys() []key.Binding {
 	}
 	switch {
 	case b.watch.on:
-		ks = append(ks, watchKey)
+		ks = append(ks, watchKey, withHelp(extendKey, "+", short(b.watchFor())+" more"))
 	case b.watch.starting || b.running || !b.canWatch():
 	case b.watch.ended:
 		ks = append(ks, withHelp(watchKey, "w", "watch "+short(b.watchFor())+" more"))
@@ -243,6 +254,16 @@ func (b *boardScreen) watchKeyPress(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, watchKey) && w.on:
 		b.stopWatch(actions.WatchStopped)
 		return status("stopping the watch; what it saw stays in the audit log", false), true
+	case key.Matches(msg, extendKey) && w.on:
+		d := b.watchFor()
+		select {
+		case w.extend <- d:
+		default:
+			return status("the watch has extensions waiting; try again in a moment", true), true
+		}
+		// The time left changes when the watch says it has recorded the
+		// new end.
+		return status("watching "+short(d)+" more; the audit log records the new end", false), true
 	case key.Matches(msg, watchKey) && !w.starting && !b.running && b.canWatch():
 		return b.startWatch(), true
 	case key.Matches(msg, k.Retry) && b.alarmed() && b.canContainAgain():
@@ -355,31 +376,21 @@ func (b *boardScreen) watchLines(maxLines int) []string {
 	if w.err != "" {
 		lines = append(lines, c.st.err.Render(ansi.Truncate(clean(w.err, 300), c.width, "…")))
 	}
-	var alarm []string
-	if b.alarmed() {
-		var last actions.Sign
-		for _, s := range w.signs {
-			if s.Level == actions.SignAlarm {
-				last = s
-			}
-		}
-		advice := clean(last.Advice, 400)
-		if advice != "" {
-			advice = strings.ToUpper(advice[:1]) + advice[1:]
-		}
-		text := fmt.Sprintf("⚠ ALARM: someone got in after the run (%s). %s", plural(w.tally.Alarms, "success"), advice)
-		if w.again {
-			text = fmt.Sprintf("Run the containment again for %s: %s and every target of the run, as a new run? y/n",
-				runUsers(b.plan.Info.Users), stepsPhrase(b.againSteps()))
-		}
-		alarm = strings.Split(wrap(text, c.width), "\n")
-		if len(alarm) > alarmLines {
-			alarm = alarm[:alarmLines]
-			alarm[alarmLines-1] = strings.TrimRight(ansi.Truncate(alarm[alarmLines-1], c.width-1, ""), " ") + "…"
-		}
-		for i := range alarm {
-			alarm[i] = c.st.err.Render(strings.TrimRight(alarm[i], " "))
-		}
+	// The alarm is read whole: the signs give way to it first (down to
+	// the line saying how many more), and it is cut only on a screen too
+	// small for it.
+	alarm := b.alarmText()
+	fit := maxLines - len(lines)
+	if len(w.signs) > 0 {
+		fit--
+	}
+	if len(alarm) > max(fit, 1) {
+		fit = max(fit, 1)
+		alarm = alarm[:fit]
+		alarm[fit-1] = strings.TrimRight(ansi.Truncate(alarm[fit-1], c.width-1, ""), " ") + "…"
+	}
+	for i := range alarm {
+		alarm[i] = c.st.err.Render(strings.TrimRight(alarm[i], " "))
 	}
 	room := maxLines - len(lines) - len(alarm)
 	signs := signOrder(w.signs)
@@ -407,11 +418,33 @@ func (b *boardScreen) watchLines(maxLines int) []string {
 	return lines
 }
 
-// alarmLines is how many lines the alarm and what to do about it take.
-const alarmLines = 3
+// alarmText is the alarm and what to do about it (or, after R, the
+// question), wrapped to the screen's width; nil without an alarm.
+func (b *boardScreen) alarmText() []string {
+	c, w := b.c, &b.watch
+	if !b.alarmed() {
+		return nil
+	}
+	var last actions.Sign
+	for _, s := range w.signs {
+		if s.Level == actions.SignAlarm {
+			last = s
+		}
+	}
+	advice := clean(last.Advice, 400)
+	if advice != "" {
+		advice = strings.ToUpper(advice[:1]) + advice[1:]
+	}
+	text := fmt.Sprintf("⚠ ALARM: someone got in after the run (%s). %s", plural(w.tally.Alarms, "success"), advice)
+	if w.again {
+		text = fmt.Sprintf("Run the containment again for %s: %s and every target of the run, as a new run? y/n",
+			runUsers(b.plan.Info.Users), stepsPhrase(b.againSteps()))
+	}
+	return strings.Split(wrap(text, c.width), "\n")
+}
 
-// watchHeight is how many lines the watch may take on a body h lines
-// high: its header, its error, the alarm's two lines and as many signs as
+// watchHeight is how many lines the watch may take when the table has
+// free lines: its header, its error, the whole alarm and as many signs as
 // leave the table room for a few rows.
 func (b *boardScreen) watchHeight(free int) int {
 	w := &b.watch
@@ -422,9 +455,7 @@ func (b *boardScreen) watchHeight(free int) int {
 	if w.err != "" {
 		want++
 	}
-	if b.alarmed() {
-		want += alarmLines
-	}
+	want += len(b.alarmText())
 	// The table keeps its header, three rows and its position line.
 	return max(min(want, free-5), 1)
 }

@@ -23,6 +23,7 @@ type fakeWatcher struct {
 	runs  []string
 	fors  []time.Duration
 	ended []string
+	exts  []time.Duration
 	feed  chan actions.WatchUpdate
 	err   error
 }
@@ -37,12 +38,19 @@ func (w *fakeWatcher) Watch(ctx context.Context, id string, o actions.WatchOptio
 	}
 	w.runs, w.fors = append(w.runs, id), append(w.fors, o.For)
 	out := make(chan actions.WatchUpdate, 16)
-	out <- actions.WatchUpdate{Until: testNow.Add(o.For)}
+	until := testNow.Add(o.For)
+	out <- actions.WatchUpdate{Until: until}
 	go func() {
 		defer close(out)
 		var t actions.WatchTally
 		for {
 			select {
+			case d := <-o.Extend:
+				w.mu.Lock()
+				w.exts = append(w.exts, d)
+				w.mu.Unlock()
+				until = until.Add(d)
+				out <- actions.WatchUpdate{Until: until}
 			case u := <-w.feed:
 				if u.Sign != nil {
 					t.Count(*u.Sign)
@@ -75,6 +83,12 @@ func (w *fakeWatcher) endings() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return slices.Clone(w.ended)
+}
+
+func (w *fakeWatcher) extensions() []time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.exts)
 }
 
 func (w *fakeWatcher) watched() ([]string, []time.Duration) {
@@ -121,7 +135,7 @@ func TestBoardWatchesAfterTheRun(t *testing.T) {
 		t.Fatalf("watched %v for %v, want run %s for 15m", runs, fors, runID)
 	}
 	d.waitFor("watching the System Log: 14:30 left · 0 alarms · 0 attempts")
-	d.sees("w stop watching")
+	d.sees("w stop • + 15m more")
 	denied, grant := attackerSigns()
 	fw.feed <- actions.WatchUpdate{Sign: &denied, Polls: 2}
 	d.waitFor("1 attempt")
@@ -134,7 +148,26 @@ func TestBoardWatchesAfterTheRun(t *testing.T) {
 	d.sees("⚠ 14:30:20 app.oauth2.token.grant.refresh_token to Dock Control — 20 s after", "⚠ ALARM: someone got in after the run (1 success). A token was granted", "R contain again", "4 polls")
 	fits(t, "watching board", d.m.View().Content, 80, 24)
 	d.sees("of 19 · ↓") // the table's position line
+	// The alarm is read to its end, not cut.
+	d.sees("and add Dock Control to targets.toml if it can sign users out")
 	golden.RequireEqual(t, []byte(d.frame()))
+}
+
+// The board's audit head follows the watch: each recorded watch event
+// moves the log's head past the run's, and the board shows the newest, so
+// that it is the one ulc audit verify --head takes.
+func TestBoardAuditHeadFollowsTheWatch(t *testing.T) {
+	d, fw, _ := watchedBoard(t, 80, 24)
+	runHead := strings.Repeat("c0ffee", 10) + "beef"
+	d.sees("audit head " + runHead)
+	_, grant := attackerSigns()
+	after := strings.Repeat("5a", 32)
+	fw.feed <- actions.WatchUpdate{Sign: &grant, Head: after}
+	d.waitFor("audit head " + after)
+	d.notSees(runHead)
+	ended := strings.Repeat("e7", 32)
+	fw.feed <- actions.WatchUpdate{Done: true, Head: ended}
+	d.waitFor("audit head " + ended)
 }
 
 // More signs than fit: the lines that do not say how many more, and the
@@ -150,7 +183,7 @@ func TestBoardWatchSaysHowManyMore(t *testing.T) {
 	fits(t, "board with many signs", d.m.View().Content, 80, 24)
 	d.sees("of 19 · ↓", "more (ulc audit show "+runID, "⚠ ALARM")
 	frame := d.frame()
-	if i, j := strings.Index(frame, "to Dock Control"), strings.Index(frame, "✓ 14:30:08 user.session.start denied"); i < 0 || j < 0 || i > j {
+	if i, j := strings.Index(frame, "to Dock Control"), strings.Index(frame, "✓ 14:30:08 user.session.start denied"); i < 0 || j >= 0 && j < i {
 		t.Errorf("the alarm is not the first sign shown:\n%s", frame)
 	}
 }
@@ -165,7 +198,7 @@ func TestBoardWatchStopsAndStartsAgain(t *testing.T) {
 		t.Fatalf("watch ended %v, want stopped", got)
 	}
 	d.sees("w watch 15m more")
-	if strings.Contains(d.frame(), "stop watching") {
+	if strings.Contains(d.helpLine(), "w stop") {
 		t.Fatalf("the help line still offers to stop:\n%s", d.frame())
 	}
 	d.press("w")
@@ -173,7 +206,32 @@ func TestBoardWatchStopsAndStartsAgain(t *testing.T) {
 	if runs, _ := fw.watched(); len(runs) != 2 {
 		t.Fatalf("%d watches, want a second after w", len(runs))
 	}
-	d.sees("w stop watching")
+	d.sees("w stop • + 15m more")
+}
+
+// + extends the watch in flight by the board's window: the watch is told
+// (the backend records the new end), and the time left says so.
+func TestBoardWatchExtends(t *testing.T) {
+	d, fw, _ := watchedBoard(t, 80, 24)
+	d.waitFor("14:30 left")
+	if h := d.helpLine(); !strings.Contains(h, "w stop •") || !strings.Contains(h, "+ 15m more") {
+		t.Fatalf("the help line does not offer both stop and extend: %q", h)
+	}
+	d.press("+")
+	d.waitFor("29:30 left")
+	if got := fw.extensions(); !slices.Equal(got, []time.Duration{15 * time.Minute}) {
+		t.Fatalf("the watch was extended by %v, want 15m once", got)
+	}
+	d.press("w")
+	d.waitFor("watch ended (stopped)")
+	if strings.Contains(d.helpLine(), "+ 15m more") {
+		t.Errorf("the help line offers to extend an ended watch: %q", d.helpLine())
+	}
+	d.press("+")
+	d.settle()
+	if got := fw.extensions(); len(got) != 1 {
+		t.Errorf("+ on an ended watch extended it: %v", got)
+	}
 }
 
 // R after an alarm asks, then runs the containment again: the same users
