@@ -224,3 +224,62 @@ func TestWatchInterval(t *testing.T) {
 		}
 	}
 }
+
+// More events in one second than one poll reads (ten pages): the next
+// poll goes on from Okta's cursor, and events that arrive in that same
+// second while the watch is caught up are read on the poll after; every
+// event is read once, none is skipped, and every page keeps the filter
+// and the ascending order of a polling request.
+func TestPollLogsManyInOneSecondAcrossPolls(t *testing.T) {
+	clock := newClock()
+	fx := newFixture(t, oktafake.Options{Now: clock.now})
+	c := fx.connect(t)
+	trinity := fx.byLogin(t, "trinity@whiterabbit.fake")
+	start := clock.now()
+	clock.add(time.Second)
+	const burst = maxWatchPages*watchPageSize + 30
+	for i := range burst {
+		fx.fake.LogSignIn(trinity.ID, i%3 == 0)
+	}
+	cur, err := NewLogCursor(trinity.ID, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	poll := func(wantEvents, wantRequests int) {
+		t.Helper()
+		evs, n, err := c.PollLogs(context.Background(), cur)
+		if err != nil || len(evs) != wantEvents || n != wantRequests {
+			t.Fatalf("poll: %d events in %d requests (%v), want %d in %d", len(evs), n, err, wantEvents, wantRequests)
+		}
+		for _, e := range evs {
+			seen[e.UUID]++
+		}
+		for _, l := range fx.requests() {
+			q := paramsOf(t, l)
+			if q.Get("until") != "" || q.Get("sortOrder") != "ASCENDING" || !strings.Contains(q.Get("filter"), trinity.ID) {
+				t.Errorf("not a polling request for trinity: %s", l)
+			}
+			if q.Get("after") != "" && q.Get("since") != "" {
+				t.Errorf("a request combines after with since, which Okta refuses: %s", l)
+			}
+		}
+	}
+	poll(maxWatchPages*watchPageSize, maxWatchPages) // the cap: the rest waits
+	poll(30, 1)                                      // the rest, from the cursor
+	poll(0, 1)                                       // caught up
+	// The same second again: the cursor is the last event's, not its
+	// second, so these are neither skipped nor taken for old.
+	for range 5 {
+		fx.fake.LogSignIn(trinity.ID, false)
+	}
+	poll(5, 1)
+	if len(seen) != burst+5 {
+		t.Errorf("%d distinct events read, want %d", len(seen), burst+5)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("event %s read %d times", id, n)
+		}
+	}
+}
