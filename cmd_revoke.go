@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ulc/actions"
+	"ulc/actions/okta"
 	"ulc/backend"
 	"ulc/internal/safetext"
 )
@@ -148,7 +149,12 @@ func runRevoke(ctx context.Context, e *env, o revokeOpts) (err error) {
 	for i, t := range targets {
 		names[i] = t.Name
 	}
-	plan, err := b.Plan(ctx, actions.RunRequest{
+	// A lookup of many users waits for Okta's rate-limit windows; each
+	// wait is said once, so a long one is not mistaken for a hang.
+	lookups := okta.WithRateWait(ctx, len(users), func(w okta.RateWait) {
+		fmt.Fprintln(e.stderr, w.String())
+	})
+	plan, err := b.Plan(lookups, actions.RunRequest{
 		Refs: users, Reason: o.reason, Ticket: o.ticket, OktaSteps: steps,
 		ForgetDevices: o.forgetDevices, Targets: names, DryRun: o.dryRun,
 	})

@@ -121,15 +121,15 @@ func limitsOf(s Settings) limits {
 // newHTTPClient returns the HTTP client the SDK uses for the org, through
 // the transport that keeps every request on the org and paces rate limits.
 func newHTTPClient(org string, lim limits) (*http.Client, *rateTransport, error) {
-	rt, err := newRateTransport(org, lim.backoff)
+	rt, err := newRateTransport(org, lim.timeout)
 	if err != nil {
 		return nil, nil, err
 	}
 	return &http.Client{
 		Transport: rt,
-		// The SDK bounds API calls with RequestTimeout through the context,
-		// but its token request carries no context: this bounds that one.
-		Timeout: lim.timeout,
+		// No Timeout here: it would count a paced wait for the next
+		// rate-limit window against the request. The transport bounds each
+		// request from when it leaves, the token request included.
 		// Okta's API does not redirect; following one would forward the
 		// credential somewhere unexpected, or turn a POST into a GET. (The
 		// transport refuses redirect answers before this is asked.)
@@ -144,7 +144,9 @@ func baseSetters(org string, insecure bool, lim limits, hc *http.Client) []sdk.C
 	return []sdk.ConfigSetter{
 		sdk.WithOrgUrl(org),
 		sdk.WithCache(false),
-		sdk.WithRequestTimeout(seconds(lim.timeout)),
+		// 0: the SDK's timeout would span the paced wait and its own 429
+		// retries; the transport bounds each request instead.
+		sdk.WithRequestTimeout(0),
 		sdk.WithConnectionTimeout(seconds(lim.timeout)),
 		sdk.WithRateLimitMaxRetries(int32(lim.retries)),
 		sdk.WithRateLimitMaxBackOff(seconds(lim.backoff)),

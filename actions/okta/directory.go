@@ -268,6 +268,7 @@ func checkRef(ref string) (string, error) {
 // that is not a login is looked up as profile.email; several users with
 // that email are an error, never a guess.
 func (c *Client) Resolve(ctx context.Context, ref string) (actions.User, error) {
+	defer lookedUp(ctx)
 	ref, err := checkRef(ref)
 	if err != nil {
 		return actions.User{}, err

@@ -11,17 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ulc/internal/safetext"
 )
 
-// paceThreshold is the budget left in a rate-limit bucket at which the
-// client stops and waits for the window to reset instead of spending the
-// rest and collecting 429s. The engine runs at most a handful of users'
-// Okta steps at once, and each request in flight is counted against the
-// budget before it leaves, so a small number suffices.
-const paceThreshold = 1
+// paceThreshold is the budget left in a rate-limit bucket at or below
+// which the client stops and waits for the window to reset instead of
+// collecting 429s: a request leaves only when the bucket has room. Each
+// request is counted against the budget before it leaves, so requests in
+// flight at once never overspend it.
+const paceThreshold = 0
 
 // maxAnswer caps how much of one Okta answer is read. A page of 200 users
 // or 1000 log events is a few megabytes.
@@ -33,12 +34,14 @@ const maxAnswer = 32 << 20
 // token, the Bearer access token, or the client assertion), and refuses
 // every redirect answer instead of following it. It records Okta's
 // rate-limit headers and X-Okta-Request-Id of every answer, and paces
-// requests: when a bucket is (nearly) spent, the next request to it waits
-// for the window to reset, bounded by the request's context and maxWait.
+// requests: when a bucket is spent, the next request to it waits for the
+// window to reset, however long that is, bounded only by the request's
+// context. The request timeout starts when the request leaves, so a paced
+// wait never counts against it.
 type rateTransport struct {
 	base    http.RoundTripper
 	org     origin
-	maxWait time.Duration
+	timeout time.Duration // of each request, from when it leaves
 	// now and sleep are the clock of pacing; tests replace them to see the
 	// waits asked for without waiting.
 	now   func() time.Time
@@ -53,11 +56,13 @@ type rateTransport struct {
 type bucket struct {
 	limit, remaining int
 	reset            time.Time // local clock
+	window           int64     // X-Rate-Limit-Reset of the window remaining counts in
 }
 
 // newRateTransport returns the transport for the org at orgURL, an
-// absolute URL already checked by checkOrgURL.
-func newRateTransport(orgURL string, maxWait time.Duration) (*rateTransport, error) {
+// absolute URL already checked by checkOrgURL; each request it sends may
+// take timeout from when it leaves until its answer is read.
+func newRateTransport(orgURL string, timeout time.Duration) (*rateTransport, error) {
 	u, err := url.Parse(orgURL)
 	if err != nil {
 		return nil, errors.New("the Okta org URL cannot be parsed")
@@ -66,7 +71,7 @@ func newRateTransport(orgURL string, maxWait time.Duration) (*rateTransport, err
 	base.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	base.MaxIdleConnsPerHost = 16
 	base.ResponseHeaderTimeout = 0
-	return &rateTransport{base: base, org: originOf(u), maxWait: maxWait,
+	return &rateTransport{base: base, org: originOf(u), timeout: timeout,
 		now: time.Now, sleep: sleepCtx, buckets: map[string]*bucket{}}, nil
 }
 
@@ -184,24 +189,29 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, t.offOrg(req.URL)
 	}
 	key := bucketKey(req.Method, req.URL.Path)
-	// A retry of the SDK's has waited for the reset already.
-	if req.Header.Get("X-Okta-Retry-Count") == "" {
-		if err := t.pace(req.Context(), key); err != nil {
-			closeBody(req)
-			return nil, err
-		}
+	// A retry of the SDK's after a 429 is paced too: the SDK's own wait is
+	// capped by MaxBackoff and may end before the window does.
+	if err := t.pace(req.Context(), key); err != nil {
+		closeBody(req)
+		return nil, err
 	}
-	resp, err := t.base.RoundTrip(req)
+	ctx, cancel := req.Context(), context.CancelFunc(func() {})
+	if t.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, t.timeout)
+	}
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
+		cancel()
 		return nil, err
 	}
 	t.record(req.Context(), key, resp)
 	if err := t.refuseAnswer(resp); err != nil {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
+		cancel()
 		return nil, err
 	}
-	resp.Body = &cappedBody{rc: resp.Body, left: maxAnswer}
+	resp.Body = &cappedBody{rc: resp.Body, left: maxAnswer, done: cancel}
 	return resp, nil
 }
 
@@ -245,35 +255,100 @@ func (t *rateTransport) refuseAnswer(resp *http.Response) error {
 	return nil
 }
 
-// pace waits, when key's bucket is spent, until its window resets; it
-// counts the request against the bucket before it leaves. It never waits
-// longer than maxWait or past the context's deadline: pacing only spares
-// Okta (and us) a 429, and is skipped when it cannot.
+// pace waits, while key's bucket is spent, until its window resets, and
+// counts the request against the bucket before it leaves. The wait is
+// never skipped, however long the window: only the context ends it (its
+// error is returned). A wait is announced once through the context's
+// RateWaitFunc, if any.
 func (t *rateTransport) pace(ctx context.Context, key string) error {
-	t.mu.Lock()
-	b := t.buckets[key]
-	if b == nil {
+	announced := false
+	for {
+		t.mu.Lock()
+		b := t.buckets[key]
+		if b == nil {
+			t.mu.Unlock()
+			return nil
+		}
+		now := t.now()
+		if !b.reset.IsZero() && !now.Before(b.reset) {
+			// A new window: assume the full budget until Okta says otherwise.
+			b.remaining = b.limit
+			b.reset = time.Time{}
+		}
+		if b.remaining > paceThreshold || b.reset.IsZero() {
+			b.remaining--
+			t.mu.Unlock()
+			return nil
+		}
+		wait := b.reset.Sub(now)
 		t.mu.Unlock()
-		return nil
+		if !announced {
+			announced = true
+			if p, ok := ctx.Value(rateWaitKey{}).(*pacing); ok && p.notify != nil {
+				p.notify(RateWait{Path: bucketPath(key), Wait: wait, Done: int(p.done.Load()), Total: p.total})
+			}
+		}
+		if err := t.sleep(ctx, wait); err != nil {
+			return err
+		}
 	}
-	now := t.now()
-	if !now.Before(b.reset) {
-		// A new window: assume the full budget until Okta says otherwise.
-		b.remaining = b.limit
-		b.reset = time.Time{}
+}
+
+// RateWait is one wait of the client for the next window of an Okta
+// rate-limit bucket.
+type RateWait struct {
+	// Path is the bucket's endpoint, as Okta's rate-limit documentation
+	// names it: "/api/v1/users/{id}", "/api/v1/users".
+	Path string
+	// Wait is how long until the window resets.
+	Wait time.Duration
+	// Done and Total count the users looked up (Resolve) with the
+	// context so far, and those to look up; Total is 0 when not told.
+	Done, Total int
+}
+
+// String says what the client waits for, in a line for the operator.
+func (w RateWait) String() string {
+	s := fmt.Sprintf("Okta's rate limit for %s: waiting %d s for the next window",
+		safetext.Line(w.Path, 80), int64((w.Wait+time.Second-1)/time.Second))
+	if w.Total > 0 {
+		s += fmt.Sprintf(" (%d of %d users looked up)", w.Done, w.Total)
 	}
-	wait := b.reset.Sub(now)
-	deadline, hasDeadline := ctx.Deadline()
-	if b.remaining > paceThreshold || b.reset.IsZero() || wait > t.maxWait ||
-		hasDeadline && now.Add(wait).After(deadline) {
-		// Budget left, or a wait that could not end in time: send, and
-		// let Okta's answer (and the SDK's 429 handling) decide.
-		b.remaining--
-		t.mu.Unlock()
-		return nil
+	return s
+}
+
+// RateWaitFunc is told of each wait for a rate-limit window, once per wait,
+// before it begins. It runs on the goroutine of the request that waits.
+type RateWaitFunc func(RateWait)
+
+// pacing is what a context carries for WithRateWait.
+type pacing struct {
+	notify RateWaitFunc
+	total  int
+	done   atomic.Int64
+}
+
+// rateWaitKey carries a *pacing in a context.
+type rateWaitKey struct{}
+
+// WithRateWait returns ctx carrying f: every Okta request made with the
+// returned context that has to wait for a rate-limit window tells f
+// first, with how many of total users Resolve has looked up with it.
+func WithRateWait(ctx context.Context, total int, f RateWaitFunc) context.Context {
+	return context.WithValue(ctx, rateWaitKey{}, &pacing{notify: f, total: total})
+}
+
+// lookedUp counts one user looked up with ctx.
+func lookedUp(ctx context.Context) {
+	if p, ok := ctx.Value(rateWaitKey{}).(*pacing); ok {
+		p.done.Add(1)
 	}
-	t.mu.Unlock()
-	return t.sleep(ctx, wait)
+}
+
+// bucketPath is the endpoint of bucket key, with "*" shown as "{id}".
+func bucketPath(key string) string {
+	_, path, _ := strings.Cut(key, " ")
+	return strings.ReplaceAll(path, "*", "{id}")
 }
 
 // record reads the rate-limit headers and request id of an answer.
@@ -324,10 +399,19 @@ func (t *rateTransport) record(ctx context.Context, key string, resp *http.Respo
 	if lerr == nil {
 		b.limit = limit
 	}
-	if rerr == nil {
+	switch {
+	case rerr != nil:
+	case serr != nil || resetEpoch > b.window:
+		// The first answer of a window, or one without a window.
 		b.remaining = remaining
+	case resetEpoch == b.window:
+		// Answers of one window can arrive out of order, and requests
+		// still in flight are counted already: the least is right.
+		b.remaining = min(b.remaining, remaining)
 	}
-	if !reset.IsZero() {
+	if serr == nil && resetEpoch >= b.window {
+		// An answer of an older window (late) changes nothing.
+		b.window = resetEpoch
 		b.reset = reset
 	}
 	t.last = RateStatus{Limit: b.limit, Remaining: b.remaining, Reset: b.reset}
@@ -375,6 +459,7 @@ func authParam(h, name string) string {
 type cappedBody struct {
 	rc   io.ReadCloser
 	left int64
+	done context.CancelFunc // ends the request's timeout
 }
 
 var errTooLarge = fmt.Errorf("the answer from Okta is larger than %d MiB", maxAnswer>>20)
@@ -399,4 +484,10 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 }
 
 // Close implements io.Closer.
-func (b *cappedBody) Close() error { return b.rc.Close() }
+func (b *cappedBody) Close() error {
+	err := b.rc.Close()
+	if b.done != nil {
+		b.done()
+	}
+	return err
+}

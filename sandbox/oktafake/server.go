@@ -50,6 +50,11 @@ type Options struct {
 	// expiry) and rate-limit windows use the wall clock, because the Okta SDK
 	// computes its 429 back-off from the real Date header.
 	Now func() time.Time
+	// RateClock, when set, replaces the wall clock of rate-limit windows
+	// and of the Date header of every answer, so a test can drive a
+	// client's pacing over minutes of windows at once (the client must then
+	// wait on the same clock).
+	RateClock func() time.Time
 	// OrgURL is the org's public URL, e.g. "http://127.0.0.1:8080", used as
 	// the issuer in grants, as the expected audience of client assertions
 	// and as the issuer accepted by the GTR receiver. Empty means "derive it
@@ -178,12 +183,13 @@ type Server struct {
 	services     map[string]*serviceApp
 	access       map[string]*accessToken
 
-	limit    int
-	window   time.Duration
-	buckets  map[string]*bucket
-	force429 int
-	requests int
-	tokenReq int
+	limit     int
+	window    time.Duration
+	rateClock func() time.Time // wall clock of windows and Date; nil: time.Now
+	buckets   map[string]*bucket
+	force429  int
+	requests  int
+	tokenReq  int
 }
 
 // apiToken is a registered SSWS token and the id the System Log names it by.
@@ -236,6 +242,7 @@ func New(o Options) *Server {
 		services:  map[string]*serviceApp{},
 		access:    map[string]*accessToken{},
 		limit:     600,
+		rateClock: o.RateClock,
 		window:    time.Minute,
 		buckets:   map[string]*bucket{},
 	}
@@ -366,6 +373,9 @@ type principal struct {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Okta-Request-Id", randomID(27))
+	if s.rateClock != nil {
+		h.Set("Date", s.wall().UTC().Format(http.TimeFormat))
+	}
 	rep := s.serve(r, h)
 	if rep.body != nil {
 		h.Set("Content-Type", "application/json")
@@ -400,7 +410,7 @@ func (s *Server) serve(r *http.Request, h http.Header) reply {
 	}
 	if s.force429 > 0 {
 		s.force429--
-		wall := time.Now()
+		wall := s.wall()
 		h.Set("X-Rate-Limit-Limit", strconv.Itoa(s.limit))
 		h.Set("X-Rate-Limit-Remaining", "0")
 		h.Set("X-Rate-Limit-Reset", strconv.FormatInt(wall.Unix()+1, 10))
@@ -429,10 +439,18 @@ func (s *Server) serve(r *http.Request, h http.Header) reply {
 	return rt.handle(s, &call{srv: s, r: r, h: h, segs: segs, query: r.URL.Query(), who: who})
 }
 
+// wall is the clock of rate-limit windows and of the Date header.
+func (s *Server) wall() time.Time {
+	if s.rateClock != nil {
+		return s.rateClock()
+	}
+	return time.Now()
+}
+
 // consume spends one request of a bucket's budget and sets the
 // X-Rate-Limit-* headers; it reports false when the budget is exhausted.
 func (s *Server) consume(name string, h http.Header) bool {
-	wall := time.Now()
+	wall := s.wall()
 	b := s.buckets[name]
 	if b == nil || !wall.Before(b.start.Add(s.window)) {
 		b = &bucket{start: wall}
