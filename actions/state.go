@@ -48,6 +48,9 @@ type RunState struct {
 	Done  bool
 	Steps []*StepState
 	byN   map[int]*StepState
+	// Watch is what the containment watches of the run saw, from their
+	// events; nil when the run was never watched.
+	Watch *WatchFindings
 }
 
 // NewRunState returns an empty state for run id.
@@ -60,7 +63,14 @@ func (s *RunState) Apply(ev Event) {
 	if s.RunID == "" {
 		s.RunID = ev.RunID
 	}
-	if ev.RunID != s.RunID || WatchKind(ev.Kind) {
+	if ev.RunID != s.RunID {
+		return
+	}
+	if WatchKind(ev.Kind) {
+		if s.Watch == nil {
+			s.Watch = &WatchFindings{}
+		}
+		s.Watch.apply(ev)
 		return
 	}
 	switch ev.Kind {

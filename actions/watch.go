@@ -67,6 +67,62 @@ type WatchTally struct {
 	Reason string `json:"reason"`
 }
 
+// keptSigns is how many signs WatchFindings keeps; its counts are exact.
+const keptSigns = 100
+
+// WatchFindings is what the watches of a run saw, folded from their audit
+// events (a run may be watched more than once: the board's watch, then
+// ulc watch).
+type WatchFindings struct {
+	// Watches is how many watches started.
+	Watches int
+	// Signs are the signs recorded, oldest first: the first keptSigns.
+	Signs []Sign
+	// Alarms, Attempts and Earlier count every sign recorded.
+	Alarms, Attempts, Earlier int
+	// Polls is the System Log requests of the watches that ended.
+	Polls int
+	// Until is when the last watch was due to end (after any extension).
+	Until time.Time
+	// Ended is why the last watch ended: "time", "stopped", ...; "" while
+	// it runs, or when its process went away before it could say.
+	Ended string
+}
+
+func (w *WatchFindings) apply(ev Event) {
+	switch ev.Kind {
+	case KindWatchStarted:
+		var i WatchInfo
+		_ = json.Unmarshal(ev.Detail, &i)
+		w.Watches++
+		w.Until, w.Ended = i.Until, ""
+	case KindWatchExtended:
+		var x WatchExtension
+		if json.Unmarshal(ev.Detail, &x) == nil {
+			w.Until = x.Until
+		}
+	case KindWatchSign:
+		var s Sign
+		if json.Unmarshal(ev.Detail, &s) != nil {
+			return
+		}
+		var t WatchTally
+		t.Count(s)
+		w.Alarms, w.Attempts, w.Earlier = w.Alarms+t.Alarms, w.Attempts+t.Attempts, w.Earlier+t.Earlier
+		if len(w.Signs) < keptSigns {
+			w.Signs = append(w.Signs, s)
+		}
+	case KindWatchEnded:
+		var t WatchTally
+		_ = json.Unmarshal(ev.Detail, &t)
+		w.Polls += t.Polls
+		w.Ended = t.Reason
+		if w.Ended == "" {
+			w.Ended = "ended"
+		}
+	}
+}
+
 // SignLevel says how bad a sign of re-entry is.
 type SignLevel string
 

@@ -180,10 +180,14 @@ GROUP BY 1, 2`
 // runMarks finds the seq of the last run_started and run_finished event of
 // a run (0 for none) among its events from seq ?1 to ?2, through the kinds'
 // index: a run has one of each (the engine records them), so this looks at
-// a few rows, not all the run's.
+// a few rows, not all the run's. Then whether a watch of the run started,
+// and how many of its signs were alarms, also through the kinds' index.
 const runMarks = `SELECT
 	coalesce((SELECT max(seq) FROM events INDEXED BY events_kind WHERE kind = 'run_started' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3), 0),
-	coalesce((SELECT max(seq) FROM events INDEXED BY events_kind WHERE kind = 'run_finished' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3), 0)`
+	coalesce((SELECT max(seq) FROM events INDEXED BY events_kind WHERE kind = 'run_finished' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3), 0),
+	EXISTS (SELECT 1 FROM events INDEXED BY events_kind WHERE kind = 'watch_started' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3),
+	(SELECT count(*) FROM events INDEXED BY events_kind WHERE kind = 'watch_sign' AND seq BETWEEN ?1 AND ?2 AND run_id = ?3
+		AND json_extract(detail, '$.level') = 'alarm')`
 
 // runLast finds the seq of a run's last event.
 const runLast = `SELECT seq FROM events INDEXED BY events_run_id WHERE run_id = ? ORDER BY seq DESC LIMIT 1`
@@ -275,10 +279,12 @@ func (q *summaries) summary(ctx context.Context, id string, first int64) (RunSum
 		return RunSummary{}, l.wrap(err)
 	}
 	var last, started, finished int64
+	var watched bool
+	var alarms int
 	if err := q.last.QueryRowContext(ctx, id).Scan(&last); err != nil {
 		return RunSummary{}, l.wrap(err)
 	}
-	if err := q.marks.QueryRowContext(ctx, first, last, id).Scan(&started, &finished); err != nil {
+	if err := q.marks.QueryRowContext(ctx, first, last, id).Scan(&started, &finished, &watched, &alarms); err != nil {
 		return RunSummary{}, l.wrap(err)
 	}
 	marks := []any{first, started, finished}
@@ -301,6 +307,7 @@ func (q *summaries) summary(ctx context.Context, id string, first int64) (RunSum
 	if s.Started.IsZero() {
 		s.Started = firstTime
 	}
+	s.Watched, s.WatchAlarms = watched, alarms
 	settle := !st.Done && !running(st.Info)
 	s.Counts = map[actions.Outcome]int{}
 	for _, t := range steps {
@@ -329,6 +336,9 @@ func summarize(st *actions.RunState, evs []actions.Event) RunSummary {
 		Done:        st.Done,
 		Interrupted: !st.Done && !running(st.Info),
 		InProgress:  !st.Done && running(st.Info),
+	}
+	if w := st.Watch; w != nil {
+		s.Watched, s.WatchAlarms = w.Watches > 0, w.Alarms
 	}
 	if s.Started.IsZero() && len(evs) > 0 {
 		s.Started = evs[0].Time

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -110,6 +111,12 @@ func TestRunsEqualsTheFoldOfEveryRun(t *testing.T) {
 					}
 					if r.IntN(2) == 0 {
 						later = append(later, actions.Event{RunID: run.id, Time: at, Kind: actions.KindWatchStarted})
+						// Its signs: some alarms, some denied attempts.
+						for range r.IntN(4) {
+							level := []actions.SignLevel{actions.SignAlarm, actions.SignAttempt}[r.IntN(2)]
+							sign, _ := json.Marshal(actions.Sign{Level: level, EventType: "user.session.start"})
+							later = append(later, actions.Event{RunID: run.id, Time: at, Kind: actions.KindWatchSign, Detail: sign})
+						}
 					}
 					open = append(open[:i], open[i+1:]...)
 					continue

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"ulc/actions"
+	"ulc/history"
 	"ulc/sandbox/oktafake"
 )
 
@@ -153,6 +154,18 @@ func TestWatchSeesTheAttackerAndRecordsIt(t *testing.T) {
 	res, err := b.Verify(ctx, "")
 	if err != nil || !res.OK {
 		t.Fatalf("the log does not verify after the watch: %+v %v", res, err)
+	}
+	// History reads the findings back: the run's view, and its list.
+	st, err := b.State(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := st.Watch; w == nil || w.Watches != 1 || w.Alarms != 1 || w.Attempts != 1 || w.Ended != "time" || len(w.Signs) != 2 || w.Polls != tl.Polls {
+		t.Errorf("the run's view has the watch's findings %+v, want 1 alarm, 1 attempt, both signs, ended by time", w)
+	}
+	runs, err := b.Runs(ctx, history.RunFilter{})
+	if err != nil || len(runs) != 1 || !runs[0].Watched || runs[0].WatchAlarms != 1 {
+		t.Errorf("the history list has %+v (%v), want the run watched with 1 alarm", runs, err)
 	}
 }
 

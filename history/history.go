@@ -49,6 +49,10 @@ type RunSummary struct {
 	// process that runs it is still alive on this host: another ulc, or
 	// this one. Its steps without an answer are still pending.
 	InProgress bool `json:"in_progress,omitempty"`
+	// Watched is true when a containment watch of the run started;
+	// WatchAlarms is how many successes after the run its watches saw.
+	Watched     bool `json:"watched,omitempty"`
+	WatchAlarms int  `json:"watch_alarms,omitempty"`
 }
 
 // VerifyResult is what Verify found.

@@ -283,8 +283,13 @@ func (h *historyScreen) view() string {
 		if r.Started.Year() != now.Year() {
 			when = r.Started.Local().Format("2006-01-02")
 		}
+		result := countsShort(c, r.Counts)
+		if r.WatchAlarms > 0 {
+			// The watch saw someone get in after the run.
+			result = c.st.err.Render("⚠") + " " + result
+		}
 		rows[i] = []string{when, runState(c, r), usersCell(r.Info.Users, uw), clean(r.Info.Reason, 60),
-			clean(r.Info.Ticket, 20), clean(r.Info.Operator, 20), countsShort(c, r.Counts)}
+			clean(r.Info.Ticket, 20), clean(r.Info.Operator, 20), result}
 	}
 	zone, _ := now.Local().Zone()
 	cols := []column{{"STARTED " + zone, 11}, {"STATE", 11}, {"USERS", usersWidth}, {"REASON", 0}, {"TICKET", 10}, {"OPERATOR", 12}, {"RESULT", 14}}
@@ -336,6 +341,12 @@ func (h *historyScreen) detail() []string {
 	if r.Info.ResumeOf != "" {
 		last += " · resumes " + clean(r.Info.ResumeOf, 40)
 	}
+	switch {
+	case r.WatchAlarms > 0:
+		last += fmt.Sprintf(" · ⚠ the watch saw %s after the run", plural(r.WatchAlarms, "success"))
+	case r.Watched:
+		last += " · watched: no success after the run"
+	}
 	return append(lines, c.st.dim.Render(ansi.Truncate(last+" · enter opens it", c.width, "…")))
 }
 
@@ -354,7 +365,7 @@ func runState(c *common, r history.RunSummary) string {
 }
 
 // legend explains the outcome marks.
-const legend = "✓ revoked ∅ not found ✗ rejected/failed ⊘ cancelled ? unknown ◇ planned"
+const legend = "✓ revoked ∅ not found ✗ rejected/failed ⊘ cancelled ? unknown ◇ planned ⚠ alarm"
 
 // countsShort is outcome counts as marks: "✓11 ∅1 ✗1".
 func countsShort(c *common, counts map[actions.Outcome]int) string {

@@ -389,6 +389,8 @@ func (r *runDetailScreen) header() []string {
 	}
 	add("Users", users)
 	add("Steps", fmt.Sprintf("%d: %s", len(r.st.Steps), actions.Tally(r.st.Counts(), outcomeWord)))
+	// What the watch saw after the run, from its events.
+	lines = append(lines, watchFindingLines(c, r.st.Watch, c.now(), 3)...)
 	return lines
 }
 

@@ -360,12 +360,7 @@ func (b *boardScreen) watchLines(maxLines int) []string {
 		left := max(w.until.Sub(c.now()), 0).Truncate(time.Second)
 		head = fmt.Sprintf("watching the System Log: %s left · %s · %s", clock(left), counts, plural(w.polls, "poll"))
 	case w.ended:
-		why := map[string]string{"time": "its time is up", "stopped": "stopped", "quit": "the console closed", "cancelled": "cancelled",
-			"refused": "Okta refuses ulc's credential the System Log: it needs okta.logs.read"}[w.reason]
-		if why == "" {
-			why = clean(w.reason, 80)
-		}
-		head = fmt.Sprintf("watch ended (%s): %s · %s", why, counts, plural(w.polls, "poll"))
+		head = fmt.Sprintf("watch ended (%s): %s · %s", watchEndWords(w.reason), counts, plural(w.polls, "poll"))
 	default:
 		head = ""
 	}
@@ -414,6 +409,69 @@ func (b *boardScreen) watchLines(maxLines int) []string {
 	lines = append(lines, alarm...)
 	if len(lines) > maxLines {
 		lines = lines[:max(maxLines, 1)]
+	}
+	return lines
+}
+
+// watchEndWords says why a watch ended, from the reason it recorded.
+func watchEndWords(reason string) string {
+	why := map[string]string{"time": "its time is up", "stopped": "stopped", "quit": "the console closed", "cancelled": "cancelled",
+		"refused": "Okta refuses ulc's credential the System Log: it needs okta.logs.read"}[reason]
+	if why == "" {
+		why = clean(reason, 80)
+	}
+	return why
+}
+
+// watchFindingLines are what the watches of a run saw, for its view in
+// History: a line with the counts and how the last watch ended (or until
+// when it watches), then up to maxSigns signs, alarms first, and how many
+// more the timeline has.
+func watchFindingLines(c *common, f *actions.WatchFindings, now time.Time, maxSigns int) []string {
+	if f == nil || f.Watches == 0 {
+		return nil
+	}
+	counts := fmt.Sprintf("%s · %s", plural(f.Alarms, "alarm"), plural(f.Attempts, "attempt"))
+	if f.Earlier > 0 {
+		counts += fmt.Sprintf(" · %d earlier", f.Earlier)
+	}
+	state := ""
+	switch {
+	case f.Ended != "":
+		state = "ended: " + watchEndWords(f.Ended)
+	case f.Until.After(now):
+		state = "watching until " + f.Until.Local().Format("15:04:05")
+	default:
+		state = "its process ended before it said why"
+	}
+	head := counts + " · " + state
+	if f.Polls > 0 {
+		head += " · " + plural(f.Polls, "poll")
+	}
+	if f.Watches > 1 {
+		head = fmt.Sprintf("%d watches: %s", f.Watches, head)
+	}
+	if f.Alarms > 0 {
+		head = c.st.err.Render("⚠ " + head)
+	}
+	lines := []string{ansi.Truncate(c.st.label.Render("Watch")+" "+head, c.width, "…")}
+	signs := signOrder(f.Signs)
+	total := f.Alarms + f.Attempts + f.Earlier
+	for i, s := range signs {
+		if i >= maxSigns {
+			break
+		}
+		l := "  " + signLine(s, c.width-2)
+		switch s.Level {
+		case actions.SignAlarm:
+			l = c.st.err.Render(l)
+		case actions.SignEarlier:
+			l = c.st.dim.Render(l)
+		}
+		lines = append(lines, l)
+	}
+	if shown := min(len(signs), maxSigns); total > shown {
+		lines = append(lines, c.st.dim.Render(fmt.Sprintf("  ↓ %d more: t shows them in the timeline", total-shown)))
 	}
 	return lines
 }

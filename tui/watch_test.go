@@ -339,3 +339,49 @@ func TestBoardDoesNotWatchACancelledRunUnasked(t *testing.T) {
 		t.Fatalf("w watched %v", runs)
 	}
 }
+
+// History shows what a run's watch saw: the list marks a run whose watch
+// saw a success after it, and the run's view has the watch's counts, how
+// it ended and its signs, alarms first, from the audit events.
+func TestHistoryShowsTheWatchFindings(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	denied, grant := attackerSigns()
+	started, _ := json.Marshal(actions.WatchInfo{Users: []string{trinity}, Until: testNow.Add(15 * time.Minute)})
+	signA, _ := json.Marshal(denied)
+	signB, _ := json.Marshal(grant)
+	tally, _ := json.Marshal(actions.WatchTally{Alarms: 1, Attempts: 1, Polls: 6, Reason: "stopped"})
+	info, _ := json.Marshal(actions.RunInfo{Reason: "phished", Users: []actions.User{cast[0].User}, Targets: []string{"chat"}})
+	hist.events = func(id string) []actions.Event {
+		return []actions.Event{
+			{Seq: 1, RunID: id, Time: testNow, Kind: actions.KindRunStarted, Detail: info},
+			{Seq: 2, RunID: id, Time: testNow, Kind: actions.KindRunFinished},
+			{Seq: 3, RunID: id, Time: testNow, Kind: actions.KindWatchStarted, Detail: started},
+			{Seq: 4, RunID: id, Time: testNow.Add(8 * time.Second), Kind: actions.KindWatchSign, User: trinity, Detail: signA},
+			{Seq: 5, RunID: id, Time: testNow.Add(20 * time.Second), Kind: actions.KindWatchSign, User: trinity, Detail: signB},
+			{Seq: 6, RunID: id, Time: testNow.Add(time.Minute), Kind: actions.KindWatchEnded, Detail: tally},
+		}
+	}
+	hist.runs[0].Watched, hist.runs[0].WatchAlarms = true, 1
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.waitFor("⚠ the watch saw 1 success after the run")
+	var row string
+	for _, l := range strings.Split(d.frame(), "\n") {
+		if strings.Contains(l, "phished") && strings.Contains(l, "INTERRUPTED") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "⚠ ✓1") {
+		t.Errorf("the list does not mark the run whose watch saw an alarm: %q\n%s", row, d.frame())
+	}
+	d.key("enter")
+	d.waitFor("⚠ 1 alarm · 1 attempt · ended: stopped · 6 polls")
+	d.sees("Watch ")
+	frame := d.frame()
+	i := strings.Index(frame, "⚠ 14:30:20 app.oauth2.token.grant.refresh_token to Dock Control")
+	j := strings.Index(frame, "✓ 14:30:08 user.session.start denied")
+	if i < 0 || j < 0 || j < i {
+		t.Errorf("the run's view does not list the signs, the alarm first:\n%s", frame)
+	}
+	fits(t, "run view of a watched run", d.m.View().Content, 80, 24)
+}
