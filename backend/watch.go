@@ -196,6 +196,9 @@ func (w *watch) run(ctx context.Context) {
 		if fatal == nil && refused == nil && ctx.Err() == nil {
 			// The round's count of requests: the watch is alive.
 			w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls})
+			// An extension asked for during the round counts before the
+			// deadline is looked at.
+			fatal = w.pending(ctx)
 		}
 		if fatal != nil || refused != nil || ctx.Err() != nil || !time.Now().Before(w.until) {
 			break
@@ -260,19 +263,41 @@ func (w *watch) wait(ctx context.Context, next time.Time) error {
 		case <-t.C:
 			return nil
 		case d := <-w.extend:
-			if d <= 0 {
-				continue
-			}
-			until := w.until.Add(d)
-			x := actions.WatchExtension{By: d.String(), Until: until.UTC(), Operator: w.b.opts.Operator, Host: w.b.opts.Host}
-			if err := w.record(context.WithoutCancel(ctx), actions.KindWatchExtended, "", x); err != nil {
+			if err := w.extendBy(ctx, d); err != nil {
 				return err
 			}
-			w.until = until
-			w.b.slog.Info("watch extended", "run", w.runID, "by", d.String(), "until", until.UTC())
-			w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls})
 		}
 	}
+}
+
+// pending takes the extensions already asked for, without waiting.
+func (w *watch) pending(ctx context.Context) error {
+	for {
+		select {
+		case d := <-w.extend:
+			if err := w.extendBy(ctx, d); err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
+}
+
+// extendBy moves the watch's end d later, recorded and reported.
+func (w *watch) extendBy(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	until := w.until.Add(d)
+	x := actions.WatchExtension{By: d.String(), Until: until.UTC(), Operator: w.b.opts.Operator, Host: w.b.opts.Host}
+	if err := w.record(context.WithoutCancel(ctx), actions.KindWatchExtended, "", x); err != nil {
+		return err
+	}
+	w.until = until
+	w.b.slog.Info("watch extended", "run", w.runID, "by", d.String(), "until", until.UTC())
+	w.send(ctx, actions.WatchUpdate{Until: w.until, Polls: w.tally.Polls})
+	return nil
 }
 
 // round polls every user's System Log once and records and reports each

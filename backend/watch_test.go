@@ -317,3 +317,21 @@ func TestWatchExtends(t *testing.T) {
 		t.Fatalf("the log does not verify after the extension: %+v %v", res, err)
 	}
 }
+
+// An extension asked for while the last round polls still counts: the
+// watch goes on to its new end instead of ending at the old one.
+func TestWatchExtendedDuringItsLastRound(t *testing.T) {
+	b, _, _ := openOkta(t)
+	id := contain(t, b, "neo@whiterabbit.fake")
+	ext := make(chan time.Duration, 1)
+	ext <- 300 * time.Millisecond // waiting before the first round ends
+	ch, err := b.Watch(context.Background(), id, actions.WatchOptions{For: time.Nanosecond, Extend: ext})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := (<-ch).Until
+	_, last := drain(t, ch)
+	if want := first.Add(300 * time.Millisecond); !last.Until.Equal(want) || last.Tally.Reason != "time" {
+		t.Errorf("the watch ended due at %v (%s), want %v by time: the extension was lost", last.Until, last.Tally.Reason, want)
+	}
+}
