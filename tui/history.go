@@ -343,9 +343,9 @@ func (h *historyScreen) detail() []string {
 	}
 	switch {
 	case r.WatchAlarms > 0:
-		last += fmt.Sprintf(" · ⚠ the watch saw %s after the run", plural(r.WatchAlarms, "success"))
+		last += " · ⚠ " + plural(r.WatchAlarms, "alarm") // the watch saw a success after the run
 	case r.Watched:
-		last += " · watched: no success after the run"
+		last += " · watched, no alarm"
 	}
 	return append(lines, c.st.dim.Render(ansi.Truncate(last+" · enter opens it", c.width, "…")))
 }

@@ -364,7 +364,7 @@ func TestHistoryShowsTheWatchFindings(t *testing.T) {
 	hist.runs[0].Watched, hist.runs[0].WatchAlarms = true, 1
 	d := newDriver(t, deps, 80, 24)
 	d.key("tab")
-	d.waitFor("⚠ the watch saw 1 success after the run")
+	d.waitFor("2 steps: 1 revoked, 1 unknown · ⚠ 1 alarm · enter opens it")
 	var row string
 	for _, l := range strings.Split(d.frame(), "\n") {
 		if strings.Contains(l, "phished") && strings.Contains(l, "INTERRUPTED") {
