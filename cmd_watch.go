@@ -79,6 +79,9 @@ type watchEnd struct {
 	Type  string `json:"type"` // "watch_ended"
 	RunID string `json:"run_id"`
 	actions.WatchTally
+	// AuditHead is the audit log's head once watch_ended is recorded: the
+	// run summary's head comes before every watch event.
+	AuditHead string `json:"audit_head,omitempty"`
 }
 
 // watchRun watches run id's users for d, printing each sign, and returns an
@@ -132,10 +135,13 @@ func watchRun(ctx context.Context, e *env, b *backend.Backend, id string, d time
 	}
 	t := last.Tally
 	if asJSON {
-		_ = enc.Encode(watchEnd{Type: "watch_ended", RunID: runID, WatchTally: t})
+		_ = enc.Encode(watchEnd{Type: "watch_ended", RunID: runID, WatchTally: t, AuditHead: last.Head})
 	} else {
 		fmt.Fprintf(e.stdout, "watch of run %s ended (%s): %s, %s, %d earlier, %d System Log requests\n",
 			runID, safetext.Line(t.Reason, 80), plural(t.Alarms, "alarm"), plural(t.Attempts, "denied attempt"), t.Earlier, t.Polls)
+		if last.Head != "" {
+			fmt.Fprintf(e.stdout, "audit log %s, head %s\n", b.AuditPath(), last.Head)
+		}
 	}
 	if last.Err != "" {
 		return &exitError{code: exitAudit, err: fmt.Errorf("watch: %s", last.Err)}

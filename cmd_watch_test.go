@@ -67,6 +67,11 @@ func TestWatchAPastRunInTheSandbox(t *testing.T) {
 	if o := objs[2]; o["type"] != "watch_ended" || o["alarms"] != 1.0 || o["attempts"] != 1.0 || o["reason"] != "time" {
 		t.Errorf("last line %v, want the watch's end with 1 alarm and 1 attempt", o)
 	}
+	// The head after the watch's end, which verify takes.
+	jsonHead, _ := objs[2]["audit_head"].(string)
+	if code, out, errOut := ulc(t, "", "audit", "verify", "--head", jsonHead, "--audit-db", db); code != 0 || len(jsonHead) != 64 {
+		t.Errorf("audit verify --head %q (the watch_ended line's): exit %d %s %s", jsonHead, code, out, errOut)
+	}
 	if !strings.Contains(errOut, "watching trinity@whiterabbit.fake for 1s") || !strings.Contains(errOut, "alarm: 1 success after run "+id) {
 		t.Errorf("stderr %q", errOut)
 	}
@@ -75,8 +80,8 @@ func TestWatchAPastRunInTheSandbox(t *testing.T) {
 	// watch reads the log from the run's start, so it sees them again.
 	code, out, _ = ulc(t, "", "watch", id, "--for", "1s", "--config", sb.ConfigPath, "--audit-db", db)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != exitAlarm || len(lines) != 4 {
-		t.Fatalf("exit %d, %d lines, want 4 and 4:\n%s", code, len(lines), out)
+	if code != exitAlarm || len(lines) != 5 {
+		t.Fatalf("exit %d, %d lines, want 4 and 5:\n%s", code, len(lines), out)
 	}
 	if !strings.HasPrefix(lines[0], "✓ ") || !strings.Contains(lines[0], "user.session.start failure from 203.0.113.") ||
 		!strings.Contains(lines[0], "Amsterdam") || !strings.Contains(lines[0], "denied: the containment holds") {
@@ -89,7 +94,10 @@ func TestWatchAPastRunInTheSandbox(t *testing.T) {
 		t.Errorf("advice line %q", lines[2])
 	}
 	if !strings.Contains(lines[3], "ended (time): 1 alarm, 1 denied attempt") {
-		t.Errorf("last line %q", lines[3])
+		t.Errorf("end line %q", lines[3])
+	}
+	if !strings.HasPrefix(lines[4], "audit log "+db+", head ") || strings.HasSuffix(lines[4], jsonHead) {
+		t.Errorf("last line %q, want the log's head after this watch (past the first watch's %s)", lines[4], jsonHead)
 	}
 
 	// The audit log shows the watches with the run, and verifies.
