@@ -56,11 +56,15 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // Syslog facility 13 is "log audit" (RFC 5424, table 1).
 const facilityLogAudit = 13
 
-// severity is the RFC 5424 severity of r: warning (4) for a failure,
-// notice (5) for run events and results, informational (6) otherwise.
+// severity is the RFC 5424 severity of r: critical (2) for a watch alarm
+// (someone got in after the run), warning (4) for a failure or a denied
+// attempt the watch saw, notice (5) for run events and results,
+// informational (6) otherwise.
 func (r record) severity() int {
 	switch {
-	case r.failed():
+	case r.alarm():
+		return 2
+	case r.failed(), r.attempt():
 		return 4
 	case r.Kind == string(actions.KindResult), r.Kind == string(actions.KindRunStarted), r.Kind == string(actions.KindRunFinished):
 		return 5
@@ -127,14 +131,18 @@ func cefHeader(s string) string { return cefHeaderEsc.Replace(s) }
 // cefValue escapes a CEF extension value: '\', '=' and line breaks.
 func cefValue(s string) string { return cefValueEsc.Replace(s) }
 
-// cefSeverity is 0 to 10: 7 for a failure, 5 for a retry, 1 for a plan,
-// 3 otherwise.
+// cefSeverity is 0 to 10: 10 for a watch alarm, 7 for a failure, 6 for a
+// denied attempt the watch saw, 5 for a retry, 1 for a plan, 3 otherwise.
 func (r record) cefSeverity() int {
 	switch {
+	case r.alarm():
+		return 10
 	case r.Kind == string(actions.KindRetry):
 		return 5
 	case r.failed():
 		return 7
+	case r.attempt():
+		return 6
 	case r.Kind == string(actions.KindPlanned):
 		return 1
 	}
@@ -153,6 +161,9 @@ func cef(r record, m Meta) string {
 	}
 	if r.Outcome != "" {
 		name += " " + r.Outcome
+	}
+	if r.Sign != nil {
+		name += " " + r.Sign.Level
 	}
 	version := m.Version
 	if version == "" {
@@ -201,12 +212,22 @@ func cef(r record, m Meta) string {
 	labelled("cs4", "ticket", r.Ticket)
 	labelled("cs5", "config_digest", r.ConfigHash)
 	labelled("cs6", "request_id", r.RequestID)
+	if sg := r.Sign; sg != nil {
+		add("src", sg.IP)
+		add("requestClientApplication", sg.Client)
+		add("cat", sg.Level+" "+sg.EventType)
+		labelled("flexString1", "okta_uuid", sg.UUID)
+		labelled("flexString2", "app", sg.App)
+	}
 	msg := r.Error
 	if r.ErrorCode != "" {
 		msg = strings.TrimSpace(msg + " [" + r.ErrorCode + "]")
 	}
 	if r.Result != "" {
 		msg = r.Result
+	}
+	if r.Sign != nil {
+		msg = r.Sign.Advice
 	}
 	add("msg", msg)
 	b.WriteString(strings.Join(ext, " "))

@@ -24,7 +24,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 const hostile = "phished \"again\" [INC|42] a=b \\ c\nd \x1b[31mred"
 
 // sampleRun is a small run with one of each kind of event: a suspend, a
-// sign-out that is retried, a revocation, one that fails, a user not found.
+// sign-out that is retried, a revocation, one that fails, a user not found,
+// then the watch's denied attempt and its alarm.
 func sampleRun(t testing.TB) []audit.Chained {
 	t.Helper()
 	at := time.Date(2026, 11, 21, 19, 45, 12, 123456000, time.UTC)
@@ -39,6 +40,21 @@ func sampleRun(t testing.TB) []audit.Chained {
 	}
 	counts, _ := json.Marshal(map[actions.Outcome]int{actions.Done: 1, actions.Revoked: 1, actions.Failed: 1, actions.NotFound: 1})
 	user := "trinity@whiterabbit.fake"
+	sign := func(sg actions.Sign) json.RawMessage {
+		b, err := json.Marshal(sg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	denied := sign(actions.Sign{Type: "watch_sign", RunID: "20261121-194512-3f9a2c", User: user, UserID: "00u1",
+		Level: actions.SignAttempt, Time: at.Add(4 * time.Second), AfterS: 4, EventType: "user.session.start",
+		Result: "FAILURE", Reason: "VERIFICATION_ERROR", IP: "203.0.113.66", City: "Amsterdam", Country: "Netherlands",
+		Client: "CHROME on Windows 10", UUID: "d2d817b0-ee69-11f1", Advice: "the containment held: " + hostile})
+	granted := sign(actions.Sign{Type: "watch_sign", RunID: "20261121-194512-3f9a2c", User: user, UserID: "00u1",
+		Level: actions.SignAlarm, Time: at.Add(16 * time.Second), AfterS: 16, EventType: "app.oauth2.token.grant.refresh_token",
+		Result: "SUCCESS", App: "Dock Control", IP: "203.0.113.66", City: "Amsterdam", Country: "Netherlands",
+		Client: "CHROME on Windows 10", UUID: "d9ff25b0-ee69-11f1", Advice: "revoke the app's grants and tokens for the user in Okta"})
 	evs := []actions.Event{
 		{Kind: actions.KindRunStarted, Detail: info},
 		{Kind: actions.KindPlanned, Step: 1, User: user, Target: actions.OktaTarget, Action: actions.ActionSuspend,
@@ -51,6 +67,8 @@ func sampleRun(t testing.TB) []audit.Chained {
 		{Kind: actions.KindResult, Step: 4, User: user, Target: "crm", Action: actions.ActionGTR, Attempt: 1, HTTPStatus: 404, Outcome: actions.NotFound, LatencyMS: 12, Error: "no such user"},
 		{Kind: actions.KindResult, Step: 5, User: user, Target: actions.OktaTarget, Action: actions.ActionDeactivate, Attempt: 1, HTTPStatus: 403, Outcome: actions.Rejected, ErrorCode: "E0000006", Error: "You do not have permission"},
 		{Kind: actions.KindRunFinished, Detail: counts},
+		{Kind: actions.KindWatchSign, User: user, Detail: denied},
+		{Kind: actions.KindWatchSign, User: user, Detail: granted},
 	}
 	out := make([]audit.Chained, len(evs))
 	prev := audit.GenesisHash

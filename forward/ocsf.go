@@ -73,15 +73,20 @@ func ocsfStatus(r record, class int) (int, string) {
 	return 99, r.Outcome // cancelled, unknown, not_sent, planned
 }
 
-// ocsfSeverity is severity_id and severity: High for a step that did not
-// succeed (the attacker may keep access there), Low for a retry,
-// Informational otherwise.
+// ocsfSeverity is severity_id and severity: Critical for a watch alarm
+// (someone got in after the run), High for a step that did not succeed
+// (the attacker may keep access there), Medium for a denied attempt the
+// watch saw, Low for a retry, Informational otherwise.
 func ocsfSeverity(r record) (int, string) {
 	switch {
+	case r.alarm():
+		return 5, "Critical"
 	case r.Kind == string(actions.KindRetry):
 		return 2, "Low"
 	case r.failed():
 		return 4, "High"
+	case r.attempt():
+		return 3, "Medium"
 	}
 	return 1, "Informational"
 }

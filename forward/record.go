@@ -10,6 +10,7 @@ package forward
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 
 	"ulc/actions"
@@ -59,6 +60,17 @@ type record struct {
 	Targets    int
 	// Result is the run's tally, on run_finished only.
 	Result string
+	// Sign is what the watch saw, on watch_sign only: the containment
+	// held (attempt) or someone got in after the run (alarm).
+	Sign *signRecord
+}
+
+// signRecord is a watch sign's Okta System Log event, as forwarded.
+type signRecord struct {
+	Level, EventType, Result, Reason, App string
+	IP, City, Country, Client, UUID       string
+	Advice                                string
+	AfterS                                int64
 }
 
 // text bounds every forwarded string: enough for any id, reason or error,
@@ -89,9 +101,27 @@ func newRecord(ev audit.Chained) record {
 		if json.Unmarshal(ev.Detail, &counts) == nil {
 			r.Result = clean(actions.Tally(counts, nil))
 		}
+	case actions.KindWatchSign:
+		var sg actions.Sign
+		if json.Unmarshal(ev.Detail, &sg) == nil {
+			r.Sign = &signRecord{
+				Level: clean(string(sg.Level)), EventType: clean(sg.EventType), Result: clean(sg.Result),
+				Reason: clean(sg.Reason), App: clean(sg.App), IP: clean(sg.IP), City: clean(sg.City),
+				Country: clean(sg.Country), Client: clean(sg.Client), UUID: clean(sg.UUID),
+				Advice: clean(sg.Advice), AfterS: sg.AfterS,
+			}
+		}
 	}
 	return r
 }
+
+// alarm reports whether the event is a watch sign of someone getting in
+// after the run: the most urgent event ulc forwards.
+func (r record) alarm() bool { return r.Sign != nil && r.Sign.Level == string(actions.SignAlarm) }
+
+// attempt reports whether the event is a watch sign of a denied attempt:
+// the containment held, but someone is trying.
+func (r record) attempt() bool { return r.Sign != nil && r.Sign.Level == string(actions.SignAttempt) }
 
 // failed reports whether the event is one an analyst should look at: a
 // step that did not succeed, or an attempt that will be retried.
@@ -128,6 +158,22 @@ func (r record) summary() string {
 	}
 	if r.Result != "" {
 		line += ": " + r.Result
+	}
+	if sg := r.Sign; sg != nil {
+		line += " " + sg.Level + " " + sg.EventType + " " + sg.Result
+		if sg.App != "" {
+			line += " to " + sg.App
+		}
+		if sg.IP != "" {
+			line += " from " + sg.IP
+		}
+		if place := strings.Trim(sg.City+", "+sg.Country, ", "); place != "" {
+			line += " " + place
+		}
+		line += " " + itoa(sg.AfterS) + " s after revocation"
+		if sg.Advice != "" {
+			line += ": " + sg.Advice
+		}
 	}
 	if r.Reason != "" {
 		line += " by " + r.Operator + ": " + r.Reason
@@ -180,6 +226,20 @@ func (r record) fields() []field {
 	num("users", int64(r.Users))
 	num("targets", int64(r.Targets))
 	add("result", r.Result)
+	if sg := r.Sign; sg != nil {
+		add("sign_level", sg.Level)
+		add("okta_event_type", sg.EventType)
+		add("okta_result", sg.Result)
+		add("okta_reason", sg.Reason)
+		add("app", sg.App)
+		add("src_ip", sg.IP)
+		add("src_city", sg.City)
+		add("src_country", sg.Country)
+		add("client", sg.Client)
+		add("okta_uuid", sg.UUID)
+		fs = append(fs, field{"after_revocation_s", itoa(sg.AfterS), true})
+		add("advice", sg.Advice)
+	}
 	return fs
 }
 
