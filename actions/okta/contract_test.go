@@ -319,6 +319,8 @@ func TestContractClientAgainstPrismMock(t *testing.T) {
 			rec.contract(t, "Get by id", one(c.Get(ctx, exampleUserID)))
 			rec.contract(t, "Get by login", one(c.Get(ctx, exampleUserLogin)))
 			rec.contract(t, "Get by a login with a slash (filter)", one(c.Get(ctx, "dept/isaac@example.com")))
+			c.Prefetch(ctx, []string{exampleUserLogin, "jane.doe@example.com"})
+			rec.contract(t, "Prefetch logins (filter with or)", nil)
 
 			acts, err := c.Activity(ctx, exampleUserID, time.Time{}, 20)
 			if err == nil && (len(acts) == 0 || acts[0].EventType == "") {
@@ -459,6 +461,22 @@ func TestContractSandboxBehindPrismProxy(t *testing.T) {
 	rec.contract(t, "Search two words (search)", found(trinity.ID)(c.Search(ctx, trinity.FirstName+" "+trinity.LastName, 10, "")))
 	rec.contract(t, "Search expression (search)", found(trinity.ID)(c.Search(ctx, `profile.department eq "`+trinity.Department+`"`, 50, "")))
 	rec.contract(t, "Search email (filter)", found(trinity.ID)(c.Search(ctx, trinity.Login, 10, "")))
+	// Several logins in one request: filter with "or", as Okta's grammar
+	// and the spec's listUsers allow; the directory then answers them
+	// without another request.
+	cast := fake.People()[:3]
+	dir := c.Prefetch(ctx, []string{cast[0].Login, cast[1].Login, cast[2].Login})
+	if xs := rec.contract(t, "Prefetch logins (filter with or)", nil); len(xs) != 1 {
+		t.Errorf("Prefetch of 3 logins sent %d requests, want 1", len(xs))
+	}
+	for _, p := range cast {
+		if u, err := dir.Resolve(ctx, p.Login); err != nil || u.ID != p.ID {
+			t.Errorf("prefetched %s: %+v, %v", p.Login, u, err)
+		}
+	}
+	if xs := rec.take(); len(xs) != 0 {
+		t.Errorf("prefetched users were asked for again: %q", exchanges(xs))
+	}
 	// An unknown email: the filter finds nobody, then the search.
 	_, err = c.Search(ctx, "nobody@whiterabbit.fake", 10, "")
 	rec.contract(t, "Search unknown email (filter, then search)", err)

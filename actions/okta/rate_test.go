@@ -161,3 +161,80 @@ func TestPacedWaitCancelled(t *testing.T) {
 		t.Fatalf("answers %v after the cancelled wait, want %d OK and no 429", got, sent)
 	}
 }
+
+// Prefetch asks for 50 logins in three filter requests (20, 20, 10), so at
+// a budget of 10 a minute nothing waits; the directory answers each of them
+// as Resolve would, and the refs a batch cannot answer (an id, a login in
+// another case, an unknown login, an email that is not a login) go through
+// Resolve one by one with the answer Resolve gives.
+func TestPrefetchBatchesLogins(t *testing.T) {
+	cleanEnv(t)
+	clock := &fakeClock{t: time.Now()}
+	fake := oktafake.New(oktafake.Options{People: 60, RateClock: clock.now})
+	fake.AddToken(testToken)
+	var mu sync.Mutex
+	var lines []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		lines = append(lines, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := Connect(context.Background(), Settings{OrgURL: srv.URL, Token: testToken, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.rt.now, c.rt.sleep = clock.now, clock.sleep
+	fake.SetRateLimit(10, time.Minute)
+	mu.Lock()
+	lines = nil
+	mu.Unlock()
+
+	people := fake.People()[:50]
+	refs := make([]string, 0, len(people))
+	for _, p := range people {
+		refs = append(refs, p.Login)
+	}
+	var waits []RateWait
+	ctx := WithRateWait(context.Background(), len(refs), func(w RateWait) { waits = append(waits, w) })
+	dir := c.Prefetch(ctx, refs)
+	mu.Lock()
+	sent := append([]string(nil), lines...)
+	lines = nil
+	mu.Unlock()
+	if len(sent) != 3 {
+		t.Fatalf("Prefetch of 50 logins sent %d requests, want 3: %q", len(sent), sent)
+	}
+	for _, l := range sent {
+		if l != "GET /api/v1/users" {
+			t.Fatalf("Prefetch sent %q", l)
+		}
+	}
+	for _, p := range people {
+		u, err := dir.Resolve(ctx, p.Login)
+		if err != nil || u.ID != p.ID || u.Login != p.Login || u.Status != p.Status {
+			t.Fatalf("%s: %+v, %v; want %s %s", p.Login, u, err, p.ID, p.Status)
+		}
+	}
+	mu.Lock()
+	again := len(lines)
+	mu.Unlock()
+	if again != 0 || len(waits) != 0 || len(clock.waits()) != 0 {
+		t.Fatalf("%d more requests and waits %v after the prefetch, want none", again, clock.waits())
+	}
+
+	// Refs a batch does not answer are resolved one by one, as before.
+	trinity, _ := fake.Person("trinity@whiterabbit.fake")
+	fake.SetRateLimit(100, time.Minute)
+	mixed := []string{trinity.ID, "TRINITY@whiterabbit.fake", "nobody@whiterabbit.fake", people[0].Login}
+	dir = c.Prefetch(context.Background(), mixed)
+	for _, ref := range mixed[:2] {
+		if u, err := dir.Resolve(context.Background(), ref); err != nil || u.ID != trinity.ID {
+			t.Errorf("%s: %+v, %v; want %s", ref, u, err, trinity.ID)
+		}
+	}
+	if _, err := dir.Resolve(context.Background(), "nobody@whiterabbit.fake"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown login: %v, want not found", err)
+	}
+}

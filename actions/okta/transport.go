@@ -339,9 +339,12 @@ func WithRateWait(ctx context.Context, total int, f RateWaitFunc) context.Contex
 }
 
 // lookedUp counts one user looked up with ctx.
-func lookedUp(ctx context.Context) {
+func lookedUp(ctx context.Context) { lookedUpN(ctx, 1) }
+
+// lookedUpN counts n users looked up with ctx.
+func lookedUpN(ctx context.Context, n int) {
 	if p, ok := ctx.Value(rateWaitKey{}).(*pacing); ok {
-		p.done.Add(1)
+		p.done.Add(int64(n))
 	}
 }
 
