@@ -238,3 +238,33 @@ func TestPrefetchBatchesLogins(t *testing.T) {
 		t.Errorf("unknown login: %v, want not found", err)
 	}
 }
+
+// A batch Okta refuses leaves its logins to Resolve, one request each:
+// the plan gets the same users, only slower.
+func TestPrefetchRefusedBatchFallsBack(t *testing.T) {
+	cleanEnv(t)
+	fake := oktafake.New(oktafake.Options{})
+	fake.AddToken(testToken)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("filter") != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"errorCode":"E0000031","errorSummary":"Invalid search criteria.","errorId":"oaeX","errorCauses":[]}`))
+			return
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := Connect(context.Background(), Settings{OrgURL: srv.URL, Token: testToken, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logins := []string{"trinity@whiterabbit.fake", "neo@whiterabbit.fake"}
+	dir := c.Prefetch(context.Background(), logins)
+	for _, l := range logins {
+		want, _ := fake.Person(l)
+		if u, err := dir.Resolve(context.Background(), l); err != nil || u.ID != want.ID {
+			t.Errorf("%s: %+v, %v; want %s", l, u, err, want.ID)
+		}
+	}
+}
