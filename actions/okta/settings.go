@@ -42,12 +42,15 @@ type Settings struct {
 	PrivateKeyPEM []byte
 	// Scopes are the OAuth scopes asked for in private_key mode.
 	Scopes []string
-	// RequestTimeout bounds one call, 429 waits included (default 30s).
+	// RequestTimeout bounds one request from when it leaves until its
+	// answer is read (default 30s); a paced wait for the next rate-limit
+	// window comes before it and is not counted.
 	RequestTimeout time.Duration
 	// MaxRetries is how often the SDK retries a 429 (default 2 when 0;
 	// a negative value means no retries).
 	MaxRetries int
-	// MaxBackoff caps one 429 wait and one pacing wait (default 30s).
+	// MaxBackoff caps the SDK's wait after a 429 (default 30s); the retry
+	// then still waits, paced, until the window Okta announced has reset.
 	MaxBackoff time.Duration
 
 	// Issuer is the iss of iss_sub subjects: [okta] issuer, else OrgURL.
@@ -61,11 +64,11 @@ type Settings struct {
 
 // Defaults applied by Connect to zero Settings fields.
 const (
-	// DefaultRequestTimeout bounds one Okta call, 429 waits included.
+	// DefaultRequestTimeout bounds one Okta request from when it leaves.
 	DefaultRequestTimeout = 30 * time.Second
 	// DefaultMaxRetries is how often a 429 is retried.
 	DefaultMaxRetries = 2
-	// DefaultMaxBackoff caps one wait for a rate-limit window.
+	// DefaultMaxBackoff caps the SDK's wait after a 429.
 	DefaultMaxBackoff = 30 * time.Second
 )
 
