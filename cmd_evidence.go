@@ -87,8 +87,8 @@ Check a bundle with 'ulc audit verify --evidence'.`,
 					Events int                `json:"events"`
 				}{ev.Index.RunID, xf.out, digest, ev.Index.Head, len(ev.Index.Runs), events})
 			}
-			fmt.Fprintf(e.stdout, "evidence of run %s: %d runs, %d events, written to %s\n", safetext.Line(ev.Index.RunID, 60),
-				len(ev.Index.Runs), events, safetext.Line(xf.out, 200))
+			fmt.Fprintf(e.stdout, "evidence of run %s: %s, %s, written to %s\n", safetext.Line(ev.Index.RunID, 60),
+				plural(len(ev.Index.Runs), "run"), plural(events, "event"), safetext.Line(xf.out, 200))
 			fmt.Fprintf(e.stdout, "bundle %s (paste into the ticket)\nlog head at export: event %d %s\n", digest, ev.Index.Head.Seq, ev.Index.Head.Hash)
 			return nil
 		},
