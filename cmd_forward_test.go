@@ -1,110 +1,20 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"ulc/internal/siemtest"
 )
 
 const hecToken = "hec-secret-3b7e19c2"
-
-// tcpSyslog is a plain-TCP syslog receiver on 127.0.0.1 reading
-// octet-counted messages; stop and start keep its port.
-type tcpSyslog struct {
-	t    *testing.T
-	addr string
-	mu   sync.Mutex
-	msgs []string
-	ln   net.Listener
-	wg   sync.WaitGroup
-}
-
-func newTCPSyslog(t *testing.T) *tcpSyslog {
-	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &tcpSyslog{t: t, addr: ln.Addr().String()}
-	_ = ln.Close() // only its port is wanted: the receiver starts down
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *tcpSyslog) start() {
-	var ln net.Listener
-	var err error
-	for range 50 {
-		if ln, err = (&net.ListenConfig{}).Listen(context.Background(), "tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.mu.Lock()
-	s.ln = ln
-	s.mu.Unlock()
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				defer func() { _ = c.Close() }()
-				br := bufio.NewReader(c)
-				for {
-					n, err := br.ReadString(' ')
-					if err != nil {
-						return
-					}
-					size, err := strconv.Atoi(strings.TrimSpace(n))
-					if err != nil {
-						return
-					}
-					msg := make([]byte, size)
-					if _, err := io.ReadFull(br, msg); err != nil {
-						return
-					}
-					s.mu.Lock()
-					s.msgs = append(s.msgs, string(msg))
-					s.mu.Unlock()
-				}
-			}()
-		}
-	}()
-}
-
-func (s *tcpSyslog) stop() {
-	s.mu.Lock()
-	if s.ln != nil {
-		_ = s.ln.Close()
-		s.ln = nil
-	}
-	s.mu.Unlock()
-}
-
-func (s *tcpSyslog) messages() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.msgs...)
-}
 
 // hecFake is a Splunk HTTP Event Collector on loopback (http:// is allowed
 // there) that checks the token.
@@ -150,7 +60,8 @@ var seqRE = regexp.MustCompile(`seq="(\d+)" hash="([0-9a-f]{64})"`)
 func TestAuditForward(t *testing.T) {
 	t.Setenv("HEC_TOKEN", hecToken)
 	f := newFixture(t, map[string]int{"chat": 204, "crm": 404})
-	siem := newTCPSyslog(t)
+	siem := siemtest.NewSyslog(t, "tcp", nil)
+	siem.Stop() // the SIEM is down at first: only its port is wanted
 	hec := &hecFake{}
 	hsrv := httptest.NewServer(hec)
 	t.Cleanup(hsrv.Close)
@@ -169,7 +80,7 @@ name = "splunk"
 format = "hec"
 url = "%s"
 token_env = "HEC_TOKEN"
-`, siem.addr, hsrv.URL)...)
+`, siem.Addr(), hsrv.URL)...)
 	writeFile(t, f.config, cfg)
 
 	code, out, errOut := f.revoke(t, "--yes")
@@ -186,7 +97,7 @@ token_env = "HEC_TOKEN"
 		t.Fatalf("forward with the SIEM down: exit %d\n%s", code, out)
 	}
 
-	siem.start()
+	siem.Start()
 	code, out, errOut = ulc(t, "", "audit", "forward", "--config", f.config, "--audit-db", f.audit)
 	if code != 0 || !regexp.MustCompile(`(?m)^siem: delivered \d+, behind 0$`).MatchString(out) {
 		t.Fatalf("forward with the SIEM back: exit %d\n%s%s", code, out, errOut)
@@ -207,7 +118,7 @@ token_env = "HEC_TOKEN"
 	}
 	n := strings.Count(exported, "\n")
 	got := map[string]string{}
-	for _, m := range siem.messages() {
+	for _, m := range siem.Messages() {
 		sm := seqRE.FindStringSubmatch(m)
 		if sm == nil {
 			t.Fatalf("a message without seq and hash: %s", m)
@@ -239,7 +150,7 @@ token_env = "HEC_TOKEN"
 			t.Errorf("the collector was sent Authorization %q", a)
 		}
 	}
-	for _, text := range append(append(siem.messages(), hec.bodies...), out, errOut) {
+	for _, text := range append(append(siem.Messages(), hec.bodies...), out, errOut) {
 		for _, secret := range []string{hecToken, cliToken} {
 			if strings.Contains(text, secret) {
 				t.Errorf("a token was forwarded or printed: %s", text)
@@ -266,16 +177,17 @@ func TestAuditForwardWithoutDestinations(t *testing.T) {
 // background, without ulc audit forward.
 func TestNextRunDeliversWhatIsBehind(t *testing.T) {
 	f := newFixture(t, map[string]int{"chat": 204})
-	siem := newTCPSyslog(t)
+	siem := siemtest.NewSyslog(t, "tcp", nil)
+	siem.Stop() // the SIEM is down at first: only its port is wanted
 	cfg, err := os.ReadFile(f.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, f.config, append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"cef\"\nurl = \"tcp://%s\"\n", siem.addr)...))
+	writeFile(t, f.config, append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"cef\"\nurl = \"tcp://%s\"\n", siem.Addr())...))
 	if code, _, errOut := f.revoke(t, "--yes"); code != 0 {
 		t.Fatalf("revoke with the SIEM down: exit %d %s", code, errOut)
 	}
-	siem.start()
+	siem.Start()
 	if code, _, errOut := f.revoke(t, "--yes"); code != 0 {
 		t.Fatalf("revoke with the SIEM back: exit %d %s", code, errOut)
 	}
@@ -287,7 +199,7 @@ func TestNextRunDeliversWhatIsBehind(t *testing.T) {
 	cefSeq := regexp.MustCompile(`externalId=(\d+) `)
 	waitUntil(t, "both runs' events at the SIEM", func() bool {
 		seen := map[string]bool{}
-		for _, m := range siem.messages() {
+		for _, m := range siem.Messages() {
 			if sm := cefSeq.FindStringSubmatch(m); sm != nil {
 				seen[sm[1]] = true
 			}
@@ -300,13 +212,12 @@ func TestNextRunDeliversWhatIsBehind(t *testing.T) {
 // with nothing sent.
 func TestAuditForwardUnreadableLog(t *testing.T) {
 	f := newFixture(t, map[string]int{"chat": 204})
-	siem := newTCPSyslog(t)
-	siem.start()
+	siem := siemtest.NewSyslog(t, "tcp", nil)
 	cfg, err := os.ReadFile(f.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, f.config, append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", siem.addr)...))
+	writeFile(t, f.config, append(cfg, fmt.Sprintf("\n[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", siem.Addr())...))
 	writeFile(t, f.audit, []byte("this is not an SQLite database, and it is longer than its header would be..........."))
 	for _, args := range [][]string{{}, {"--status"}} {
 		code, out, errOut := ulc(t, "", append([]string{"audit", "forward", "--config", f.config, "--audit-db", f.audit}, args...)...)
@@ -314,7 +225,7 @@ func TestAuditForwardUnreadableLog(t *testing.T) {
 			t.Errorf("audit forward %v on a damaged log: exit %d %s%s", args, code, out, errOut)
 		}
 	}
-	if n := len(siem.messages()); n != 0 {
+	if n := len(siem.Messages()); n != 0 {
 		t.Errorf("%d messages sent from a damaged log", n)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"ulc/audit"
 	"ulc/config"
+	"ulc/internal/siemtest"
 )
 
 func newLog(t *testing.T) *audit.Log {
@@ -101,40 +102,40 @@ func cursorOf(t *testing.T, l *audit.Log, name string) int64 {
 // event, octet-counted over TLS to a server of a private CA, once each,
 // and stores the cursor at the head.
 func TestDeliverOverTLSWithPrivateCA(t *testing.T) {
-	ca := newTestCA(t)
-	rcv := newSyslogReceiver(t, "tls", &ca)
+	ca := siemtest.NewPKI(t)
+	rcv := siemtest.NewSyslog(t, "tls", ca)
 	l := newLog(t)
 	head := recordRun(t, l, 3)
-	f := newForwarder(t, l, Destination{Config: fw("siem", config.FormatRFC5424, "tcp+tls://"+rcv.addr), CA: ca.caPEM})
+	f := newForwarder(t, l, Destination{Config: fw("siem", config.FormatRFC5424, "tcp+tls://"+rcv.Addr()), CA: ca.CAPEM})
 	st := f.Deliver(context.Background(), "")
 	if len(st) != 1 || !st[0].OK() || st[0].Delivered != head {
 		t.Fatalf("Deliver = %+v, want siem delivered %d, behind 0", st, head)
 	}
-	if dups := wantEvery(t, l, seqs(t, rcv.messages()), head); dups != 0 {
+	if dups := wantEvery(t, l, seqs(t, rcv.Messages()), head); dups != 0 {
 		t.Errorf("%d duplicates without an outage", dups)
 	}
 	if c := cursorOf(t, l, "siem"); c != head {
 		t.Errorf("cursor %d, want %d", c, head)
 	}
 	// Nothing more to send: a second delivery sends nothing.
-	if st := f.Deliver(context.Background(), "siem"); st[0].Delivered != head || len(rcv.messages()) != int(head) {
-		t.Errorf("a second Deliver sent again: %+v, %d messages", st, len(rcv.messages()))
+	if st := f.Deliver(context.Background(), "siem"); st[0].Delivered != head || len(rcv.Messages()) != int(head) {
+		t.Errorf("a second Deliver sent again: %+v, %d messages", st, len(rcv.Messages()))
 	}
 }
 
 // TestTLSWithoutTheCAIsRefused: a server the CA did not sign (here: the
 // system roots do not know the test CA) gets nothing, and the cursor stays.
 func TestTLSWithoutTheCAIsRefused(t *testing.T) {
-	ca := newTestCA(t)
-	rcv := newSyslogReceiver(t, "tls", &ca)
+	ca := siemtest.NewPKI(t)
+	rcv := siemtest.NewSyslog(t, "tls", ca)
 	l := newLog(t)
 	head := recordRun(t, l, 1)
-	f := newForwarder(t, l, Destination{Config: fw("siem", config.FormatCEF, "tcp+tls://"+rcv.addr)})
+	f := newForwarder(t, l, Destination{Config: fw("siem", config.FormatCEF, "tcp+tls://"+rcv.Addr())})
 	st := f.Deliver(context.Background(), "")
 	if st[0].OK() || !strings.Contains(st[0].Error, "certificate") || st[0].Behind != head {
 		t.Errorf("Deliver to an unknown CA = %+v, want a certificate error and %d behind", st[0], head)
 	}
-	if n := len(rcv.messages()); n != 0 {
+	if n := len(rcv.Messages()); n != 0 {
 		t.Errorf("%d messages reached a server whose certificate was not checked", n)
 	}
 	if c := cursorOf(t, l, "siem"); c != 0 {
@@ -149,24 +150,23 @@ func TestTLSWithoutTheCAIsRefused(t *testing.T) {
 func TestForwardsAfterEachCommitAndCatchesUpAfterAnOutage(t *testing.T) {
 	for _, network := range []string{"tls", "tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
-			var ca *testCA
+			var ca *siemtest.PKI
 			scheme := network
 			if network == "tls" {
-				c := newTestCA(t)
-				ca, scheme = &c, "tcp+tls"
+				ca, scheme = siemtest.NewPKI(t), "tcp+tls"
 			}
-			rcv := newSyslogReceiver(t, network, ca)
+			rcv := siemtest.NewSyslog(t, network, ca)
 			l := newLog(t)
-			d := Destination{Config: fw("siem", config.FormatRFC5424, scheme+"://"+rcv.addr)}
+			d := Destination{Config: fw("siem", config.FormatRFC5424, scheme+"://"+rcv.Addr())}
 			if ca != nil {
-				d.CA = ca.caPEM
+				d.CA = ca.CAPEM
 			}
 			f := newForwarder(t, l, d)
 			f.Start()
 			head := recordRun(t, l, 2)
-			waitFor(t, "the first run to arrive", func() bool { return len(seqs(t, rcv.messages())) == int(head) })
+			waitFor(t, "the first run to arrive", func() bool { return len(seqs(t, rcv.Messages())) == int(head) })
 
-			rcv.stop()
+			rcv.Stop()
 			head = recordRun(t, l, 3)
 			if network != "udp" {
 				// A stream notices the closed connection: the status says
@@ -181,19 +181,19 @@ func TestForwardsAfterEachCommitAndCatchesUpAfterAnOutage(t *testing.T) {
 				}
 				t.Logf("during the outage: %s", s.Line())
 			}
-			rcv.start()
+			rcv.Start()
 			if network == "udp" {
 				// Datagrams sent while nobody listened are gone: UDP has
 				// no way to know. What is recorded from now on arrives.
-				before := len(rcv.messages())
+				before := len(rcv.Messages())
 				more := recordRun(t, l, 1)
-				waitFor(t, "the next run to arrive", func() bool { return len(rcv.messages()) >= before+int(more-head) })
+				waitFor(t, "the next run to arrive", func() bool { return len(rcv.Messages()) >= before+int(more-head) })
 				return
 			}
 			waitFor(t, "every event to arrive after the outage", func() bool {
-				return len(seqs(t, rcv.messages())) == int(head) && f.Status()[0].OK()
+				return len(seqs(t, rcv.Messages())) == int(head) && f.Status()[0].OK()
 			})
-			dups := wantEvery(t, l, seqs(t, rcv.messages()), head)
+			dups := wantEvery(t, l, seqs(t, rcv.Messages()), head)
 			t.Logf("%d events, %d duplicates", head, dups)
 		})
 	}
@@ -217,8 +217,8 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestHECTokenGoesOnlyToItsCollector(t *testing.T) {
 	const tokA, tokB = "hec-token-a-5d0c2f7e", "hec-token-b-91aa3c04"
 	a, b := newHECCollector(t, tokA), newHECCollector(t, tokB)
-	ca := newTestCA(t)
-	rcv := newSyslogReceiver(t, "tls", &ca)
+	ca := siemtest.NewPKI(t)
+	rcv := siemtest.NewSyslog(t, "tls", ca)
 	l := newLog(t)
 	head := recordRun(t, l, 2)
 	hecA := fw("splunk-a", config.FormatHEC, a.srv.URL+"/services/collector/event")
@@ -226,7 +226,7 @@ func TestHECTokenGoesOnlyToItsCollector(t *testing.T) {
 	f := newForwarder(t, l,
 		Destination{Config: hecA, Token: tokA, CA: a.caPEM},
 		Destination{Config: hecB, Token: tokB, CA: b.caPEM},
-		Destination{Config: fw("siem", config.FormatOCSF, "tcp+tls://"+rcv.addr), CA: ca.caPEM})
+		Destination{Config: fw("siem", config.FormatOCSF, "tcp+tls://"+rcv.Addr()), CA: ca.CAPEM})
 	for _, s := range f.Deliver(context.Background(), "") {
 		if !s.OK() || s.Delivered != head {
 			t.Errorf("%+v, want delivered %d", s, head)
@@ -253,7 +253,7 @@ func TestHECTokenGoesOnlyToItsCollector(t *testing.T) {
 		}
 		c.h.mu.Unlock()
 	}
-	for _, m := range rcv.messages() {
+	for _, m := range rcv.Messages() {
 		if strings.Contains(m, tokA) || strings.Contains(m, tokB) {
 			t.Errorf("a syslog line holds a token: %s", m)
 		}
@@ -283,11 +283,11 @@ func TestHECRefusalIsTheStatus(t *testing.T) {
 // TestProbeReportsWithoutSending: Probe says how far behind and whether
 // the destination answers, and sends nothing.
 func TestProbeReportsWithoutSending(t *testing.T) {
-	ca := newTestCA(t)
-	rcv := newSyslogReceiver(t, "tls", &ca)
+	ca := siemtest.NewPKI(t)
+	rcv := siemtest.NewSyslog(t, "tls", ca)
 	l := newLog(t)
 	head := recordRun(t, l, 1)
-	f := newForwarder(t, l, Destination{Config: fw("siem", config.FormatRFC5424, "tcp+tls://"+rcv.addr), CA: ca.caPEM})
+	f := newForwarder(t, l, Destination{Config: fw("siem", config.FormatRFC5424, "tcp+tls://"+rcv.Addr()), CA: ca.CAPEM})
 	st, err := f.Probe(context.Background(), "")
 	if err != nil || len(st) != 1 || st[0].Error != "" || st[0].Behind != head {
 		t.Fatalf("Probe = %+v, %v", st, err)
@@ -295,12 +295,12 @@ func TestProbeReportsWithoutSending(t *testing.T) {
 	if got := st[0].Line(); got != fmt.Sprintf("siem ✗ %d behind: not delivered yet", head) {
 		t.Errorf("line %q", got)
 	}
-	rcv.stop()
+	rcv.Stop()
 	st, _ = f.Probe(context.Background(), "siem")
 	if !strings.Contains(st[0].Error, "refused") {
 		t.Errorf("Probe of a stopped receiver = %+v", st[0])
 	}
-	if n := len(rcv.messages()); n != 0 {
+	if n := len(rcv.Messages()); n != 0 {
 		t.Errorf("Probe sent %d messages", n)
 	}
 }
