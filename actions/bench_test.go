@@ -50,20 +50,8 @@ func benchFanOut(b *testing.B, n, conc int, delay time.Duration) {
 	srv.Start()
 	defer srv.Close()
 
-	var src strings.Builder
-	fmt.Fprintf(&src, "[defaults]\ntimeout = \"10s\"\nconcurrency = %d\n", conc)
-	for i := range n {
-		fmt.Fprintf(&src, "[[target]]\nname = \"app-%04d\"\nurl = \"%s/gtr/%d\"\ntoken_env = \"T_TOKEN\"\n", i, srv.URL, i)
-	}
 	dir := b.TempDir()
-	path := filepath.Join(dir, "targets.toml")
-	if err := os.WriteFile(path, []byte(src.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	f, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := fanOutTargets(b, dir, n, conc, srv.URL, "")
 	log, err := audit.Open(filepath.Join(dir, "audit.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -118,6 +106,27 @@ func benchFanOut(b *testing.B, n, conc int, delay time.Duration) {
 	b.ReportMetric(float64(ulcTime)/float64(refTime), "x-ref")
 	b.ReportMetric(per(firstReq), "first-req-ms")
 	b.ReportMetric(0, "ns/op") // the iteration holds both senders: ms/run and ref-ms/run say it
+}
+
+// fanOutTargets writes and loads a targets.toml in dir of n GTR targets
+// at base/gtr/I with concurrency conc, followed by extra.
+func fanOutTargets(b *testing.B, dir string, n, conc int, base, extra string) *config.File {
+	b.Helper()
+	var src strings.Builder
+	fmt.Fprintf(&src, "[defaults]\ntimeout = \"10s\"\nconcurrency = %d\n", conc)
+	for i := range n {
+		fmt.Fprintf(&src, "[[target]]\nname = \"app-%04d\"\nurl = \"%s/gtr/%d\"\ntoken_env = \"T_TOKEN\"\n", i, base, i)
+	}
+	src.WriteString(extra)
+	path := filepath.Join(dir, "targets.toml")
+	if err := os.WriteFile(path, []byte(src.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	f, err := config.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return f
 }
 
 // bareSender is the reference the fan-out is measured against: the
@@ -204,21 +213,9 @@ func BenchmarkFanOutForwarded(b *testing.B) {
 		}
 	}()
 
-	var src strings.Builder
-	fmt.Fprintf(&src, "[defaults]\ntimeout = \"10s\"\nconcurrency = %d\n", conc)
-	for i := range n {
-		fmt.Fprintf(&src, "[[target]]\nname = \"app-%04d\"\nurl = \"%s/gtr/%d\"\ntoken_env = \"T_TOKEN\"\n", i, srv.URL, i)
-	}
-	fmt.Fprintf(&src, "[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", sink.Addr())
 	dir := b.TempDir()
-	path := filepath.Join(dir, "targets.toml")
-	if err := os.WriteFile(path, []byte(src.String()), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	f, err := config.Load(path)
-	if err != nil {
-		b.Fatal(err)
-	}
+	f := fanOutTargets(b, dir, n, conc, srv.URL,
+		fmt.Sprintf("[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", sink.Addr()))
 	open := func(name string) *audit.Log {
 		l, err := audit.Open(filepath.Join(dir, name))
 		if err != nil {
