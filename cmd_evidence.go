@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -121,46 +120,25 @@ func checkEvidenceOut(out string) error {
 	return nil
 }
 
-// kindResidual is what each kind's connector says stays alive after a
-// successful sign-out (its Residual), for an export that cannot open the
-// run's targets (the file is not there, or has changed, or the credential
-// is not available where the bundle is made). A test keeps it equal to
-// the connectors' own words.
-func kindResidual(kind string, revokesGrants bool) string {
-	switch kind {
-	case config.KindGoogle:
-		if revokesGrants {
-			return "App passwords, backup codes and the password survive the sign-out until the app passwords are deleted, the backup codes invalidated or the user suspended in the Google Admin console."
-		}
-		return "OAuth grants (Gmail and Drive apps, third-party apps), app passwords, backup codes and the password survive the sign-out until the grants are deleted (revoke_oauth_grants = true), the app passwords deleted, the backup codes invalidated or the user suspended."
-	case config.KindMicrosoft:
-		return "Access tokens already issued stay valid until they expire (up to 90 minutes; about 15 at Exchange Online, SharePoint Online and Teams, which evaluate revocation continuously), B2B guest users are not signed out by their home tenant's sessions, and app sessions not tied to Entra refresh tokens may survive: disable the account (accountEnabled false) to stop new sign-ins."
-	case config.KindSlack:
-		return "App OAuth tokens the user authorized (xoxp-) may outlive the session reset, since Slack documents only that sessions are wiped: deactivate the user to be sure."
-	case config.KindCAEP:
-		return "Up to the receiver: 202 means it accepted the session-revoked event, not that it ended the sessions, so confirm in the receiver's own log (Okta: System Log event security.events.provider.receive_event)."
-	case config.KindZoom:
-		return "Only the SSO session ends: sessions of password (non-SSO) logins and other apps' sessions may survive; deactivate the user (PUT users/{userId}/status {\"action\":\"deactivate\"}) for certainty."
-	case config.KindGitHub:
-		return "Only this organization's SSO authorizations end: the user's PATs, SSH keys, OAuth and GitHub App tokens and web sessions stay valid outside it, and they can authorize them again after an SSO sign-in; remove them from the organization (or, with Enterprise Managed Users, revoke their credentials at the enterprise) to be sure."
-	}
-	return ""
-}
-
 // evidenceResiduals says, per target of the bundle's runs, what stays
-// alive after a successful sign-out, and how that was established: from
-// each run's own targets.toml when it is still there unchanged (its
-// digest is the one the run recorded), through the target's connector;
-// else from the target's kind. A Google target's grants deletion is then
-// read from the run itself (its steps listed the user's grants).
+// alive after a successful sign-out, and how that was established: as
+// each run recorded it; for a run recorded before runs held it, from its
+// own targets.toml when that is still there unchanged (its digest is the
+// one the run recorded), through the target's connector.
 func evidenceResiduals(ctx context.Context, getenv func(string) string, ev *audit.Evidence) (map[string]string, string) {
 	out := map[string]string{}
-	fromConfig, fromKind := false, false
+	fromRun, fromConfig := false, false
 	loaded := map[string]bool{}
 	for _, run := range ev.Runs {
 		info := run.State.Info
+		for name, r := range info.Residual {
+			if _, done := out[name]; !done && r != "" {
+				out[name] = r
+				fromRun = true
+			}
+		}
 		key := info.ConfigPath + "\x00" + info.ConfigDigest
-		if info.ConfigPath == "" || loaded[key] {
+		if info.Residual != nil || info.ConfigPath == "" || loaded[key] {
 			continue
 		}
 		loaded[key] = true
@@ -172,56 +150,20 @@ func evidenceResiduals(ctx context.Context, getenv func(string) string, ev *audi
 			if _, done := out[t.Name]; done {
 				continue
 			}
-			r := actions.ResidualOf(ctx, t, getenv)
-			if r == "" {
-				r = kindResidual(t.EffectiveKind(), t.RevokeOAuthGrants)
+			if r := actions.ResidualOf(ctx, t, getenv); r != "" {
+				out[t.Name] = r
+				fromConfig = true
 			}
-			out[t.Name] = r
-			fromConfig = true
-		}
-	}
-	for _, run := range ev.Runs {
-		for _, s := range run.State.Steps {
-			if _, done := out[s.Target]; done || s.Action.Okta() {
-				continue
-			}
-			if r := kindResidual(s.Kind, listedGrants(run.Events, s.Target)); r != "" {
-				out[s.Target] = r
-				fromKind = true
-			}
-		}
-	}
-	for name, r := range out {
-		if r == "" {
-			delete(out, name)
 		}
 	}
 	var how []string
+	if fromRun {
+		how = append(how, "as each run recorded it when it was planned")
+	}
 	if fromConfig {
 		how = append(how, "from the targets.toml each run recorded, unchanged since (same digest), through each target's connector")
 	}
-	if fromKind {
-		how = append(how, "from each target's kind, as its connector documents it (the run's targets.toml is not here or has changed since)")
-	}
 	return out, strings.Join(how, "; ")
-}
-
-// listedGrants reports whether the run's steps at target listed the
-// user's OAuth grants (Google's tokens.list), which only a target with
-// revoke_oauth_grants does.
-func listedGrants(evs []actions.Event, target string) bool {
-	for _, ev := range evs {
-		if ev.Kind != actions.KindAttempt || ev.Target != target || len(ev.Detail) == 0 {
-			continue
-		}
-		var d struct {
-			Call string `json:"call"`
-		}
-		if json.Unmarshal(ev.Detail, &d) == nil && d.Call == "tokens.list" {
-			return true
-		}
-	}
-	return false
 }
 
 // verifyEvidence is ulc audit verify --evidence: the bundle alone, or with

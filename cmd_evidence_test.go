@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"ulc/actions"
-	"ulc/config"
 	"ulc/sandbox"
 	"ulc/sandbox/oktafake"
 )
@@ -292,44 +290,6 @@ func TestEvidenceOfABrokenLogIsRefused(t *testing.T) {
 	}
 }
 
-// TestKindResidualIsTheConnectorsOwn keeps the residual an export uses
-// when it cannot open a target equal to what each connector says.
-func TestKindResidualIsTheConnectorsOwn(t *testing.T) {
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir, Vendors: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sb.Close() })
-	cfg, err := config.Load(sb.ConfigPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{}
-	for _, tg := range cfg.Targets {
-		kind := tg.EffectiveKind()
-		for _, grants := range []bool{false, true} {
-			if grants && kind != config.KindGoogle {
-				continue
-			}
-			tg.RevokeOAuthGrants = grants
-			got := actions.ResidualOf(t.Context(), tg, os.Getenv)
-			if got == "" && kind != config.KindGTR {
-				t.Fatalf("%s (%s) cannot be opened in the sandbox", tg.Name, kind)
-			}
-			if want := kindResidual(kind, grants); got != want {
-				t.Errorf("kind %s (revoke_oauth_grants %v): the connector says\n%q\nthe export's table\n%q", kind, grants, got, want)
-			}
-			seen[kind] = true
-		}
-	}
-	for _, k := range config.Kinds() {
-		if !seen[k] {
-			t.Errorf("the sandbox has no target of kind %s to compare", k)
-		}
-	}
-}
-
 // tamper runs q on the log behind its triggers' back.
 func tamper(t *testing.T, path, q string) {
 	t.Helper()
@@ -399,4 +359,26 @@ func zipNames(t *testing.T, p string) []string {
 		names = append(names, f.Name)
 	}
 	return names
+}
+
+// What stays alive is recorded with the run: a bundle made where the run's
+// targets.toml no longer is still says it for every vendor target.
+func TestEvidenceResidualWithoutTheRunsTargets(t *testing.T) {
+	sb, db, id := sandboxRun(t)
+	if err := os.Rename(sb.ConfigPath, sb.ConfigPath+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "bundle")
+	if code, stdout, errOut := ulc(t, "", "audit", "evidence", id, "-o", out, "--audit-db", db); code != 0 {
+		t.Fatalf("evidence: exit %d: %s %s", code, stdout, errOut)
+	}
+	report, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"as each run recorded it", `App passwords\, backup codes`, `Access tokens already issued stay valid`} {
+		if !strings.Contains(string(report), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
 }

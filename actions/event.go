@@ -169,6 +169,12 @@ type RunInfo struct {
 	// were never sent (see RunState.Unrecorded). 0 in logs written before
 	// it was recorded.
 	Steps int `json:"steps,omitempty"`
+	// Residual is, per target, what stays alive there after its steps
+	// succeed, in its connector's words (Plan.Residual): recorded with the
+	// run, so a review reads what the operator was told without the
+	// targets.toml or credentials of the day. Absent in logs written
+	// before it was recorded.
+	Residual map[string]string `json:"residual,omitempty"`
 }
 
 // StepDetail is the exact request a planned step will send. It never holds

@@ -188,6 +188,7 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	}
 	p.Info = req.runInfo(users, okta)
 	p.Info.Steps = len(p.Steps)
+	p.Info.Residual = p.Residual()
 	return p, nil
 }
 
