@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ulc/config"
@@ -22,7 +23,9 @@ import (
 type Journal interface {
 	// Record appends evs as one atomic batch. With wait it returns only once
 	// they are durable; without, it queues them and a failure surfaces on a
-	// later call.
+	// later call. Batches are recorded in the order of the calls, and a
+	// failed batch fails every later one: so a Record with wait that
+	// returns nil has also made durable every batch recorded before it.
 	Record(ctx context.Context, wait bool, evs ...Event) error
 }
 
@@ -88,15 +91,29 @@ type run struct {
 	planFailed bool
 	planCond   *sync.Cond
 	// attempting is closed when the first attempt is being recorded: the
-	// plan's second chunk waits for it, so that first attempt has a
-	// transaction of its own rather than one behind the chunk's.
+	// plan's second chunk waits for it, so that first attempt is not
+	// queued behind the chunk's transaction.
 	attempting chan struct{}
 	attemptOne sync.Once
+	// firstChunk is the plan's first chunk (run_started and the first
+	// steps) until it is handed to the journal, in one batch with the
+	// run's first event (usually the first attempt), or alone once
+	// attemptWait has passed; firstOut is set once it was. firstMu is
+	// held while it is handed over, so that no event of the run is
+	// recorded before it.
+	firstMu    sync.Mutex
+	firstChunk []Event
+	firstOut   atomic.Bool
+	// sent is set once an attempt is durable: from then on a request may
+	// have left.
+	sent atomic.Bool
 }
 
-// attemptWait bounds how long the plan's second chunk waits for the first
-// attempt (a run whose first steps cannot be sent has none).
-const attemptWait = 5 * time.Millisecond
+// attemptWait bounds how long the plan's first chunk waits for the first
+// attempt to be recorded with it, and the second chunk behind it (a run
+// whose first steps cannot be sent has none). A variable so tests can
+// take time out of the picture.
+var attemptWait = 5 * time.Millisecond
 
 // Plan chunks: the first holds only a few steps, so the first requests
 // leave soon after the operator confirms; the others double in size up to
@@ -121,18 +138,20 @@ var (
 // the plan holds) with the first few steps, then the rest while the first
 // requests are out. No step is sent before its planned event is durable,
 // so a crash leaves every sent step planned, and steps missing from the
-// log were never sent.
+// log were never sent. The first chunk goes to the journal in one batch
+// with the first attempt, so the first request waits for one commit
+// after the operator confirms, not two.
 func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 	r := &run{x: x, plan: p, state: NewRunState(p.RunID), attempting: make(chan struct{})}
 	r.planCond = sync.NewCond(&r.mu)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	defer r.cancel()
-	// Fail closed: the run and its first steps are durable before the
-	// first request leaves.
+	// Fail closed: the run and its first steps are recorded in the same
+	// atomic batch as the first attempt, or before it, so they are durable
+	// before the first request leaves.
 	first := min(firstChunk, len(p.Steps))
-	if err := r.recordPlan(0, first, p.StartEvent()); err != nil {
-		return r.state, fmt.Errorf("%w: %v (nothing was sent)", ErrAudit, err)
-	}
+	r.firstChunk = append([]Event{p.StartEvent()}, p.PlanEvents(0, first)...)
+	r.letGo(0, first, r.firstChunk)
 	recorded := make(chan struct{})
 	go func() {
 		defer close(recorded)
@@ -140,7 +159,7 @@ func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 		// attempts, which wait for the log behind the next chunk, are
 		// not held up by a large one.
 		size := first
-		if first < len(p.Steps) && !p.Info.DryRun {
+		if first > 0 && !p.Info.DryRun {
 			timer := time.NewTimer(attemptWait)
 			select {
 			case <-r.attempting:
@@ -149,17 +168,14 @@ func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 			}
 			timer.Stop()
 		}
+		if err := r.record(true, Event{}); err != nil {
+			r.planFailure(err)
+			return
+		}
 		for from := first; from < len(p.Steps); from += size {
 			size = min(2*size, planChunk)
 			if err := r.recordPlan(from, min(from+size, len(p.Steps))); err != nil {
-				r.mu.Lock()
-				if r.auditErr == nil {
-					r.auditErr = err
-					r.cancel()
-				}
-				r.planFailed = true
-				r.planCond.Broadcast()
-				r.mu.Unlock()
+				r.planFailure(err)
 				return
 			}
 		}
@@ -175,22 +191,75 @@ func (x *Executor) Execute(ctx context.Context, p *Plan) (*RunState, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.auditErr != nil {
+		if !r.sent.Load() {
+			return r.state, fmt.Errorf("%w: %v (nothing was sent)", ErrAudit, r.auditErr)
+		}
 		return r.state, fmt.Errorf("%w: %v", ErrAudit, r.auditErr)
 	}
 	return r.state, nil
 }
 
-// recordPlan records the planned events of steps [from, to), after the
-// events in before, as one durable batch, folds them into the state, and
-// lets the steps go. A blocked step fails at once, with the reason and
-// what to do; a dry run records each step's result as planned ("planned"
-// would otherwise promise a request that cannot leave).
-func (r *run) recordPlan(from, to int, before ...Event) error {
-	p := r.plan
-	evs := append(before, p.PlanEvents(from, to)...)
+// planFailure stops the run after recording a chunk of its plan failed:
+// the steps not recorded are never sent.
+func (r *run) planFailure(err error) {
+	r.mu.Lock()
+	if r.auditErr == nil {
+		r.auditErr = err
+		r.cancel()
+	}
+	r.planFailed = true
+	r.planCond.Broadcast()
+	r.mu.Unlock()
+}
+
+// recordPlan records the planned events of steps [from, to) as one
+// durable batch, then lets the steps go (letGo).
+func (r *run) recordPlan(from, to int) error {
+	evs := r.plan.PlanEvents(from, to)
 	if err := r.x.Journal.Record(context.WithoutCancel(r.ctx), true, evs...); err != nil {
 		return err
 	}
+	r.letGo(from, to, evs)
+	return nil
+}
+
+// record hands ev to the journal, after the plan's first chunk when that
+// has not gone yet (in the same batch): no event of the run is recorded
+// before the run and its first steps. A zero ev hands over only the chunk.
+func (r *run) record(wait bool, ev Event) error {
+	if r.firstOut.Load() {
+		if ev.Kind == "" {
+			return nil
+		}
+		return r.x.Journal.Record(context.WithoutCancel(r.ctx), wait, ev)
+	}
+	r.firstMu.Lock()
+	defer r.firstMu.Unlock()
+	if ev.Kind == KindAttempt {
+		// Under the lock: the plan's second chunk, which waits for this,
+		// then finds the first chunk handed over.
+		r.attemptOne.Do(func() { close(r.attempting) })
+	}
+	evs := r.firstChunk
+	r.firstChunk = nil
+	if ev.Kind != "" {
+		evs = append(evs, ev)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	err := r.x.Journal.Record(context.WithoutCancel(r.ctx), wait, evs...)
+	r.firstOut.Store(true)
+	return err
+}
+
+// letGo folds the recorded (or, for the first chunk, about to be
+// recorded) events evs, the planned events of steps [from, to), into the
+// state and lets those steps go. A blocked step fails at once, with the
+// reason and what to do; a dry run records each step's result as planned
+// ("planned" would otherwise promise a request that cannot leave).
+func (r *run) letGo(from, to int, evs []Event) {
+	p := r.plan
 	r.mu.Lock()
 	for _, ev := range evs {
 		if ev.Kind == KindPlanned {
@@ -213,7 +282,6 @@ func (r *run) recordPlan(from, to int, before ...Event) error {
 			r.emit(false, Event{Kind: KindResult, Step: s.N, Outcome: Planned}, s)
 		}
 	}
-	return nil
 }
 
 // waitPlanned waits until the first n steps of the plan are recorded, and
@@ -245,7 +313,7 @@ func (r *run) observe(ev Event) {
 // it into the state and shows it. It reports whether the journal took it; on
 // failure the run is cancelled so nothing more is sent.
 func (r *run) emit(wait bool, ev Event, s Step) bool {
-	if ev.Kind == KindAttempt {
+	if ev.Kind == KindAttempt && r.firstOut.Load() {
 		r.attemptOne.Do(func() { close(r.attempting) })
 	}
 	ev.RunID = r.plan.RunID
@@ -253,7 +321,10 @@ func (r *run) emit(wait bool, ev Event, s Step) bool {
 	if s.N != 0 {
 		ev.Step, ev.User, ev.Target, ev.Action = s.N, s.User.Key(), s.Target, s.Action
 	}
-	err := r.x.Journal.Record(context.WithoutCancel(r.ctx), wait, ev)
+	err := r.record(wait, ev)
+	if err == nil && wait && ev.Kind == KindAttempt {
+		r.sent.Store(true)
+	}
 	r.mu.Lock()
 	if err != nil && r.auditErr == nil {
 		r.auditErr = err

@@ -571,18 +571,25 @@ func TestProbe(t *testing.T) {
 }
 
 // dyingJournal accepts the first n batches, then fails like a full disk.
+// attempts counts the attempts it accepted.
 type dyingJournal struct {
-	mu sync.Mutex
-	n  int
+	mu       sync.Mutex
+	n        int
+	attempts int
 }
 
-func (j *dyingJournal) Record(context.Context, bool, ...actions.Event) error {
+func (j *dyingJournal) Record(_ context.Context, _ bool, evs ...actions.Event) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.n <= 0 {
 		return errors.New("disk is full")
 	}
 	j.n--
+	for _, ev := range evs {
+		if ev.Kind == actions.KindAttempt {
+			j.attempts++
+		}
+	}
 	return nil
 }
 
@@ -601,16 +608,17 @@ func TestAuditFailureMidRunStopsSending(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The plan and six more writes, then the disk fills.
-	st, err := (&actions.Executor{Journal: &dyingJournal{n: 1 + 6}}).Execute(context.Background(), p)
+	j := &dyingJournal{n: 1 + 6}
+	st, err := (&actions.Executor{Journal: j}).Execute(context.Background(), p)
 	if !errors.Is(err, actions.ErrAudit) {
 		t.Fatalf("err = %v, want ErrAudit", err)
 	}
-	// Every request needs its attempt recorded first: at most six left,
-	// and the failure cancels those still in flight.
-	if n := rc.hits.Load(); n > 6 {
-		t.Fatalf("%d requests left; at most 6 had their attempt recorded", n)
+	// Every request needs its attempt recorded first (at most one per
+	// write: seven), and the failure cancels those still in flight.
+	if n := rc.hits.Load(); n > int32(j.attempts) || j.attempts > 7 {
+		t.Fatalf("%d requests left; %d had their attempt recorded", n, j.attempts)
 	}
-	if c := st.Counts(); c[actions.Revoked] > 6 || c[actions.Cancelled] < 14 {
+	if c := st.Counts(); c[actions.Revoked] > j.attempts || c[actions.Cancelled] < 20-j.attempts {
 		t.Fatalf("counts %v: the steps after the failure must end cancelled", c)
 	}
 	for _, s := range st.Steps {
@@ -677,3 +685,55 @@ func TestBulkRunPacesOkta(t *testing.T) {
 type nopJournal struct{}
 
 func (nopJournal) Record(context.Context, bool, ...actions.Event) error { return nil }
+
+// batchJournal keeps the kinds of every batch it is given, and how many
+// requests the receiver had seen when the batch was durable.
+type batchJournal struct {
+	rc      *receiver
+	mu      sync.Mutex
+	batches [][]actions.EventKind
+	seen    []int32
+}
+
+func (j *batchJournal) Record(_ context.Context, _ bool, evs ...actions.Event) error {
+	var kinds []actions.EventKind
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind)
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.batches = append(j.batches, kinds)
+	j.seen = append(j.seen, j.rc.hits.Load())
+	return nil
+}
+
+// The first request waits for one commit after the operator confirms:
+// run_started, the first steps' planned events and the first attempt are
+// one batch, and no request left before it was durable.
+func TestFirstRequestFollowsOneCommit(t *testing.T) {
+	defer actions.SetAttemptWait(time.Minute)() // the first attempt, however late, rides with the plan
+	rc := newReceiver(t, status(204))
+	f := setup(t, bearerTarget("a", rc.URL+"/gtr"), bearerTarget("b", rc.URL+"/gtr"), bearerTarget("c", rc.URL+"/gtr"))
+	p, err := actions.BuildPlan(context.Background(), actions.Request{
+		Users: []string{"alice@example.com"}, Reason: "test",
+		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+	}, actions.StaticDirectory{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &batchJournal{rc: rc}
+	st, err := (&actions.Executor{Journal: j}).Execute(context.Background(), p)
+	if err != nil || st.Counts()[actions.Revoked] != 3 {
+		t.Fatalf("err %v, counts %v", err, st.Counts())
+	}
+	want := []actions.EventKind{actions.KindRunStarted, actions.KindPlanned, actions.KindPlanned, actions.KindPlanned, actions.KindAttempt}
+	if got := j.batches[0]; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("first batch %v, want %v", got, want)
+	}
+	if j.seen[0] != 0 {
+		t.Fatalf("%d requests reached the app before the plan was recorded", j.seen[0])
+	}
+	if rc.hits.Load() != 3 {
+		t.Fatalf("%d requests, want 3", rc.hits.Load())
+	}
+}
