@@ -26,9 +26,11 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -418,39 +420,31 @@ func (l *Log) writer() {
 // log's current head. The head is read inside the transaction, which holds
 // the write lock from its start, so it is the head of the file, not of this
 // process.
+//
+// It talks to the SQLite driver directly, on one connection of the pool,
+// and inserts up to insertRows rows a statement: database/sql's work per
+// row (locking, argument conversion, a result) and SQLite's per statement
+// were most of what a fan-out's writer spent, and the writer's time is on
+// the critical path of every request (each waits for its attempt to be
+// durable).
 func (l *Log) commit(batch []*request, n int) error {
 	if n == 0 {
 		return nil // only Flush requests
 	}
 	ctx := context.Background()
-	tx, err := l.db.BeginTx(ctx, nil)
+	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return l.wrap(err)
 	}
-	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
-	seq, prev := int64(0), GenesisHash
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return l.wrap(err)
-	}
-	stmt, err := tx.PrepareContext(ctx, insertSQL)
-	if err != nil {
-		return l.wrap(err)
-	}
-	defer func() { _ = stmt.Close() }() // the transaction reports the failures
-	for _, r := range batch {
-		for i := range r.evs {
-			ev := &r.evs[i]
-			seq++
-			ev.Seq = seq
-			row := newRow(ev, prev)
-			if _, err := stmt.ExecContext(ctx, row.args(ev)...); err != nil {
-				return l.wrap(err)
-			}
-			prev = row[colHash]
+	defer conn.Close() //nolint:errcheck // returns it to the pool
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("unexpected driver connection %T", dc)
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		return commitOn(ctx, c, batch, n)
+	})
+	if err != nil {
 		return l.wrap(err)
 	}
 	l.commits.Add(1)
@@ -458,8 +452,105 @@ func (l *Log) commit(batch []*request, n int) error {
 	return nil
 }
 
-// insertSQL appends one row.
-var insertSQL = `INSERT INTO events (` + columnList + `) VALUES (?` + strings.Repeat(", ?", len(columns)-1) + `)`
+// insertRows is how many rows one INSERT statement of the writer holds
+// (19 values each, within SQLite's limit of 32,766 per statement).
+const insertRows = 32
+
+// commitOn writes the n events of batch in one transaction on c.
+func commitOn(ctx context.Context, c *sqlite3.SQLiteConn, batch []*request, n int) (err error) {
+	tx, err := c.BeginTx(ctx, driver.TxOptions{}) // BEGIN IMMEDIATE: see dsn
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	seq, prev, err := head(ctx, c)
+	if err != nil {
+		return err
+	}
+	var stmts [2]driver.Stmt // one row, insertRows rows
+	defer func() {
+		for _, st := range stmts {
+			if st != nil {
+				_ = st.Close()
+			}
+		}
+	}()
+	exec := func(k int, args []driver.NamedValue) error {
+		if stmts[k] == nil {
+			var err error
+			if stmts[k], err = c.Prepare(insertSQL(max(1, k*insertRows))); err != nil {
+				return err
+			}
+		}
+		_, err := stmts[k].(driver.StmtExecContext).ExecContext(ctx, args)
+		return err
+	}
+	nc := len(columns)
+	args := make([]driver.NamedValue, 0, insertRows*nc)
+	rows := 0
+	for _, r := range batch {
+		for i := range r.evs {
+			ev := &r.evs[i]
+			seq++
+			ev.Seq = seq
+			row := newRow(ev, prev)
+			for _, v := range row.args(ev) {
+				args = append(args, driver.NamedValue{Ordinal: len(args) + 1, Value: v})
+			}
+			prev = row[colHash]
+			if rows++; rows == insertRows {
+				if err := exec(1, args); err != nil {
+					return err
+				}
+				args, rows = args[:0], 0
+			}
+		}
+	}
+	// The rest, one row a statement: two prepared statements serve every
+	// batch.
+	for i := range rows {
+		one := args[i*nc : (i+1)*nc]
+		for j := range one {
+			one[j].Ordinal = j + 1
+		}
+		if err := exec(0, one); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// head returns the last row's seq and hash, or 0 and GenesisHash.
+func head(ctx context.Context, c *sqlite3.SQLiteConn) (int64, string, error) {
+	rows, err := c.QueryContext(ctx, `SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1`, nil)
+	if err != nil {
+		return 0, "", err
+	}
+	defer rows.Close() //nolint:errcheck // read-only
+	vals := make([]driver.Value, 2)
+	switch err := rows.Next(vals); {
+	case errors.Is(err, io.EOF):
+		return 0, GenesisHash, nil
+	case err != nil:
+		return 0, "", err
+	}
+	seq, ok1 := vals[0].(int64)
+	hash, ok2 := vals[1].(string)
+	if !ok1 || !ok2 {
+		return 0, "", fmt.Errorf("the last row's seq or hash has the wrong type (%T, %T)", vals[0], vals[1])
+	}
+	return seq, hash, nil
+}
+
+// insertSQL appends rows rows.
+func insertSQL(rows int) string {
+	one := `(?` + strings.Repeat(", ?", len(columns)-1) + `)`
+	return `INSERT INTO events (` + columnList + `) VALUES ` + one + strings.Repeat(", "+one, rows-1)
+}
 
 // failure returns the sticky failure of a queued write, or nil.
 func (l *Log) failure() error {
