@@ -231,6 +231,9 @@ func (r *run) record(wait bool, ev Event) error {
 		if ev.Kind == "" {
 			return nil
 		}
+		if ev.Kind == KindAttempt {
+			r.attemptOne.Do(func() { close(r.attempting) })
+		}
 		return r.x.Journal.Record(context.WithoutCancel(r.ctx), wait, ev)
 	}
 	r.firstMu.Lock()
@@ -313,9 +316,6 @@ func (r *run) observe(ev Event) {
 // it into the state and shows it. It reports whether the journal took it; on
 // failure the run is cancelled so nothing more is sent.
 func (r *run) emit(wait bool, ev Event, s Step) bool {
-	if ev.Kind == KindAttempt && r.firstOut.Load() {
-		r.attemptOne.Do(func() { close(r.attempting) })
-	}
 	ev.RunID = r.plan.RunID
 	ev.Time = time.Now().UTC()
 	if s.N != 0 {

@@ -471,22 +471,24 @@ func commitOn(ctx context.Context, c *sqlite3.SQLiteConn, batch []*request, n in
 	if err != nil {
 		return err
 	}
-	var stmts [2]driver.Stmt // one row, insertRows rows
+	// Two statements serve every batch: one of insertRows rows, one of a
+	// single row for the rest; each is prepared when first needed.
+	var one, many driver.Stmt
 	defer func() {
-		for _, st := range stmts {
+		for _, st := range []driver.Stmt{one, many} {
 			if st != nil {
 				_ = st.Close()
 			}
 		}
 	}()
-	exec := func(k int, args []driver.NamedValue) error {
-		if stmts[k] == nil {
+	exec := func(st *driver.Stmt, rows int, args []driver.NamedValue) error {
+		if *st == nil {
 			var err error
-			if stmts[k], err = c.Prepare(insertSQL(max(1, k*insertRows))); err != nil {
+			if *st, err = c.Prepare(insertSQL(rows)); err != nil {
 				return err
 			}
 		}
-		_, err := stmts[k].(driver.StmtExecContext).ExecContext(ctx, args)
+		_, err := (*st).(driver.StmtExecContext).ExecContext(ctx, args)
 		return err
 	}
 	nc := len(columns)
@@ -503,21 +505,20 @@ func commitOn(ctx context.Context, c *sqlite3.SQLiteConn, batch []*request, n in
 			}
 			prev = row[colHash]
 			if rows++; rows == insertRows {
-				if err := exec(1, args); err != nil {
+				if err := exec(&many, insertRows, args); err != nil {
 					return err
 				}
 				args, rows = args[:0], 0
 			}
 		}
 	}
-	// The rest, one row a statement: two prepared statements serve every
-	// batch.
+	// The rest, one row a statement, each row's values numbered from 1.
 	for i := range rows {
-		one := args[i*nc : (i+1)*nc]
-		for j := range one {
-			one[j].Ordinal = j + 1
+		row := args[i*nc : (i+1)*nc]
+		for j := range row {
+			row[j].Ordinal = j + 1
 		}
-		if err := exec(0, one); err != nil {
+		if err := exec(&one, 1, row); err != nil {
 			return err
 		}
 	}
