@@ -433,14 +433,8 @@ func (failingJournal) Record(context.Context, bool, ...actions.Event) error {
 func TestFailClosedWhenAuditUnavailable(t *testing.T) {
 	rc := newReceiver(t, status(204))
 	f := setup(t, bearerTarget("app", rc.URL+"/gtr"))
-	p, err := actions.BuildPlan(context.Background(), actions.Request{
-		Users: []string{"alice@example.com"}, Reason: "test",
-		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
-	}, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = (&actions.Executor{Journal: failingJournal{}}).Execute(context.Background(), p)
+	p := alicePlan(t, f)
+	_, err := (&actions.Executor{Journal: failingJournal{}}).Execute(context.Background(), p)
 	if !errors.Is(err, actions.ErrAudit) || !strings.Contains(err.Error(), "nothing was sent") {
 		t.Fatalf("err = %v", err)
 	}
@@ -501,13 +495,7 @@ func TestNoSecretInEventsOrAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := actions.BuildPlan(context.Background(), actions.Request{
-		Users: []string{"alice@example.com"}, Reason: "test",
-		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
-	}, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := alicePlan(t, f)
 	x := &actions.Executor{Journal: log, Observe: func(ev actions.Event) { mu.Lock(); seen = append(seen, ev); mu.Unlock() }}
 	if _, err := x.Execute(context.Background(), p); err != nil {
 		t.Fatal(err)
@@ -600,13 +588,7 @@ func TestAuditFailureMidRunStopsSending(t *testing.T) {
 		blocks = append(blocks, bearerTarget(fmt.Sprintf("app-%02d", i), rc.URL+"/gtr"))
 	}
 	f := setup(t, blocks...)
-	p, err := actions.BuildPlan(context.Background(), actions.Request{
-		Users: []string{"alice@example.com"}, Reason: "test",
-		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
-	}, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := alicePlan(t, f)
 	// The plan and six more writes, then the disk fills.
 	j := &dyingJournal{n: 1 + 6}
 	st, err := (&actions.Executor{Journal: j}).Execute(context.Background(), p)
@@ -714,13 +696,7 @@ func TestFirstRequestFollowsOneCommit(t *testing.T) {
 	defer actions.SetAttemptWait(time.Minute)() // the first attempt, however late, rides with the plan
 	rc := newReceiver(t, status(204))
 	f := setup(t, bearerTarget("a", rc.URL+"/gtr"), bearerTarget("b", rc.URL+"/gtr"), bearerTarget("c", rc.URL+"/gtr"))
-	p, err := actions.BuildPlan(context.Background(), actions.Request{
-		Users: []string{"alice@example.com"}, Reason: "test",
-		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
-	}, actions.StaticDirectory{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := alicePlan(t, f)
 	j := &batchJournal{rc: rc}
 	st, err := (&actions.Executor{Journal: j}).Execute(context.Background(), p)
 	if err != nil || st.Counts()[actions.Revoked] != 3 {
@@ -736,4 +712,18 @@ func TestFirstRequestFollowsOneCommit(t *testing.T) {
 	if rc.hits.Load() != 3 {
 		t.Fatalf("%d requests, want 3", rc.hits.Load())
 	}
+}
+
+// alicePlan is the plan of a run for alice@example.com at every target
+// of f.
+func alicePlan(t *testing.T, f *config.File) *actions.Plan {
+	t.Helper()
+	p, err := actions.BuildPlan(context.Background(), actions.Request{
+		Users: []string{"alice@example.com"}, Reason: "test",
+		Targets: f.Targets, Defaults: f.Defaults, Getenv: getenv,
+	}, actions.StaticDirectory{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
