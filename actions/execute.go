@@ -266,7 +266,7 @@ func (r *run) letGo(from, to int, evs []Event) {
 	r.mu.Lock()
 	for _, ev := range evs {
 		if ev.Kind == KindPlanned {
-			r.state.applyPlanned(ev, p.Steps[ev.Step-1].Detail)
+			r.state.applyPlanned(ev, &p.Steps[ev.Step-1].Detail)
 		} else {
 			r.state.Apply(ev)
 		}

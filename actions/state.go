@@ -3,6 +3,7 @@ package actions
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,9 +29,11 @@ type StepState struct {
 	// Verified says whether a read-back confirmed the step took effect:
 	// true or false when the system could be asked, null when it cannot
 	// be (accepted is all that is known). Evidence is what was read.
-	Verified *bool      `json:"verified"`
-	Evidence string     `json:"evidence,omitempty"`
-	Detail   StepDetail `json:"-"`
+	Verified *bool  `json:"verified"`
+	Evidence string `json:"evidence,omitempty"`
+	// Detail is the step's request as planned; nil when its planned event
+	// is not in the log. A run's own state points at its plan's copy.
+	Detail *StepDetail `json:"-"`
 	// InFlight is true between an attempt and its retry or result.
 	InFlight bool `json:"-"`
 	// Updated is the time of the step's latest event.
@@ -45,9 +48,12 @@ type RunState struct {
 	Started  time.Time
 	Finished time.Time
 	// Done is true once the run_finished event was seen.
-	Done  bool
+	Done bool
+	// Steps are ordered by step number.
 	Steps []*StepState
-	byN   map[int]*StepState
+	// block is where new step states are taken from, a block at a time:
+	// a plan of 200,000 steps costs 200 allocations, not 200,000.
+	block []StepState
 	// Watch is what the containment watches of the run saw, from their
 	// events; nil when the run was never watched.
 	Watch *WatchFindings
@@ -55,7 +61,7 @@ type RunState struct {
 
 // NewRunState returns an empty state for run id.
 func NewRunState(id string) *RunState {
-	return &RunState{RunID: id, byN: map[int]*StepState{}}
+	return &RunState{RunID: id}
 }
 
 // Apply folds one event into the state. Events of other runs are ignored.
@@ -83,22 +89,13 @@ func (s *RunState) Apply(ev Event) {
 		s.Done = true
 		return
 	}
-	st := s.byN[ev.Step]
-	if st == nil {
-		st = &StepState{Step: ev.Step, User: ev.User, Target: ev.Target, Action: ev.Action, Kind: kindOf(ev.Action)}
-		if s.byN == nil {
-			s.byN = map[int]*StepState{}
-		}
-		s.byN[ev.Step] = st
-		s.Steps = append(s.Steps, st)
-		if n := len(s.Steps); n > 1 && s.Steps[n-2].Step > ev.Step {
-			sort.Slice(s.Steps, func(i, j int) bool { return s.Steps[i].Step < s.Steps[j].Step })
-		}
-	}
+	st := s.step(ev)
 	st.Updated = ev.Time
 	switch ev.Kind {
 	case KindPlanned:
-		_ = json.Unmarshal(ev.Detail, &st.Detail)
+		d := new(StepDetail)
+		_ = json.Unmarshal(ev.Detail, d)
+		st.Detail = d
 	case KindAttempt:
 		st.Attempts = max(st.Attempts, ev.Attempt)
 		st.InFlight = true
@@ -128,12 +125,35 @@ func (s *RunState) Apply(ev Event) {
 // applyPlanned is Apply for a planned event whose detail the caller has
 // decoded already: a run in progress folds its own plan without decoding
 // 200,000 details again.
-func (s *RunState) applyPlanned(ev Event, d StepDetail) {
+func (s *RunState) applyPlanned(ev Event, d *StepDetail) {
 	ev.Detail = nil
 	s.Apply(ev)
-	if st := s.byN[ev.Step]; st != nil {
+	if st := s.Step(ev.Step); st != nil {
 		st.Detail = d
 	}
+}
+
+// stepBlock is how many step states are allocated together.
+const stepBlock = 1024
+
+// step returns the state of ev's step, new when ev is its first event.
+func (s *RunState) step(ev Event) *StepState {
+	if st := s.Step(ev.Step); st != nil {
+		return st
+	}
+	if len(s.block) == cap(s.block) {
+		s.block = make([]StepState, 0, stepBlock)
+	}
+	s.block = append(s.block, StepState{Step: ev.Step, User: ev.User, Target: ev.Target, Action: ev.Action, Kind: kindOf(ev.Action)})
+	st := &s.block[len(s.block)-1]
+	// Steps come in order but for a resumed or merged log: the new one
+	// goes where its number puts it.
+	i := len(s.Steps)
+	if i > 0 && s.Steps[i-1].Step > ev.Step {
+		i = sort.Search(len(s.Steps), func(j int) bool { return s.Steps[j].Step > ev.Step })
+	}
+	s.Steps = slices.Insert(s.Steps, i, st)
+	return st
 }
 
 // State returns the state p.Events() fold to, the run before anything is
@@ -141,10 +161,12 @@ func (s *RunState) applyPlanned(ev Event, d StepDetail) {
 // otherwise be marshalled to JSON and decoded again just to be folded.
 func (p *Plan) State() *RunState {
 	s := NewRunState(p.RunID)
+	s.Steps = make([]*StepState, 0, len(p.Steps))
 	s.Apply(p.StartEvent())
-	for _, st := range p.Steps {
+	for i := range p.Steps {
+		st := &p.Steps[i]
 		s.applyPlanned(Event{RunID: p.RunID, Time: p.Created, Kind: KindPlanned, Step: st.N,
-			User: st.User.Key(), Target: st.Target, Action: st.Action}, st.Detail)
+			User: st.User.Key(), Target: st.Target, Action: st.Action}, &st.Detail)
 	}
 	return s
 }
@@ -163,7 +185,26 @@ func (s *RunState) Unrecorded() int {
 }
 
 // Step returns the state of step n, or nil.
-func (s *RunState) Step(n int) *StepState { return s.byN[n] }
+func (s *RunState) Step(n int) *StepState {
+	// A run's steps are numbered 1, 2, ... and usually all there.
+	if n >= 1 && n <= len(s.Steps) && s.Steps[n-1].Step == n {
+		return s.Steps[n-1]
+	}
+	i := sort.Search(len(s.Steps), func(j int) bool { return s.Steps[j].Step >= n })
+	if i < len(s.Steps) && s.Steps[i].Step == n {
+		return s.Steps[i]
+	}
+	return nil
+}
+
+// Request returns the step's request as planned, or the zero request when
+// its planned event is not known.
+func (s *StepState) Request() StepDetail {
+	if s.Detail == nil {
+		return StepDetail{}
+	}
+	return *s.Detail
+}
 
 // Interrupted reports whether the run never finished. Only meaningful for a
 // run that is not in progress in this process.

@@ -1010,10 +1010,11 @@ func (b *boardScreen) detailLines() []string {
 		// incident is closed.
 		row("Still alive", wrap(clean(r, 600), valueW))
 	}
-	row("Request", clean(s.Detail.Method+" "+s.Detail.URL, 200))
-	row("Body", clean(s.Detail.Body, 300))
-	row("Subject", s.Detail.SubjectFormat)
-	row("Auth", strings.TrimSpace(s.Detail.Auth+" "+s.Detail.Credential))
+	req := s.Request()
+	row("Request", clean(req.Method+" "+req.URL, 200))
+	row("Body", clean(req.Body, 300))
+	row("Subject", req.SubjectFormat)
+	row("Auth", strings.TrimSpace(req.Auth+" "+req.Credential))
 	row("Request id", clean(s.RequestID, 80))
 	if s.ErrorCode != "" {
 		row("Okta error", clean(s.ErrorCode+" "+s.ErrorID, 80))

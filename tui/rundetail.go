@@ -724,9 +724,10 @@ func (d *stepDetailScreen) lines() []string {
 	}
 	row("Reason", clean(s.Error, 1000))
 	row("Time", fmt.Sprintf("%d ms, its %s together", s.LatencyMS, plural(s.Attempts, "request")))
-	row("Request", strings.TrimSpace(clean(s.Detail.Method+" "+s.Detail.URL, 300)))
-	row("Subject", clean(s.Detail.SubjectFormat, 40))
-	row("Auth", strings.TrimSpace(clean(s.Detail.Auth+" "+s.Detail.Credential, 80)))
+	req := s.Request()
+	row("Request", strings.TrimSpace(clean(req.Method+" "+req.URL, 300)))
+	row("Subject", clean(req.SubjectFormat, 40))
+	row("Auth", strings.TrimSpace(clean(req.Auth+" "+req.Credential, 80)))
 	row("Request id", clean(s.RequestID, 80))
 	if s.ErrorCode != "" || s.ErrorID != "" {
 		row("Okta error", strings.TrimSpace(clean(s.ErrorCode+" "+s.ErrorID, 80)))
