@@ -78,7 +78,7 @@ func run(t *testing.T, f *config.File, user string, getenv func(string) string) 
 		Events []actions.Event
 		Steps  []*actions.StepState
 		Detail []actions.StepDetail
-	}{o.evs, st.Steps, []actions.StepDetail{o.step.Detail}})
+	}{o.evs, st.Steps, []actions.StepDetail{o.step.Request()}})
 	if err != nil {
 		t.Fatal(err)
 	}
