@@ -101,6 +101,19 @@ func TestEvidenceOfASandboxRunVerifiesAndNamesTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Who ran it, from where, when, with which configuration, and the
+	// log's head at export: as the bundle's own events and index say.
+	started, head := exportedRunFacts(t, out)
+	// The digest's hex, as Markdown escapes its "sha256:" prefix.
+	_, digest, _ := strings.Cut(started.ConfigDigest, ":")
+	for _, want := range []string{started.Operator, started.Host, digest, head} {
+		if want == "" || !strings.Contains(string(report), want) || !strings.Contains(string(html), want) {
+			t.Errorf("report.md or report.html lacks %q (operator, host, configuration digest, log head)", want)
+		}
+	}
+	if !strings.Contains(string(report), "Started") || !strings.Contains(string(report), "Log head at export") {
+		t.Error("report.md lacks the run's start or the log head at export")
+	}
 	if !strings.Contains(string(html), "INC-4211") || !strings.Contains(string(html), "[phish](https://evil.example)") {
 		t.Error("report.html lacks the ticket or the reason as text")
 	}
@@ -381,4 +394,52 @@ func TestEvidenceResidualWithoutTheRunsTargets(t *testing.T) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
+}
+
+// exportedRunFacts reads, from bundle dir's own files, the exported run's
+// run_started detail and the log's head hash at export.
+func exportedRunFacts(t *testing.T, dir string) (info struct {
+	Operator     string `json:"operator"`
+	Host         string `json:"host"`
+	ConfigDigest string `json:"config_digest"`
+}, head string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "bundle.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx struct {
+		Head struct {
+			Hash string `json:"hash"`
+		} `json:"head"`
+		Runs []struct {
+			File string `json:"file"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Runs) == 0 {
+		t.Fatalf("bundle.json: %v (%d runs)", err, len(idx.Runs))
+	}
+	events, err := os.ReadFile(filepath.Join(dir, idx.Runs[0].File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ln := range strings.Split(string(events), "\n") {
+		var ev struct {
+			Kind   string          `json:"kind"`
+			Detail json.RawMessage `json:"detail"`
+		}
+		if json.Unmarshal([]byte(ln), &ev) == nil && ev.Kind == "run_started" {
+			// The detail is kept as the exact text the log holds.
+			var text string
+			if err := json.Unmarshal(ev.Detail, &text); err != nil {
+				t.Fatalf("run_started detail: %v", err)
+			}
+			if err := json.Unmarshal([]byte(text), &info); err != nil {
+				t.Fatalf("run_started detail: %v", err)
+			}
+			return info, idx.Head.Hash
+		}
+	}
+	t.Fatalf("no run_started event in %s", idx.Runs[0].File)
+	return info, ""
 }
