@@ -91,6 +91,30 @@ func TestEvidenceOfInterleavedRunsLinksThroughTheOthers(t *testing.T) {
 	}
 }
 
+// TestEvidenceOfAResumeHoldsTheRunItResumes: exporting the resume brings
+// the run it continues, which the report names as resumed by it.
+func TestEvidenceOfAResumeHoldsTheRunItResumes(t *testing.T) {
+	l, _ := interleavedLog(t, "phished")
+	fsys, ev := bundleFS(t, l, "run-c")
+	runs := ev.Index.Runs
+	if len(runs) != 2 || runs[0].RunID != "run-c" || runs[0].Relation != RelationExported ||
+		runs[1].RunID != "run-a" || runs[1].Relation != RelationResumed {
+		t.Fatalf("runs %+v; want run-c exported, then run-a, which it resumes", runs)
+	}
+	if events := string(fsys[runs[1].File].Data); strings.Contains(events, "smith") {
+		t.Fatalf("the bundle hands out the other run:\n%s", events)
+	}
+	if res := VerifyEvidence(fsys); !res.OK || res.Events != 4+7 {
+		t.Fatalf("standalone: %+v", res)
+	}
+	if res, err := l.CheckEvidence(context.Background(), fsys); err != nil || !res.OK {
+		t.Fatalf("against the log: %v %+v", err, res)
+	}
+	if report := string(fsys[EvidenceReportMD].Data); !strings.Contains(report, "resumed by the exported run") {
+		t.Errorf("report.md does not say run-a is resumed by the exported run:\n%s", report)
+	}
+}
+
 // TestEvidenceOmittedLineCannotHideAnOwnEvent: a line of the run replaced
 // by an omitted line keeps the chain's links, but the log shows that
 // event is the run's own.
