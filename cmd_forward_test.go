@@ -96,6 +96,16 @@ token_env = "HEC_TOKEN"
 	if code != exitFailures || !strings.Contains(out, "siem: delivered 0,") || !strings.Contains(out, "splunk: delivered 0, behind 0") {
 		t.Fatalf("forward with the SIEM down: exit %d\n%s", code, out)
 	}
+	// --name delivers to that destination alone: the SIEM that is down
+	// neither fails nor shows in a delivery to the collector.
+	code, out, _ = ulc(t, "", "audit", "forward", "--name", "splunk", "--config", f.config, "--audit-db", f.audit)
+	if code != 0 || out != "splunk: delivered 0, behind 0\n" {
+		t.Fatalf("--name splunk with the SIEM down: exit %d\n%s", code, out)
+	}
+	code, out, _ = ulc(t, "", "audit", "forward", "--name", "siem", "--status", "--config", f.config, "--audit-db", f.audit)
+	if code != exitFailures || strings.Contains(out, "splunk") || !strings.Contains(out, "siem ✗") {
+		t.Fatalf("--name siem --status with the SIEM down: exit %d\n%s", code, out)
+	}
 
 	siem.Start()
 	code, out, errOut = ulc(t, "", "audit", "forward", "--config", f.config, "--audit-db", f.audit)
