@@ -93,9 +93,12 @@ func (s *RunState) Apply(ev Event) {
 	st.Updated = ev.Time
 	switch ev.Kind {
 	case KindPlanned:
-		d := new(StepDetail)
-		_ = json.Unmarshal(ev.Detail, d)
-		st.Detail = d
+		// applyPlanned hands over a detail already decoded, and none here.
+		if len(ev.Detail) > 0 {
+			d := new(StepDetail)
+			_ = json.Unmarshal(ev.Detail, d)
+			st.Detail = d
+		}
 	case KindAttempt:
 		st.Attempts = max(st.Attempts, ev.Attempt)
 		st.InFlight = true
