@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"ulc/actions"
+	"ulc/audit"
 	"ulc/sandbox"
 	"ulc/sandbox/oktafake"
 )
@@ -398,26 +400,15 @@ func TestEvidenceResidualWithoutTheRunsTargets(t *testing.T) {
 
 // exportedRunFacts reads, from bundle dir's own files, the exported run's
 // run_started detail and the log's head hash at export.
-func exportedRunFacts(t *testing.T, dir string) (info struct {
-	Operator     string `json:"operator"`
-	Host         string `json:"host"`
-	ConfigDigest string `json:"config_digest"`
-}, head string) {
+func exportedRunFacts(t *testing.T, dir string) (actions.RunInfo, string) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, "bundle.json"))
+	raw, err := os.ReadFile(filepath.Join(dir, audit.EvidenceIndexFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var idx struct {
-		Head struct {
-			Hash string `json:"hash"`
-		} `json:"head"`
-		Runs []struct {
-			File string `json:"file"`
-		} `json:"runs"`
-	}
+	var idx audit.EvidenceIndex
 	if err := json.Unmarshal(raw, &idx); err != nil || len(idx.Runs) == 0 {
-		t.Fatalf("bundle.json: %v (%d runs)", err, len(idx.Runs))
+		t.Fatalf("%s: %v (%d runs)", audit.EvidenceIndexFile, err, len(idx.Runs))
 	}
 	events, err := os.ReadFile(filepath.Join(dir, idx.Runs[0].File))
 	if err != nil {
@@ -425,21 +416,18 @@ func exportedRunFacts(t *testing.T, dir string) (info struct {
 	}
 	for _, ln := range strings.Split(string(events), "\n") {
 		var ev struct {
-			Kind   string          `json:"kind"`
-			Detail json.RawMessage `json:"detail"`
-		}
-		if json.Unmarshal([]byte(ln), &ev) == nil && ev.Kind == "run_started" {
+			Kind actions.EventKind `json:"kind"`
 			// The detail is kept as the exact text the log holds.
-			var text string
-			if err := json.Unmarshal(ev.Detail, &text); err != nil {
-				t.Fatalf("run_started detail: %v", err)
-			}
-			if err := json.Unmarshal([]byte(text), &info); err != nil {
+			Detail string `json:"detail"`
+		}
+		if json.Unmarshal([]byte(ln), &ev) == nil && ev.Kind == actions.KindRunStarted {
+			var info actions.RunInfo
+			if err := json.Unmarshal([]byte(ev.Detail), &info); err != nil {
 				t.Fatalf("run_started detail: %v", err)
 			}
 			return info, idx.Head.Hash
 		}
 	}
 	t.Fatalf("no run_started event in %s", idx.Runs[0].File)
-	return info, ""
+	return actions.RunInfo{}, ""
 }
