@@ -73,6 +73,8 @@ type Forwarder struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	started bool
+	// after is time.After; a test counts and ends the waits itself.
+	after func(time.Duration) <-chan time.Time
 }
 
 // dest is one destination's sender, cursor and status.
@@ -129,7 +131,7 @@ func New(log *audit.Log, dests []Destination, opts Options) *Forwarder {
 	if opts.PersistEvery <= 0 {
 		opts.PersistEvery = time.Second
 	}
-	f := &Forwarder{log: log, opts: opts, stop: make(chan struct{})}
+	f := &Forwarder{log: log, opts: opts, stop: make(chan struct{}), after: time.After}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	for _, d := range dests {
 		var s sender = broken{d.Problem}
@@ -190,18 +192,22 @@ func (f *Forwarder) Start() {
 }
 
 func (f *Forwarder) loop(d *dest, notify <-chan struct{}) {
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	// retry is the end of the wait after a failure; nil when no retry is
+	// due, and the next commit is what sends.
+	var retry <-chan time.Time
+	if wait := f.attempt(f.ctx, d); wait > 0 {
+		retry = f.after(wait)
+	}
 	for {
 		select {
 		case <-f.stop:
 			return
 		case <-notify:
-			d.send.Lock()
-			waiting := time.Now().Before(d.retryAt)
-			d.send.Unlock()
-			if waiting {
-				continue // the timer tries again
+			if retry != nil {
+				// Down: the retry sends, after its wait. The status
+				// says how far behind the destination now is.
+				f.refresh(d)
+				continue
 			}
 			// A run commits in quick succession: its events are sent
 			// once the log has been quiet for Gather (or, on a log that
@@ -210,12 +216,24 @@ func (f *Forwarder) loop(d *dest, notify <-chan struct{}) {
 			if !f.gather(notify) {
 				return
 			}
-		case <-timer.C:
+		case <-retry:
 		}
+		retry = nil
 		if wait := f.attempt(f.ctx, d); wait > 0 {
-			timer.Reset(wait)
+			retry = f.after(wait)
 		}
 	}
+}
+
+// refresh sets d's behind count from the log's head, when it can be read.
+func (f *Forwarder) refresh(d *dest) {
+	head, _, err := f.log.Head(f.ctx)
+	if err != nil {
+		return // the next attempt reports it
+	}
+	d.mu.Lock()
+	d.st.Behind = max(0, head-d.cur.seq)
+	d.mu.Unlock()
 }
 
 // gather waits until the log has had no commit for Gather, or MaxGather
@@ -249,14 +267,24 @@ func (f *Forwarder) attempt(ctx context.Context, d *dest) time.Duration {
 			return 0
 		}
 		d.failures++
-		wait := f.opts.MinBackoff << min(d.failures-1, 16)
-		wait = min(wait, f.opts.MaxBackoff)
-		wait = wait/2 + rand.N(wait/2+1)
+		wait := f.backoff(d.failures)
 		d.retryAt = time.Now().Add(wait)
 		return wait
 	}
 	d.failures, d.retryAt = 0, time.Time{}
 	return 0
+}
+
+// backoff is the wait after the failures-th failure in a row: MinBackoff
+// doubled for each failure before it, at most MaxBackoff, and then
+// between half of that and all of it, so that many ulc processes whose
+// SIEM comes back do not all try again at the same moment.
+func (f *Forwarder) backoff(failures int) time.Duration {
+	wait := f.opts.MaxBackoff
+	if shift := failures - 1; shift < 62 && f.opts.MinBackoff <= f.opts.MaxBackoff>>shift {
+		wait = f.opts.MinBackoff << shift
+	}
+	return wait/2 + rand.N(wait/2+1)
 }
 
 // deliver sends d everything after its cursor; d.send is held.

@@ -183,6 +183,14 @@ func (r *Syslog) Start() {
 				return
 			}
 			r.mu.Lock()
+			if r.ln != ln {
+				// Accepted as Stop closed the listener: a stopped
+				// receiver takes no connection (and Stop, which
+				// waits for its readers, would wait for this one).
+				r.mu.Unlock()
+				_ = c.Close()
+				return
+			}
 			r.conns = append(r.conns, c)
 			r.mu.Unlock()
 			r.wg.Add(1)
