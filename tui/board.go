@@ -73,6 +73,9 @@ type boardScreen struct {
 	// a board of 200,000 steps is scattered over the heap.
 	ranks  []uint8
 	counts map[actions.Outcome]int
+	// checks counts the steps per read-back verdict, kept like counts;
+	// nil when it is to be computed again.
+	checks *[3]int
 	// rowBuf is the table's rows, kept between frames: only the visible
 	// ones, [rowLo, rowHi), are filled, the rest stay nil.
 	rowBuf       [][]string
@@ -263,12 +266,13 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 			}
 			i, known := b.index(ev.Step)
 			var was actions.Outcome
+			var wasV verdict
 			if known {
-				was = b.state.Steps[i].Outcome
+				was, wasV = b.state.Steps[i].Outcome, verdictOf(b.state.Steps[i])
 			}
 			b.state.Apply(ev)
 			b.rematch(ev.Step)
-			b.rerank(i, known, was)
+			b.rerank(i, known, was, wasV)
 		}
 		b.order = nil
 		b.follow()
@@ -281,7 +285,7 @@ func (b *boardScreen) update(msg tea.Msg) tea.Cmd {
 		b.stopped = b.cancelling
 		if msg.state != nil {
 			b.state = msg.state
-			b.match, b.ranks, b.counts = nil, nil, nil
+			b.match, b.ranks, b.counts, b.checks = nil, nil, nil, nil
 		}
 		b.order = nil
 		b.follow()
@@ -477,10 +481,13 @@ func (b *boardScreen) failedCount() int {
 	return n
 }
 
-// rank orders rows: failures first, then in flight, waiting, then done.
+// rank orders rows: failures (and steps a read-back contradicts) first,
+// then in flight, waiting, then done.
 func rank(s *actions.StepState) int {
 	switch {
 	case s.Outcome == actions.Rejected, s.Outcome == actions.Failed, s.Outcome == actions.Unknown:
+		return 0
+	case verdictOf(s) == contradicted:
 		return 0
 	case s.Outcome == actions.Cancelled, s.Outcome == actions.NotSent:
 		return 1
@@ -559,17 +566,34 @@ func (b *boardScreen) stepCounts() map[actions.Outcome]int {
 	return b.counts
 }
 
+// readBackCounts is how many steps a read-back verified and contradicted,
+// kept between frames.
+func (b *boardScreen) readBackCounts() *[3]int {
+	if b.checks == nil {
+		b.checks = new([3]int)
+		for _, s := range b.state.Steps {
+			b.checks[verdictOf(s)]++
+		}
+	}
+	return b.checks
+}
+
 // rerank updates the rank and the counts after an event changed the step
-// at position i (known: it was there before; was: its outcome then). An
-// event that added a step makes the next frame compute both again.
-func (b *boardScreen) rerank(i int, known bool, was actions.Outcome) {
+// at position i (known: it was there before; was and wasV: its outcome
+// and read-back then). An event that added a step makes the next frame
+// compute them again.
+func (b *boardScreen) rerank(i int, known bool, was actions.Outcome, wasV verdict) {
 	steps := b.state.Steps
 	if !known || len(b.ranks) != len(steps) || i >= len(steps) {
-		b.ranks, b.counts = b.ranks[:0], nil
+		b.ranks, b.counts, b.checks = b.ranks[:0], nil, nil
 		return
 	}
 	s := steps[i]
 	b.ranks[i] = uint8(rank(s))
+	if v := verdictOf(s); b.checks != nil && v != wasV {
+		b.checks[wasV]--
+		b.checks[v]++
+	}
 	if b.counts != nil && s.Outcome != was {
 		b.counts[was]--
 		if b.counts[was] == 0 {
@@ -597,7 +621,7 @@ func matches(s *actions.StepState, q string) bool {
 	if s.Action.Okta() {
 		name = stepName(s)
 	}
-	for _, f := range [...]string{name, s.User, outcomeWord(s.Outcome), s.Error} {
+	for _, f := range [...]string{name, s.User, outcomeWord(s.Outcome), markWord(s), s.Error} {
 		if containsFold(f, q) {
 			return true
 		}
@@ -660,6 +684,9 @@ func (b *boardScreen) ended() string {
 
 func (b *boardScreen) summary() string {
 	s := "run " + b.plan.RunID + " " + b.ended() + ": " + actions.Tally(b.state.Counts(), outcomeWord)
+	if n := b.readBackCounts()[contradicted]; n > 0 {
+		s += fmt.Sprintf("; %d unverified", n) // a read-back contradicts the answer
+	}
 	if b.err != nil {
 		s = "run " + b.plan.RunID + ": " + b.err.Error()
 	}
@@ -706,6 +733,15 @@ func (b *boardScreen) view() string {
 	if n := counts[""]; n > 0 {
 		parts = append(parts, fmt.Sprintf("%d waiting", n))
 	}
+	// Of the steps accepted, those a read-back proved or contradicted.
+	if rb := b.readBackCounts(); rb[verified]+rb[contradicted] > 0 {
+		if n := rb[verified]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, verifiedMark))
+		}
+		if n := rb[contradicted]; n > 0 {
+			parts = append(parts, c.st.outcome[actions.Unknown].Render(fmt.Sprintf("%d %s", n, contradictedMark)))
+		}
+	}
 	out.WriteString(strings.Join(parts, " · ") + "\n")
 
 	order := b.rowOrder()
@@ -751,7 +787,7 @@ func (b *boardScreen) view() string {
 	b.rowLo, b.rowHi = min(b.offset, len(order)), min(b.offset+h, len(order))
 	for i := b.offset; i < len(order) && i < b.offset+h; i++ {
 		s := b.state.Steps[order[i]]
-		mark := c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome))
+		mark := c.st.stepMark(s)
 		if s.Outcome == "" {
 			switch {
 			case s.InFlight:
@@ -779,7 +815,7 @@ func (b *boardScreen) view() string {
 		if bulk {
 			row = append(row, clean(s.User, 30))
 		}
-		rows[i] = append(row, httpS, tries, lat, clean(s.Error, 200))
+		rows[i] = append(row, httpS, tries, lat, reasonCell(s))
 	}
 	cols := []column{{"OUTCOME", 12}, {"TARGET", 16}}
 	if bulk {
@@ -818,11 +854,16 @@ func (b *boardScreen) selectedReason() string {
 	s := b.state.Steps[order[min(b.cursor, len(order)-1)]]
 	what := clean(s.Error, 600)
 	switch {
+	case verdictOf(s) == contradicted:
+		what = readBackNote(s)
 	case what != "":
 	case s.Outcome != "":
 		what = outcomeWord(s.Outcome)
 		if s.HTTPStatus != 0 {
 			what += fmt.Sprintf(" (%d)", s.HTTPStatus)
+		}
+		if note := readBackNote(s); note != "" {
+			what += ", " + note
 		}
 	case s.InFlight:
 		what = "sending…"
@@ -869,6 +910,9 @@ func (b *boardScreen) endLine() string {
 		text = "cancelled after every step had succeeded · recorded in"
 	case n > 0:
 		text, sep = fmt.Sprintf("%s did not succeed: R retries as a new run", plural(n, "step")), " · "
+	case b.readBackCounts()[contradicted] > 0:
+		// Accepted is not taken effect: the ⚠ rows say what to check.
+		text, sep = fmt.Sprintf("accepted, but %s otherwise: see ⚠ rows", says(b.readBackCounts()[contradicted])), " · "
 	}
 	// The audit log's path, shortened in its middle when it is long: never
 	// cut off without a sign, its file name kept.
@@ -980,6 +1024,7 @@ func (b *boardScreen) detailLines() []string {
 		row("Kind", clean(string(s.Action), 20)) // a target step's action is its kind
 	}
 	row("Outcome", c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)))
+	row("Read-back", trimLines(wrap(c.st.readBackDetail(s, b.state.Started), valueW)))
 	if s.HTTPStatus != 0 {
 		row("HTTP", fmt.Sprint(s.HTTPStatus))
 	}

@@ -164,6 +164,9 @@ type fakeRunner struct {
 	// closed: the engine recording what was answered.
 	drain  chan struct{}
 	errors map[string]string // target → error text, replacing the scripted one
+	// readBacks are the read-backs of the steps that succeeded, by target
+	// (or, for an Okta step, by action), as the engine records them.
+	readBacks map[string]actions.ResultDetail
 	// sawCancel is set once Execute has seen its context cancelled.
 	sawCancel atomic.Bool
 	planned   []RunRequest
@@ -301,6 +304,13 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 		}
 		if e, ok := r.errors[s.Target]; ok {
 			ev.Error = e
+		}
+		rb, ok := r.readBacks[s.Target]
+		if s.Action.Okta() {
+			rb, ok = r.readBacks[string(s.Action)]
+		}
+		if ok && (o == actions.Revoked || o == actions.Done) {
+			ev.Detail, _ = json.Marshal(rb)
 		}
 		emit(ev)
 	}

@@ -294,7 +294,7 @@ func (r *runDetailScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		r.cursor = last
 	case key.Matches(msg, k.Open):
 		if s := r.selected(); s != nil {
-			return push(newStepDetail(r.c, r.id, *s))
+			return push(newStepDetail(r.c, r.id, *s, r.st.Started))
 		}
 	}
 	return nil
@@ -389,6 +389,18 @@ func (r *runDetailScreen) header() []string {
 	}
 	add("Users", users)
 	add("Steps", fmt.Sprintf("%d: %s", len(r.st.Steps), actions.Tally(r.st.Counts(), outcomeWord)))
+	// Of the steps accepted, those a read-back proved or contradicted.
+	var rb [3]int
+	for _, s := range r.st.Steps {
+		rb[verdictOf(s)]++
+	}
+	if rb[verified]+rb[contradicted] > 0 {
+		text := fmt.Sprintf("%d %s", rb[verified], verifiedMark)
+		if n := rb[contradicted]; n > 0 {
+			text += " · " + c.st.outcome[actions.Unknown].Render(fmt.Sprintf("%d %s: the read-back contradicts", n, contradictedMark))
+		}
+		add("Read-back", text)
+	}
 	// What the watch saw after the run, from its events.
 	lines = append(lines, watchFindingLines(c, r.st.Watch, c.now(), 3)...)
 	return lines
@@ -434,8 +446,8 @@ func (r *runDetailScreen) view() string {
 		if s.HTTPStatus != 0 {
 			httpS = fmt.Sprint(s.HTTPStatus)
 		}
-		rows[i] = []string{c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)), stepName(s), clean(s.User, 30), httpS,
-			fmt.Sprint(s.Attempts), fmt.Sprintf("%dms", s.LatencyMS), clean(s.Error, 200)}
+		rows[i] = []string{c.st.stepMark(s), stepName(s), clean(s.User, 30), httpS,
+			fmt.Sprint(s.Attempts), fmt.Sprintf("%dms", s.LatencyMS), reasonCell(s)}
 	}
 	userW := 20
 	if r.c.width < 100 {
@@ -448,8 +460,14 @@ func (r *runDetailScreen) view() string {
 	lines = append(lines, strings.Split(c.table(cols, rows, r.cursor, r.offset, h), "\n")...)
 	if s := r.selected(); s != nil {
 		why := clean(s.Error, 600)
-		if why == "" {
+		switch {
+		case verdictOf(s) == contradicted:
+			why = readBackNote(s)
+		case why == "":
 			why = outcomeWord(s.Outcome)
+			if note := readBackNote(s); note != "" {
+				why += ", " + note
+			}
 		}
 		text := fmt.Sprintf("step %d %s · %s · enter: every attempt", s.Step, stepName(s), why)
 		w := strings.Split(wrap(text, c.width), "\n")
@@ -532,14 +550,17 @@ func wrapIndented(s string, width, indent int) []string {
 // stepDetailScreen is one step of a past run: what it sent, every attempt
 // with its time, status, latency and reason, and its events.
 type stepDetailScreen struct {
-	c      *common
-	id     string
-	s      actions.StepState
-	events []actions.Event
-	loaded bool
-	err    string
-	offset int
-	resume resumer
+	c  *common
+	id string
+	s  actions.StepState
+	// started is the run's start, which the read-back's times are read
+	// against.
+	started time.Time
+	events  []actions.Event
+	loaded  bool
+	err     string
+	offset  int
+	resume  resumer
 }
 
 type stepEventsMsg struct {
@@ -549,8 +570,8 @@ type stepEventsMsg struct {
 	err    error
 }
 
-func newStepDetail(c *common, id string, s actions.StepState) *stepDetailScreen {
-	d := &stepDetailScreen{c: c, id: id, s: s}
+func newStepDetail(c *common, id string, s actions.StepState, started time.Time) *stepDetailScreen {
+	d := &stepDetailScreen{c: c, id: id, s: s, started: started}
 	d.resume = resumer{c: c, from: d}
 	return d
 }
@@ -719,6 +740,15 @@ func (d *stepDetailScreen) lines() []string {
 		row("Target", clean(s.Target, 60)+" ("+clean(string(s.Action), 20)+")")
 	}
 	row("Outcome", c.st.renderOutcome(s.Outcome, outcomeMark(s.Outcome)))
+	for i, part := range strings.Split(c.st.readBackDetail(&s, d.started), "\n") {
+		if i == 0 {
+			row("Read-back", part)
+			continue
+		}
+		for _, l := range strings.Split(trimLines(wrap(part, c.width-13)), "\n") {
+			lines = append(lines, strings.Repeat(" ", 13)+l)
+		}
+	}
 	if s.HTTPStatus != 0 {
 		row("HTTP", fmt.Sprint(s.HTTPStatus))
 	}
