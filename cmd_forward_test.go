@@ -207,7 +207,7 @@ func TestNextRunDeliversWhatIsBehind(t *testing.T) {
 	}
 	n := strings.Count(exported, "\n")
 	cefSeq := regexp.MustCompile(`externalId=(\d+) `)
-	waitUntil(t, "both runs' events at the SIEM", func() bool {
+	siemtest.WaitFor(t, "both runs' events at the SIEM", func() bool {
 		seen := map[string]bool{}
 		for _, m := range siem.Messages() {
 			if sm := cefSeq.FindStringSubmatch(m); sm != nil {

@@ -238,7 +238,7 @@ func TestRsyslogReceivesEveryEvent(t *testing.T) {
 		t.Fatalf("revoke: exit %d, want 1 (two sandbox apps cannot answer): %s", code, errOut)
 	}
 	log := logHashes(t, env, db)
-	waitUntil(t, "every event of the first run in rsyslog's file", func() bool {
+	siemtest.WaitFor(t, "every event of the first run in rsyslog's file", func() bool {
 		missing, _ := compare(t, log, rs.arrived())
 		return missing == 0
 	})
@@ -259,7 +259,7 @@ func TestRsyslogReceivesEveryEvent(t *testing.T) {
 		code, out, errOut, err := execULC(ctx, env, false, revoke...)
 		ran <- result{code, out, errOut, err}
 	}()
-	waitUntil(t, "the second run's first events in rsyslog's file", func() bool { return len(rs.arrived()) >= before+3 })
+	siemtest.WaitFor(t, "the second run's first events in rsyslog's file", func() bool { return len(rs.arrived()) >= before+3 })
 	rs.stop()
 	r := <-ran
 	if r.err != nil || r.code != exitFailures {
@@ -288,7 +288,7 @@ func TestRsyslogReceivesEveryEvent(t *testing.T) {
 		t.Fatalf("audit forward after the outage: exit %d\n%s%s", code, out, errOut)
 	}
 	log = logHashes(t, env, db)
-	waitUntil(t, "every event in rsyslog's file after audit forward", func() bool {
+	siemtest.WaitFor(t, "every event in rsyslog's file after audit forward", func() bool {
 		missing, _ := compare(t, log, rs.arrived())
 		return missing == 0
 	})
@@ -299,16 +299,4 @@ func TestRsyslogReceivesEveryEvent(t *testing.T) {
 	t.Logf("drill 2: %d events in the log, %d undelivered when rsyslog was stopped mid-run, "+
 		"ulc audit forward delivered them in %v (%s), %d duplicates in all, each with its seq and hash",
 		len(log), behind, took.Round(time.Millisecond), strings.TrimSpace(out), dups)
-}
-
-// waitUntil polls cond until it holds, failing after a generous deadline.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strconv"
 	"testing"
-	"time"
 
 	"ulc/actions"
 	"ulc/internal/siemtest"
@@ -81,13 +80,13 @@ func TestForwardingStatusFollowsTheSIEM(t *testing.T) {
 	}
 
 	head := revoke()
-	waitUntil(t, "siem ✓", func() bool { n, _ := arrived(); return header() == "siem ✓" && n == int(head) })
+	siemtest.WaitFor(t, "siem ✓", func() bool { n, _ := arrived(); return header() == "siem ✓" && n == int(head) })
 
 	rcv.Stop()
 	before := head
 	head = revoke()
 	var behind int64
-	waitUntil(t, "siem ✗ N behind", func() bool {
+	siemtest.WaitFor(t, "siem ✗ N behind", func() bool {
 		_, err := fmt.Sscanf(header(), "siem ✗ %d behind", &behind)
 		return err == nil && behind >= head-before
 	})
@@ -98,19 +97,7 @@ func TestForwardingStatusFollowsTheSIEM(t *testing.T) {
 
 	rcv.Start()
 	head = revoke() // the next run's commits find the receiver back
-	waitUntil(t, "siem ✓ after the outage", func() bool { n, _ := arrived(); return header() == "siem ✓" && n == int(head) })
+	siemtest.WaitFor(t, "siem ✓ after the outage", func() bool { n, _ := arrived(); return header() == "siem ✓" && n == int(head) })
 }
 
 var seqRE = regexp.MustCompile(`seq="(\d+)"`)
-
-// waitUntil polls cond until it holds, failing after a generous deadline.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -17,17 +17,8 @@ import (
 func TestResumesAfterTheReceiverRestartsMidStream(t *testing.T) {
 	for _, network := range []string{"tls", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			var ca *siemtest.PKI
-			scheme := "tcp"
-			if network == "tls" {
-				ca, scheme = siemtest.NewPKI(t), "tcp+tls"
-			}
-			rcv := siemtest.NewSyslog(t, network, ca)
+			rcv, d := syslogDest(t, network)
 			l := newLog(t)
-			d := Destination{Config: fw("siem", config.FormatRFC5424, scheme+"://"+rcv.Addr())}
-			if ca != nil {
-				d.CA = ca.CAPEM
-			}
 			f := newForwarder(t, l, d)
 			f.Start()
 
@@ -45,10 +36,10 @@ func TestResumesAfterTheReceiverRestartsMidStream(t *testing.T) {
 				mu.Lock()
 				want := int(head)
 				mu.Unlock()
-				waitFor(t, "the events before the outage to arrive", func() bool { return arrived() >= want })
+				siemtest.WaitFor(t, "the events before the outage to arrive", func() bool { return arrived() >= want })
 				rcv.Stop()
 				record(2)
-				waitFor(t, "the status to show the outage", func() bool { return !f.Status()[0].OK() })
+				siemtest.WaitFor(t, "the status to show the outage", func() bool { return !f.Status()[0].OK() })
 				rcv.Start()
 				record(1) // the run goes on as the receiver comes back
 				t.Logf("cycle %d: %s", cycle, f.Status()[0].Line())
@@ -56,7 +47,7 @@ func TestResumesAfterTheReceiverRestartsMidStream(t *testing.T) {
 			mu.Lock()
 			final := head
 			mu.Unlock()
-			waitFor(t, "every event to arrive after the last restart", func() bool {
+			siemtest.WaitFor(t, "every event to arrive after the last restart", func() bool {
 				return arrived() == int(final) && f.Status()[0].OK()
 			})
 			dups := wantEvery(t, l, seqs(t, rcv.Messages()), final)
@@ -150,12 +141,12 @@ func TestBackoffWhileTheReceiverIsDown(t *testing.T) {
 	}
 	// A run commits while a retry is due: no attempt, a new behind count.
 	head = recordRun(t, l, 2)
-	waitFor(t, "the status to count the new events", func() bool { return f.Status()[0].Behind == head })
+	siemtest.WaitFor(t, "the status to count the new events", func() bool { return f.Status()[0].Behind == head })
 	w.none(t)
 
 	rcv.Start()
 	last.done <- time.Now()
-	waitFor(t, "every event after the retry", func() bool {
+	siemtest.WaitFor(t, "every event after the retry", func() bool {
 		return len(seqs(t, rcv.Messages())) == int(head) && f.Status()[0].OK()
 	})
 	w.none(t)

@@ -89,6 +89,23 @@ func wantEvery(t *testing.T, l *audit.Log, got map[int64][]string, head int64) (
 	return dups
 }
 
+// syslogDest starts a receiver for network ("tls", with a private CA;
+// "tcp"; "udp") and returns it with an RFC 5424 destination "siem" on it.
+func syslogDest(t *testing.T, network string) (*siemtest.Syslog, Destination) {
+	t.Helper()
+	var ca *siemtest.PKI
+	scheme := network
+	if network == "tls" {
+		ca, scheme = siemtest.NewPKI(t), "tcp+tls"
+	}
+	rcv := siemtest.NewSyslog(t, network, ca)
+	d := Destination{Config: fw("siem", config.FormatRFC5424, scheme+"://"+rcv.Addr())}
+	if ca != nil {
+		d.CA = ca.CAPEM
+	}
+	return rcv, d
+}
+
 func cursorOf(t *testing.T, l *audit.Log, name string) int64 {
 	t.Helper()
 	c, err := l.Cursor(context.Background(), name)
@@ -150,28 +167,19 @@ func TestTLSWithoutTheCAIsRefused(t *testing.T) {
 func TestForwardsAfterEachCommitAndCatchesUpAfterAnOutage(t *testing.T) {
 	for _, network := range []string{"tls", "tcp", "udp"} {
 		t.Run(network, func(t *testing.T) {
-			var ca *siemtest.PKI
-			scheme := network
-			if network == "tls" {
-				ca, scheme = siemtest.NewPKI(t), "tcp+tls"
-			}
-			rcv := siemtest.NewSyslog(t, network, ca)
+			rcv, d := syslogDest(t, network)
 			l := newLog(t)
-			d := Destination{Config: fw("siem", config.FormatRFC5424, scheme+"://"+rcv.Addr())}
-			if ca != nil {
-				d.CA = ca.CAPEM
-			}
 			f := newForwarder(t, l, d)
 			f.Start()
 			head := recordRun(t, l, 2)
-			waitFor(t, "the first run to arrive", func() bool { return len(seqs(t, rcv.Messages())) == int(head) })
+			siemtest.WaitFor(t, "the first run to arrive", func() bool { return len(seqs(t, rcv.Messages())) == int(head) })
 
 			rcv.Stop()
 			head = recordRun(t, l, 3)
 			if network != "udp" {
 				// A stream notices the closed connection: the status says
 				// what is behind and why.
-				waitFor(t, "the status to show the outage", func() bool {
+				siemtest.WaitFor(t, "the status to show the outage", func() bool {
 					s := f.Status()[0]
 					return !s.OK() && s.Error != "" && s.Behind > 0
 				})
@@ -187,27 +195,15 @@ func TestForwardsAfterEachCommitAndCatchesUpAfterAnOutage(t *testing.T) {
 				// no way to know. What is recorded from now on arrives.
 				before := len(rcv.Messages())
 				more := recordRun(t, l, 1)
-				waitFor(t, "the next run to arrive", func() bool { return len(rcv.Messages()) >= before+int(more-head) })
+				siemtest.WaitFor(t, "the next run to arrive", func() bool { return len(rcv.Messages()) >= before+int(more-head) })
 				return
 			}
-			waitFor(t, "every event to arrive after the outage", func() bool {
+			siemtest.WaitFor(t, "every event to arrive after the outage", func() bool {
 				return len(seqs(t, rcv.Messages())) == int(head) && f.Status()[0].OK()
 			})
 			dups := wantEvery(t, l, seqs(t, rcv.Messages()), head)
 			t.Logf("%d events, %d duplicates", head, dups)
 		})
-	}
-}
-
-// waitFor polls cond until it holds, failing after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -267,3 +267,17 @@ func (r *Syslog) Messages() []string {
 	}
 	return append([]string(nil), r.msgs...)
 }
+
+// WaitFor polls cond until it holds, failing the test after a generous
+// deadline: what a delivery in the background does is seen this way,
+// never by sleeping a fixed time.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
