@@ -22,6 +22,10 @@ func TestClassifySign(t *testing.T) {
 	adminReset.EventType = "user.mfa.factor.reset_all"
 	grant := actions.LogEvent{EventType: "app.oauth2.token.grant.refresh_token", Result: "SUCCESS", Published: after,
 		ActorID: "0oaDOCK", ActorType: "PublicClientApp", ActorName: "Dock Control", Targets: []actions.LogTarget{{ID: me, Type: "User"}}}
+	asGrant := grant
+	asGrant.EventType = "app.oauth2.as.token.grant.access_token"
+	deniedGrant := grant
+	deniedGrant.Result = "FAILURE"
 	cases := []struct {
 		name string
 		ev   actions.LogEvent
@@ -38,6 +42,24 @@ func TestClassifySign(t *testing.T) {
 		{"the run's own suspend", admin, ""},
 		{"an admin's factor reset", adminReset, ""},
 		{"a token grant by a client app", grant, actions.SignAlarm},
+		// Every type of sign the watch reads, with the user as actor (or,
+		// for a token grant, as target of a client app).
+		{"sso to an app", user("user.authentication.sso", "SUCCESS", after), actions.SignAlarm},
+		{"sso denied", user("user.authentication.sso", "FAILURE", after), actions.SignAttempt},
+		{"mfa passed", user("user.authentication.auth_via_mfa", "SUCCESS", after), actions.SignAlarm},
+		{"mfa failed", user("user.authentication.auth_via_mfa", "FAILURE", after), actions.SignAttempt},
+		{"a token grant of the user's", user("app.oauth2.token.grant.id_token", "SUCCESS", after), actions.SignAlarm},
+		{"an authorization server's token grant", asGrant, actions.SignAlarm},
+		{"a token grant denied", deniedGrant, actions.SignAttempt},
+		{"a factor enrolled", user("user.mfa.factor.activate", "SUCCESS", after), actions.SignAlarm},
+		{"every factor reset by the user", user("user.mfa.factor.reset_all", "SUCCESS", after), actions.SignAlarm},
+		{"the password changed", user("user.account.update_password", "SUCCESS", after), actions.SignAlarm},
+		{"a password change refused", user("user.account.update_password", "FAILURE", after), actions.SignAttempt},
+		{"a push denied", user("system.push.send_factor_verify_push", "FAILURE", after), actions.SignAttempt},
+		{"policy denied", user("policy.evaluate_sign_on", "DENY", after), actions.SignAttempt},
+		{"a token grant before the run ended", user("app.oauth2.as.token.grant.refresh_token", "SUCCESS", before), actions.SignEarlier},
+		// A type that only begins like a sign's is not one.
+		{"a lookalike type's failure", user("user.session.start_over", "FAILURE", after), ""},
 	}
 	for _, c := range cases {
 		s, ok := actions.ClassifySign(c.ev, "r1", "trinity", me, end)
@@ -48,6 +70,14 @@ func TestClassifySign(t *testing.T) {
 	s, _ := actions.ClassifySign(user("user.session.start", "FAILURE", after), "r1", "trinity", me, end)
 	if l := s.Line(); !strings.Contains(l, "user.session.start failure from 203.0.113.66 Amsterdam Netherlands via CHROME on Windows 10 — 2 min after revocation") {
 		t.Errorf("line %q", l)
+	}
+	for _, typ := range []string{"user.mfa.factor.activate", "user.mfa.factor.reset_all", "user.account.update_password"} {
+		if c, _ := actions.ClassifySign(user(typ, "SUCCESS", after), "r1", "trinity", me, end); !strings.Contains(c.Advice, "credentials changed") {
+			t.Errorf("%s: advice %q, want the credentials reset", typ, c.Advice)
+		}
+	}
+	if a, _ := actions.ClassifySign(user("user.authentication.sso", "FAILURE", after), "r1", "trinity", me, end); !strings.Contains(a.Advice, "the containment holds") {
+		t.Errorf("a denied sso's advice %q, want that the containment holds", a.Advice)
 	}
 	g, _ := actions.ClassifySign(grant, "r1", "trinity", me, end)
 	if g.App != "Dock Control" || !strings.Contains(g.Line(), "to Dock Control") || !strings.Contains(g.Advice, "targets.toml") {
