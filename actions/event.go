@@ -227,6 +227,24 @@ func NewProfile(attrs map[string]string) *Profile {
 	return p
 }
 
+// Only returns a profile of the attributes names alone, nil for a nil
+// profile: a plan keeps of each user only what its targets name them by.
+func (p *Profile) Only(names []string) *Profile {
+	if p == nil {
+		return nil
+	}
+	kept := &Profile{}
+	for _, n := range names {
+		if v, ok := p.attrs[n]; ok {
+			if kept.attrs == nil {
+				kept.attrs = make(map[string]string, len(names))
+			}
+			kept.attrs[n] = v
+		}
+	}
+	return kept
+}
+
 // Attr returns the attribute name, and whether the profile has it with a
 // value that is not blank.
 func (p *Profile) Attr(name string) (string, bool) {

@@ -422,7 +422,7 @@ func (r *run) oktaStep(s Step) {
 		return
 	}
 	start := time.Now()
-	ans := r.x.Okta.Do(r.ctx, s.Action, s.User, r.plan.Info.ForgetDevices)
+	ans := r.x.Okta.Do(r.ctx, s.Action, *s.User, r.plan.Info.ForgetDevices)
 	ev := Event{
 		Kind: KindResult, Step: s.N, Attempt: 1, HTTPStatus: ans.HTTPStatus,
 		LatencyMS: time.Since(start).Milliseconds(), RequestID: ans.RequestID,

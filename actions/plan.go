@@ -87,8 +87,9 @@ type Request struct {
 type Step struct {
 	// N is the 1-based step number within the run.
 	N int
-	// User is the user the step acts on.
-	User User
+	// User is the user the step acts on: the plan's one copy of that user,
+	// shared by all their steps.
+	User *User
 	// Action is what the step does.
 	Action Action
 	// Target is the target name, or OktaTarget.
@@ -174,9 +175,17 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	env := ConnEnv{Getenv: getenv, Issuer: req.Issuer, Version: req.Version, RunID: p.RunID, Reason: strings.TrimSpace(req.Reason)}
 	problems = append(problems, p.loadTargets(ctx, req.Targets, env)...)
 	okta := oktaOrder(req.OktaSteps)
+	// A plan of many users keeps of each profile only the attributes its
+	// targets name users by, and holds its steps in one allocation.
+	attrs := profileAttrs(req.Targets)
+	for i := range users {
+		users[i].Profile = users[i].Profile.Only(attrs)
+	}
+	p.Steps = make([]Step, 0, len(users)*(len(okta)+len(req.Targets)))
 	// User by user, so a user's steps are numbered together and the plan
 	// can be recorded, and sent, in order, a bounded chunk at a time.
-	for _, u := range users {
+	for i := range users {
+		u := &users[i]
 		problems = append(problems, p.planOkta(req, u, okta)...)
 		problems = append(problems, p.planFanOut(req, u)...)
 	}
@@ -186,10 +195,25 @@ func BuildPlan(ctx context.Context, req Request, dir Directory) (*Plan, error) {
 	if len(p.Steps) == 0 {
 		return nil, errors.New("nothing to do: every step was left out")
 	}
+	if len(p.Steps) < cap(p.Steps)/2 {
+		// A resume leaves most steps out: keep only what it sends.
+		p.Steps = slices.Clone(p.Steps)
+	}
 	p.Info = req.runInfo(users, okta)
 	p.Info.Steps = len(p.Steps)
 	p.Info.Residual = p.Residual()
 	return p, nil
+}
+
+// profileAttrs lists the profile attributes targets name users by.
+func profileAttrs(targets []config.Target) []string {
+	var names []string
+	for _, t := range targets {
+		if t.LoginAttribute != "" && !slices.Contains(names, t.LoginAttribute) {
+			names = append(names, t.LoginAttribute)
+		}
+	}
+	return names
 }
 
 // check refuses a request that cannot make a run: no reason, no user, or
@@ -273,10 +297,10 @@ func oktaOrder(steps []Action) []Action {
 
 // planOkta appends u's Okta steps to p, leaving out those req.Skip
 // reports. An unknown step, or a user without an Okta id, is a problem.
-func (p *Plan) planOkta(req Request, u User, okta []Action) []error {
+func (p *Plan) planOkta(req Request, u *User, okta []Action) []error {
 	var problems []error
 	for _, a := range okta {
-		if req.Skip != nil && req.Skip(u, a, OktaTarget) {
+		if req.Skip != nil && req.Skip(*u, a, OktaTarget) {
 			continue
 		}
 		if !slices.Contains(OktaActions, a) {
@@ -299,20 +323,28 @@ func (p *Plan) planOkta(req Request, u User, okta []Action) []error {
 // planFanOut appends one step per loaded target for u to p, in target
 // order, leaving out those req.Skip reports. A subject or body that cannot
 // be built is a problem. A blocked target's steps carry its reason.
-func (p *Plan) planFanOut(req Request, u User) []error {
+func (p *Plan) planFanOut(req Request, u *User) []error {
 	var problems []error
+	// Targets that speak the same protocol send a user the same body:
+	// the steps share one copy of it.
+	bodies := map[string]string{}
 	for _, t := range req.Targets {
 		rt := p.targets[t.Name]
 		action := ActionOf(t)
-		if rt == nil || req.Skip != nil && req.Skip(u, action, t.Name) {
+		if rt == nil || req.Skip != nil && req.Skip(*u, action, t.Name) {
 			continue
 		}
 		detail := StepDetail{URL: t.URL, TimeoutMS: t.Timeout.Milliseconds(), Retries: t.Retries}
 		if rt.conn != nil {
-			d, err := rt.conn.Plan(u)
+			d, err := rt.conn.Plan(*u)
 			if err != nil {
 				problems = append(problems, err)
 				continue
+			}
+			if b, ok := bodies[d.Body]; ok {
+				d.Body = b
+			} else {
+				bodies[d.Body] = d.Body
 			}
 			detail = d
 		}

@@ -50,7 +50,7 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	}
 	r := &run{x: &Executor{}, plan: &Plan{Info: RunInfo{Version: "check"}}, ctx: ctx}
 	pc := &probeCaller{r: r, t: rt}
-	res := rt.conn.Revoke(ctx, Step{User: u, Action: ActionOf(t), Target: t.Name, Detail: detail}, pc)
+	res := rt.conn.Revoke(ctx, Step{User: &u, Action: ActionOf(t), Target: t.Name, Detail: detail}, pc)
 	out := ProbeResult{Outcome: res.Outcome, HTTPStatus: res.HTTPStatus, LatencyMS: pc.latency.Milliseconds()}
 	switch res.Outcome {
 	case NotFound:

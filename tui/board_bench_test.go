@@ -22,7 +22,7 @@ func bigBoard(n int) *boardScreen {
 	p := &actions.Plan{RunID: "20261121-143000-abc123", Created: testNow,
 		Info: actions.RunInfo{Reason: "bench", Users: []actions.User{cast[0].User}}}
 	for i := range n {
-		p.Steps = append(p.Steps, actions.Step{N: i + 1, User: cast[0].User, Action: actions.ActionGTR,
+		p.Steps = append(p.Steps, actions.Step{N: i + 1, User: &cast[0].User, Action: actions.ActionGTR,
 			Target: fmt.Sprintf("app-%04d", i)})
 	}
 	b := newBoard(c, p)
@@ -161,7 +161,7 @@ func offboardingPlan(users, targets int) *actions.Plan {
 		user := actions.User{ID: fmt.Sprintf("00u%017d", u), Login: fmt.Sprintf("person%05d@corp.example", u)}
 		p.Info.Users = append(p.Info.Users, user)
 		for t := range targets {
-			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: user, Action: actions.ActionGTR,
+			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: &user, Action: actions.ActionGTR,
 				Target: fmt.Sprintf("app-%02d", t), Detail: actions.StepDetail{Method: "POST",
 					URL:  fmt.Sprintf("https://app-%02d.corp.example/global-token-revocation", t),
 					Body: `{"sub_id":{"format":"email","email":"` + user.Login + `"}}`, SubjectFormat: "email", Auth: "bearer"}})

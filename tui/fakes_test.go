@@ -214,13 +214,13 @@ func (r *fakeRunner) Plan(_ context.Context, rr RunRequest) (*actions.Plan, erro
 	}}
 	for _, u := range rr.Users {
 		for _, a := range rr.OktaSteps {
-			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: u, Action: a, Target: actions.OktaTarget})
+			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: &u, Action: a, Target: actions.OktaTarget})
 		}
 		for _, t := range rr.Targets {
 			if rr.Skip != nil && rr.Skip(u, actions.ActionGTR, t) {
 				continue
 			}
-			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: u, Action: actions.ActionGTR, Target: t,
+			p.Steps = append(p.Steps, actions.Step{N: len(p.Steps) + 1, User: &u, Action: actions.ActionGTR, Target: t,
 				Detail: actions.StepDetail{Method: "POST", URL: "https://" + t + ".example/gtr", SubjectFormat: "email", Auth: "bearer"}})
 		}
 	}

@@ -175,7 +175,7 @@ func (c *conn) Plan(u actions.User) (actions.StepDetail, error) {
 
 // Revoke implements actions.Conn: list, then remove each authorization.
 func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) actions.Result {
-	login, ok := c.login(s.User)
+	login, ok := c.login(*s.User)
 	switch {
 	case s.User.Profile == nil:
 		return actions.Result{Outcome: actions.Rejected, ErrorCode: "no_okta_profile", Error: fmt.Sprintf(

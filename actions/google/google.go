@@ -169,7 +169,7 @@ func (c *conn) Residual() string {
 // Revoke implements actions.Conn: a token (once per run), users.signOut,
 // then with revoke_oauth_grants tokens.list and a tokens.delete per grant.
 func (c *conn) Revoke(ctx context.Context, s actions.Step, call actions.Caller) actions.Result {
-	user := userKey(s.User)
+	user := userKey(*s.User)
 	if user == "" {
 		return actions.Result{Outcome: actions.Failed, Error: "Okta gives no email address for this user: set it in Okta, then resume the run"}
 	}

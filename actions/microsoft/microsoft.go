@@ -147,7 +147,7 @@ func (c *conn) verifyURL(upn string) string {
 // Revoke implements actions.Conn: token (when the run has none yet),
 // revoke, verify.
 func (c *conn) Revoke(ctx context.Context, s actions.Step, call actions.Caller) actions.Result {
-	upn := upnOf(s.User)
+	upn := upnOf(*s.User)
 	if upn == "" {
 		return actions.Result{Outcome: actions.Failed, Error: "this user has no email address to use as userPrincipalName: sign them out in the Entra admin center (Users → the user → Revoke sessions)"}
 	}

@@ -110,7 +110,7 @@ func (c *conn) revokeURL(email string) string {
 // Revoke implements actions.Conn: token (when the run has none yet), then
 // revoke.
 func (c *conn) Revoke(ctx context.Context, s actions.Step, call actions.Caller) actions.Result {
-	email := emailOf(s.User)
+	email := emailOf(*s.User)
 	if email == "" {
 		return actions.Result{Outcome: actions.Failed, Error: "this user has no email address to name them to Zoom: end their sessions in the Zoom admin portal (User Management → Users)"}
 	}
