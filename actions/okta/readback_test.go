@@ -26,7 +26,7 @@ func TestSuspendReadBackSeesTheWrongStatus(t *testing.T) {
 		fx.fake.ServeHTTP(w, r)
 		if r.Method == http.MethodPost && r.URL.Path == suspend {
 			// Right after Okta answered: someone else unsuspends her.
-			un := httptest.NewRequest(http.MethodPost, strings.TrimSuffix(suspend, "suspend")+"unsuspend", http.NoBody)
+			un := httptest.NewRequestWithContext(r.Context(), http.MethodPost, strings.TrimSuffix(suspend, "suspend")+"unsuspend", http.NoBody)
 			un.Header.Set("Authorization", "SSWS "+testToken)
 			un.Header.Set("Accept", "application/json")
 			rec := httptest.NewRecorder()
