@@ -98,12 +98,16 @@ type Server struct {
 	issued    int
 	tokenReqs int
 	revokes   int
+	lagging   bool
 }
 
 type user struct {
 	id        string
 	upn       string
 	validFrom time.Time
+	// readBack is validFrom before the last sign-out: what a lagging
+	// tenant still reads back.
+	readBack  time.Time
 	signedOut int
 }
 
@@ -229,6 +233,16 @@ func (s *Server) SignedOut(email string) int {
 		return u.signedOut
 	}
 	return 0
+}
+
+// Lag makes the read-back lag behind the sign-out, or catch up: while on,
+// GET /v1.0/users/{id} answers the signInSessionsValidFromDateTime of
+// before each user's last sign-out, as Entra ID can for a while after
+// accepting one. Tests of the read-back's verdict turn it on.
+func (s *Server) Lag(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lagging = on
 }
 
 // ValidFrom is the user's signInSessionsValidFromDateTime; zero for a user

@@ -97,6 +97,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	u, err := s.lookup(id)
 	if err == nil {
+		u.readBack = u.validFrom // what a lagging read-back still answers
 		u.validFrom = time.Now().UTC().Truncate(time.Second)
 		u.signedOut++
 	}
@@ -149,9 +150,13 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	u, err := s.lookup(id)
 	var body map[string]any
 	if err == nil {
+		from := u.validFrom
+		if s.lagging && !u.readBack.IsZero() {
+			from = u.readBack
+		}
 		all := map[string]any{
 			"id": u.id, "userPrincipalName": u.upn, "mail": u.upn, "displayName": u.upn,
-			"accountEnabled": true, "signInSessionsValidFromDateTime": u.validFrom.Format(time.RFC3339),
+			"accountEnabled": true, "signInSessionsValidFromDateTime": from.Format(time.RFC3339),
 		}
 		body = map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users(" + strings.Join(fields, ",") + ")/$entity"}
 		for _, f := range fields {
