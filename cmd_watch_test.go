@@ -238,3 +238,56 @@ func TestInterruptedWatchRecordsItsEnd(t *testing.T) {
 		t.Errorf("audit show does not record the watch's end:\n%s", show)
 	}
 }
+
+// Without --watch, ulc revoke watches the run's users for 15 minutes
+// (actions.DefaultWatch), says so and how to skip it, and records the
+// watch with the run; ctrl+c ends it early.
+func TestRevokeWatchesFifteenMinutesByDefault(t *testing.T) {
+	sb, db := startSandbox(t)
+	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "revoke", "--config", sb.ConfigPath, "--audit-db", db,
+		"--user", "neo@whiterabbit.fake", "--reason", "drill", "--targets", "chat", "--yes", "--json")
+	cmd.Env = cleanEnv(t)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The run's own lines come first; the watch's says how long it is.
+	r := bufio.NewReader(stderr)
+	var said []string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			_ = cmd.Wait()
+			t.Fatalf("ulc revoke ended without saying it watches (%v); stderr:\n%s", err, strings.Join(said, ""))
+		}
+		said = append(said, line)
+		if strings.HasPrefix(line, "watching ") {
+			if !strings.HasPrefix(line, "watching neo@whiterabbit.fake for 15m0s (until ") || !strings.Contains(line, "--watch 0 skips it") {
+				t.Errorf("the watch's line is %q, want a watch of 15m0s and how to skip it", line)
+			}
+			break
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait() // the run succeeded; its status is the watch's, which ctrl+c cut short
+	id := ""
+	for _, o := range jsonLines(t, stdout.String()) {
+		if o["type"] == "summary" {
+			id, _ = o["run_id"].(string)
+		}
+	}
+	if id == "" {
+		t.Fatalf("no summary in the output:\n%s", stdout.String())
+	}
+	_, show, _ := ulc(t, "", "audit", "show", id, "--audit-db", db)
+	if !strings.Contains(show, "watch_started") || !strings.Contains(show, "watch_ended (cancelled)") {
+		t.Errorf("audit show does not record the watch with the run:\n%s", show)
+	}
+}
