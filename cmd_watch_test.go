@@ -202,6 +202,24 @@ func TestRevokeSaysWhenItDoesNotWatch(t *testing.T) {
 	}
 }
 
+// startULC starts the ulc binary with args, for a test that signals it:
+// its stderr to read line by line, its stdout gathered.
+func startULC(t *testing.T, args ...string) (*exec.Cmd, *bufio.Reader, *strings.Builder) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), ulcBinary(t), args...)
+	cmd.Env = cleanEnv(t)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout := new(strings.Builder)
+	cmd.Stdout = stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewReader(stderr), stdout
+}
+
 // ctrl+c ends a watch: the audit log records that it was cancelled, and a
 // watch that saw no success exits 0.
 func TestInterruptedWatchRecordsItsEnd(t *testing.T) {
@@ -209,18 +227,8 @@ func TestInterruptedWatchRecordsItsEnd(t *testing.T) {
 	_, out, _ := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", "neo@whiterabbit.fake",
 		"--reason", "drill", "--targets", "chat", "--yes", "--json", "--watch", "0")
 	id := runID(t, out)
-	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "watch", id, "--for", "10m", "--config", sb.ConfigPath, "--audit-db", db)
-	cmd.Env = cleanEnv(t)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stderr).ReadString('\n')
+	cmd, stderr, stdout := startULC(t, "watch", id, "--for", "10m", "--config", sb.ConfigPath, "--audit-db", db)
+	line, err := stderr.ReadString('\n')
 	if err != nil || !strings.HasPrefix(line, "watching neo@whiterabbit.fake for 10m0s") {
 		t.Fatalf("stderr %q (%v), want the watch's first line", line, err)
 	}
@@ -244,20 +252,9 @@ func TestInterruptedWatchRecordsItsEnd(t *testing.T) {
 // watch with the run; ctrl+c ends it early.
 func TestRevokeWatchesFifteenMinutesByDefault(t *testing.T) {
 	sb, db := startSandbox(t)
-	cmd := exec.CommandContext(t.Context(), ulcBinary(t), "revoke", "--config", sb.ConfigPath, "--audit-db", db,
+	cmd, r, stdout := startULC(t, "revoke", "--config", sb.ConfigPath, "--audit-db", db,
 		"--user", "neo@whiterabbit.fake", "--reason", "drill", "--targets", "chat", "--yes", "--json")
-	cmd.Env = cleanEnv(t)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	// The run's own lines come first; the watch's says how long it is.
-	r := bufio.NewReader(stderr)
 	var said []string
 	for {
 		line, err := r.ReadString('\n')

@@ -95,8 +95,16 @@ func TestRevokeAgainstTheSandbox(t *testing.T) {
 // startSandbox starts the sandbox without the vendors' fakes.
 func startSandbox(t *testing.T) (*sandbox.Sandbox, string) {
 	t.Helper()
+	return startSandboxWith(t, sandbox.Options{})
+}
+
+// startSandboxWith starts the sandbox with o in a directory of the test's
+// (o.Dir is replaced) and returns it and its audit log's path.
+func startSandboxWith(t *testing.T, o sandbox.Options) (*sandbox.Sandbox, string) {
+	t.Helper()
 	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir})
+	o.Dir = dir
+	sb, err := sandbox.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}

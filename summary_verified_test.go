@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,18 +15,9 @@ import (
 // system cannot be asked (Zoom, revoke grants): accepted is all that is
 // known there.
 func TestRevokeSummaryCarriesTheReadBack(t *testing.T) {
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir, Vendors: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	sb, db := startSandboxWith(t, sandbox.Options{Vendors: true})
 	sb.Microsoft.Lag(true) // Graph accepts the sign-out; the read-back lags
-	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", filepath.Join(dir, "audit.db"),
+	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db,
 		"--user", "trinity@whiterabbit.fake", "--reason", "drill", "--yes", "--json", "--watch", "0",
 		"--suspend", "--revoke-grants", "--targets", "m365,zoom")
 	if code != exitOK {
