@@ -57,6 +57,10 @@ type RunState struct {
 	// Watch is what the containment watches of the run saw, from their
 	// events; nil when the run was never watched.
 	Watch *WatchFindings
+	// NoRequests, set before the first event, leaves every step's Detail
+	// nil: for readers that need where each step ended, not what it sent
+	// (a resume plans its requests again), at a fraction of the memory.
+	NoRequests bool
 }
 
 // NewRunState returns an empty state for run id.
@@ -94,7 +98,7 @@ func (s *RunState) Apply(ev Event) {
 	switch ev.Kind {
 	case KindPlanned:
 		// applyPlanned hands over a detail already decoded, and none here.
-		if len(ev.Detail) > 0 {
+		if len(ev.Detail) > 0 && !s.NoRequests {
 			d := new(StepDetail)
 			_ = json.Unmarshal(ev.Detail, d)
 			st.Detail = d

@@ -11,6 +11,18 @@ import (
 // of a run of any size. Like Run, it settles a run without run_finished
 // whose process is gone.
 func (l *Log) State(ctx context.Context, id string) (*actions.RunState, error) {
+	return l.state(ctx, id, false)
+}
+
+// Outcomes is State without the steps' requests (each StepState.Detail is
+// nil): where every step of a run ended, for a resume or a watch, which
+// plan or read nothing of what was sent.
+func (l *Log) Outcomes(ctx context.Context, id string) (*actions.RunState, error) {
+	return l.state(ctx, id, true)
+}
+
+// state is State, leaving out the requests when lean is set.
+func (l *Log) state(ctx context.Context, id string, lean bool) (*actions.RunState, error) {
 	if err := l.usable(); err != nil {
 		return nil, err
 	}
@@ -26,6 +38,7 @@ func (l *Log) State(ctx context.Context, id string) (*actions.RunState, error) {
 		return nil, l.wrap(err)
 	}
 	st := actions.NewRunState(full)
+	st.NoRequests = lean
 	if err := l.scanQuery(ctx, ` NOT INDEXED WHERE seq BETWEEN ? AND ? AND run_id = ? ORDER BY seq`, []any{first, last, full},
 		func(ev actions.Event, _, _ string) error {
 			st.Apply(ev)

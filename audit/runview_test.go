@@ -72,3 +72,44 @@ func TestRunViewReadsWhatIsShown(t *testing.T) {
 		}
 	}
 }
+
+// What a resume reads of a run: every step where it ended, as the run's
+// view sees it, without the requests it sent.
+func TestOutcomesAreTheStateWithoutRequests(t *testing.T) {
+	l := openLog(t, newPath(t))
+	ctx := context.Background()
+	users := []actions.User{{Login: "trinity@whiterabbit.fake"}, {Login: "neo@whiterabbit.fake"}}
+	chatT := step{user: users[0].Login, target: "chat", action: actions.ActionGTR}
+	chatN := step{user: users[1].Login, target: "chat", action: actions.ActionGTR}
+	evs := planEvents(t, "r1", base, users, []step{chatT, chatN})
+	evs = append(evs, attempt("r1", base, 1, chatT, 1), attempt("r1", base, 2, chatN, 1),
+		result("r1", base.Add(time.Second), 2, chatN, 1, 503, actions.Failed))
+	record(t, l, evs...)
+
+	full, err := l.State(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lean, err := l.Outcomes(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lean.Steps) != len(full.Steps) || len(lean.Steps) != 2 {
+		t.Fatalf("outcomes hold %d steps, the state %d", len(lean.Steps), len(full.Steps))
+	}
+	for i, s := range lean.Steps {
+		f := full.Steps[i]
+		if s.Step != f.Step || s.User != f.User || s.Target != f.Target || s.Outcome != f.Outcome || s.Attempts != f.Attempts {
+			t.Errorf("step %d: outcomes %+v, state %+v", f.Step, *s, *f)
+		}
+		if f.Detail == nil {
+			t.Errorf("step %d: the run's view lost the request it sent", f.Step)
+		}
+		if s.Detail != nil {
+			t.Errorf("step %d: outcomes kept the request %+v", s.Step, *s.Detail)
+		}
+	}
+	if lean.Info.Reason != full.Info.Reason || lean.Done != full.Done {
+		t.Errorf("outcomes info %+v done %v, state %+v done %v", lean.Info, lean.Done, full.Info, full.Done)
+	}
+}

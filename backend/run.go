@@ -113,7 +113,7 @@ func (b *Backend) Resume(ctx context.Context, id string, dryRun bool) (*actions.
 	if b.log == nil {
 		return nil, &Error{Class: ClassAudit, Err: errors.New("no audit log is open")}
 	}
-	st, _, err := b.log.Run(ctx, id)
+	st, err := b.log.Outcomes(ctx, id)
 	if err != nil {
 		return nil, classify(ClassUsage, err)
 	}
@@ -164,7 +164,7 @@ func (b *Backend) ancestry(ctx context.Context, st *actions.RunState) ([]*action
 	root := st
 	for seen := map[string]bool{st.RunID: true}; root.Info.ResumeOf != "" && !seen[root.Info.ResumeOf]; {
 		seen[root.Info.ResumeOf] = true
-		up, _, err := b.log.Run(ctx, root.Info.ResumeOf)
+		up, err := b.log.Outcomes(ctx, root.Info.ResumeOf)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +202,7 @@ func (b *Backend) Resumes(ctx context.Context, id string) ([]*actions.RunState, 
 			continue
 		}
 		want[r.RunID] = true
-		st, _, err := b.log.Run(ctx, r.RunID)
+		st, err := b.log.Outcomes(ctx, r.RunID)
 		if err != nil {
 			return nil, err
 		}

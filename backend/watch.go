@@ -90,7 +90,7 @@ func (b *Backend) Watch(ctx context.Context, id string, o actions.WatchOptions) 
 	if o.For <= 0 {
 		return nil, usagef("a watch needs a duration above zero")
 	}
-	st, _, err := b.log.Run(ctx, id)
+	st, err := b.log.Outcomes(ctx, id)
 	if err != nil {
 		return nil, classify(ClassUsage, err)
 	}
