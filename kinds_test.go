@@ -35,7 +35,9 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	var sum struct {
+		RunID   string `json:"run_id"`
 		Targets []struct {
+			Step                               int
 			Name, Action, Kind, Outcome, Error string
 			Attempts                           int
 			Verified                           *bool
@@ -54,7 +56,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		"zoom":     {"zoom", "revoked", ""},
 		"github":   {"github", "revoked", ""}, // her githubUsername's two authorizations
 	}
-	seen := 0
+	seen, m365Step := 0, 0
 	for _, s := range sum.Targets {
 		w, ok := wants[s.Name]
 		if !ok {
@@ -66,6 +68,15 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		}
 		if s.Name == "m365" && (s.Verified == nil || !*s.Verified || !strings.Contains(s.Evidence, "signInSessionsValidFromDateTime")) {
 			t.Errorf("m365: verified %v, evidence %q; want the read-back of signInSessionsValidFromDateTime to verify the sign-out", s.Verified, s.Evidence)
+		}
+		if s.Name == "m365" {
+			m365Step = s.Step
+			// The demo throttles Microsoft once: the token, the sign-out
+			// answered 429, the sign-out again after Retry-After, the
+			// read-back.
+			if s.Attempts != 4 {
+				t.Errorf("m365: %d attempts, want 4 (token, 429, sign-out, read-back)", s.Attempts)
+			}
 		}
 		if sum.Residual[s.Name] == "" {
 			t.Errorf("%s: the summary says nothing of what stays alive", s.Name)
@@ -84,6 +95,11 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		t.Errorf("github: removed %d of trinity-hale's authorizations, %d left; neo-the-one has %d; want 2, 0, 2",
 			sb.GitHub.Removed("trinity-hale"), sb.GitHub.Authorizations("trinity-hale"), sb.GitHub.Authorizations("neo-the-one"))
 	}
+
+	if sb.Microsoft.RevokeCalls() != 2 {
+		t.Errorf("Graph saw %d sign-out calls, want 2 (the throttled one and its retry)", sb.Microsoft.RevokeCalls())
+	}
+	checkThrottledAttempts(t, db, sum.RunID, m365Step)
 
 	// No secret of any credential file reaches the output or the log.
 	audit, err := os.ReadFile(db)
@@ -107,6 +123,49 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	if code != exitOK || json.Unmarshal([]byte(out), &jwks) != nil || len(jwks.Keys) != 1 ||
 		jwks.Keys[0].Kty != "RSA" || jwks.Keys[0].N == "" || jwks.Keys[0].D != "" {
 		t.Errorf("ulc caep jwks: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// checkThrottledAttempts checks that the audit log of run holds both
+// attempts of the throttled sign-out of step: the 429, recorded as a retry,
+// and the second attempt that succeeded.
+func checkThrottledAttempts(t *testing.T, db, run string, step int) {
+	t.Helper()
+	code, out, errOut := ulc(t, "", "audit", "show", run, "--audit-db", db, "--json")
+	if code != exitOK {
+		t.Fatalf("audit show: exit %d: %s", code, errOut)
+	}
+	var shown struct {
+		Events []struct {
+			Kind       string          `json:"kind"`
+			Step       int             `json:"step"`
+			Attempt    int             `json:"attempt"`
+			HTTPStatus int             `json:"http_status"`
+			Detail     json.RawMessage `json:"detail"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(out), &shown); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	retried := 0
+	for _, ev := range shown.Events {
+		if ev.Step != step || step == 0 {
+			continue
+		}
+		switch ev.Kind {
+		case "attempt":
+			var d struct{ Call string }
+			_ = json.Unmarshal(ev.Detail, &d)
+			calls = append(calls, d.Call)
+		case "retry":
+			if ev.HTTPStatus == 429 {
+				retried++
+			}
+		}
+	}
+	if got := strings.Join(calls, ","); got != "token,revoke,revoke,verify" || retried != 1 {
+		t.Errorf("the audit log of step %d holds attempts %q and %d retries after a 429; want token,revoke,revoke,verify and 1", step, got, retried)
 	}
 }
 
