@@ -45,8 +45,9 @@ const ContentType = "application/secevent+jwt"
 // JWTType is the typ header of a SET.
 const JWTType = "secevent+jwt"
 
-// defaultReason is the reason_admin of a SET sent without an operator's
-// reason (a probe): the interoperability profile wants it non-empty.
+// defaultReason is the reason_admin of a SET sent without a reason (a run
+// always has one; a probe gives actions.ProbeReason): the interoperability
+// profile wants it non-empty.
 const defaultReason = "An administrator signed this user out everywhere with ulc (Universal Logout Console)"
 
 // minRSABits is the smallest key the interoperability profile allows.
@@ -145,7 +146,7 @@ func (c *conn) Plan(u actions.User) (actions.StepDetail, error) {
 	// txn ties the SET to the run that sent it: the receiver's log and
 	// ulc's audit log name the same transaction.
 	txn := c.runID
-	if txn == "" { // opened outside a run (a probe)
+	if txn == "" { // opened without a run id (a probe gives "ulc-check-…")
 		var err error
 		if txn, err = randomID(); err != nil {
 			return actions.StepDetail{}, fmt.Errorf("%s: %v", c.t.Where(), err)
