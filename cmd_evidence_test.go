@@ -29,16 +29,7 @@ import (
 // sandbox, the audit log and the first run's id.
 func sandboxRun(t *testing.T) (*sandbox.Sandbox, string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir, Vendors: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	sb, db := startSandboxWith(t, sandbox.Options{Vendors: true})
 	trinity, _ := sb.Okta.Person("trinity@whiterabbit.fake")
 	done := make(chan struct{})
 	go func() {
@@ -49,7 +40,6 @@ func sandboxRun(t *testing.T) (*sandbox.Sandbox, string, string) {
 		}
 		sb.Okta.Advance(oktafake.AttackerGrantAfter + time.Second)
 	}()
-	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db,
 		"--user", "trinity@whiterabbit.fake", "--reason", "MFA fatigue [phish](https://evil.example)", "--ticket", "INC-4211",
 		"--yes", "--json", "--watch", "2s")

@@ -48,7 +48,8 @@ func newTargetsCmd(e *env) *cobra.Command {
 target (the environment variable is set, the file exists and is private, the
 key parses), without sending anything. With --live, also proves each
 credential with one harmless call: a sign-out of a user that cannot exist
-(a healthy target answers that it has no such user), recorded nowhere.
+(a healthy target answers that it has no such user), recorded nowhere; a
+target that throttles it is asked again, briefly, after the wait it names.
 Exit status 0 when all is well, 2 otherwise.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) (err error) {
@@ -87,7 +88,9 @@ func checkTarget(ctx context.Context, e *env, b *backend.Backend, t config.Targe
 	name := safetext.Line(t.Name, 40)
 	cred, err := t.LoadCredentialContext(ctx, e.getenv)
 	if err != nil {
-		fmt.Fprintf(e.stdout, "FAIL  %s\n", sanitizeMessage(err.Error()))
+		// Every line starts with the word and the target's name, so a
+		// script or a reader finds a target's lines by its name.
+		fmt.Fprintf(e.stdout, "FAIL  %-20s %s\n", name, sanitizeMessage(err.Error()))
 		return false
 	}
 	fmt.Fprintf(e.stdout, "ok    %-20s %-9s %s %s\n", name, t.EffectiveKind(), safetext.Line(t.URL, 100), cred)

@@ -16,18 +16,8 @@ import (
 // with its kind, its truth and what stays alive; no credential appears in
 // any output or in the audit log.
 func TestRevokeAcrossKinds(t *testing.T) {
-	dir := t.TempDir()
-	sb, err := sandbox.Start(sandbox.Options{Dir: dir, Vendors: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := sb.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	sb, db := startSandboxWith(t, sandbox.Options{Vendors: true})
 	const who = "trinity@whiterabbit.fake"
-	db := filepath.Join(dir, "audit.db")
 	code, out, errOut := ulc(t, "", "revoke", "--config", sb.ConfigPath, "--audit-db", db, "--user", who,
 		"--reason", "drill", "--yes", "--json", "--watch", "0", "--targets", "google,m365,slack,okta-itp,zoom,github")
 	if code != exitFailures {
@@ -106,7 +96,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range vendorSecrets(t, dir) {
+	for _, s := range vendorSecrets(t, filepath.Dir(db)) {
 		for name, text := range map[string]string{"stdout": out, "stderr": errOut, "the audit log": string(audit)} {
 			if strings.Contains(text, s) {
 				t.Errorf("%s holds a credential (%d bytes long)", name, len(s))
