@@ -335,3 +335,36 @@ func TestWatchExtendedDuringItsLastRound(t *testing.T) {
 		t.Errorf("the watch ended due at %v (%s), want %v by time: the extension was lost", last.Until, last.Tally.Reason, want)
 	}
 }
+
+// The watch spends a share of the System Log's budget, as Okta's
+// rate-limit headers give it: on a small budget it polls once and then at
+// its deadline, however short the least interval asked for; on a large one
+// it polls at that interval.
+func TestWatchPacesItsPollsByOktasBudget(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		limit         int
+		least, most   int
+		budgetAllowed string
+	}{
+		{"budget of 8 a minute", 8, 1, 2, "2 a minute for the watch: one poll, then the last at the deadline"},
+		{"budget of 6000 a minute", 6000, 8, 1000, "1,500 a minute for the watch: a poll every 50 ms"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, fake, _ := openOkta(t)
+			id := contain(t, b, "neo@whiterabbit.fake")
+			fake.SetRateLimit(c.limit, time.Minute)
+			ch, err := b.Watch(context.Background(), id, actions.WatchOptions{For: 2 * time.Second, Every: 50 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, last := drain(t, ch)
+			if p := last.Tally.Polls; p < c.least || p > c.most {
+				t.Errorf("%d polls in 2 s, want %d to %d (%s)", p, c.least, c.most, c.budgetAllowed)
+			}
+			if last.Tally.Reason != "time" || last.Err != "" {
+				t.Errorf("the watch ended with %+v %q, want by time", last.Tally, last.Err)
+			}
+		})
+	}
+}
