@@ -42,7 +42,7 @@ func runConsoleCmd(ctx context.Context, e *env, readOnly bool, watch time.Durati
 		return err
 	}
 	defer closeInto(&err, b)
-	return runConsole(ctx, e, b, readOnly, watch)
+	return runConsole(ctx, e, b, readOnly, watch, nil)
 }
 
 // needTerminal refuses to start the console on input that cannot be a
@@ -63,7 +63,11 @@ func needTerminal(e *env) error {
 
 // runConsole runs the console on an open backend until the operator quits
 // or a signal ends it.
-func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool, watch time.Duration) error {
+//
+// The console ends with the audit log's path and head; when head is not nil
+// the head is stored there instead and nothing is printed (the demo names
+// its log itself, which it may be about to remove).
+func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool, watch time.Duration, head *string) error {
 	deps := tui.Deps{
 		Runner: b, History: b, Prober: b,
 		Targets: b.Targets(), AuditPath: b.AuditPath(), ReadOnly: readOnly, OrgURL: b.OrgURL(),
@@ -101,8 +105,12 @@ func runConsole(ctx context.Context, e *env, b *backend.Backend, readOnly bool, 
 	// The board's watch ends with the console, recorded before the head
 	// is read.
 	b.StopWatches()
-	if _, head, err := b.Head(context.Background()); err == nil && head != "" {
-		fmt.Fprintf(e.stderr, "audit log %s, head %s\n", b.AuditPath(), head)
+	if _, h, err := b.Head(context.Background()); err == nil && h != "" {
+		if head != nil {
+			*head = h
+		} else {
+			fmt.Fprintf(e.stderr, "audit log %s, head %s\n", b.AuditPath(), h)
+		}
 	}
 	return nil
 }
@@ -139,14 +147,20 @@ Confirm, type the login, enter, and watch the board. Then 2 for History.`,
 			// The last word, once the console, the backend and the
 			// sandbox are closed: where the files are, or that they are
 			// gone, after they are.
+			var head string
 			defer func() {
+				ended := ""
+				if head != "" {
+					ended = " (its last head " + head + ")"
+				}
 				switch {
 				case keep:
-					fmt.Fprintf(e.stderr, "the demo's files (targets.toml, credentials, audit log) are kept in %s\n", dir)
+					fmt.Fprintf(e.stderr, "the demo's files are kept in %s: targets.toml, credentials, audit log %s%s\n",
+						dir, filepath.Join(dir, "audit.db"), ended)
 				case os.RemoveAll(dir) != nil:
 					fmt.Fprintf(e.stderr, "ulc: the demo's files in %s were not all removed: remove them by hand\n", dir)
 				default:
-					fmt.Fprintf(e.stderr, "the demo's files, its audit log included, were removed (ulc demo --keep keeps them)\n")
+					fmt.Fprintf(e.stderr, "the demo's files were removed, its audit log%s included; ulc demo --keep keeps them\n", ended)
 				}
 			}()
 			sb, err := sandbox.Start(sandbox.Options{Dir: dir, People: people, Vendors: true})
@@ -161,7 +175,7 @@ Confirm, type the login, enter, and watch the board. Then 2 for History.`,
 				return err
 			}
 			defer closeInto(&err, b)
-			return runConsole(cmd.Context(), e, b, readOnly, watch)
+			return runConsole(cmd.Context(), e, b, readOnly, watch, &head)
 		},
 	}
 	c.Flags().BoolVar(&keep, "keep", false, "keep the demo's directory (targets.toml, audit log) after exit")

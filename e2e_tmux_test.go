@@ -202,8 +202,11 @@ func TestTMuxDemo(t *testing.T) {
 	errText, _ := os.ReadFile(stderr)
 	kept := ""
 	for _, l := range strings.Split(string(errText), "\n") {
-		if p, ok := strings.CutPrefix(l, "the demo's files (targets.toml, credentials, audit log) are kept in "); ok {
-			kept = strings.TrimSpace(p)
+		if p, ok := strings.CutPrefix(l, "the demo's files are kept in "); ok {
+			kept, _, _ = strings.Cut(p, ":")
+			if !strings.Contains(p, "audit log "+filepath.Join(kept, "audit.db")) {
+				t.Errorf("the demo's last line does not name its audit log: %q", l)
+			}
 		}
 	}
 	if kept == "" || !strings.HasPrefix(kept, dir) {

@@ -176,7 +176,10 @@ func TestDemoSaysItsFilesAreRemoved(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(tmp, "ulc-demo-*")); len(left) != 0 {
 		t.Errorf("ulc demo left %v behind", left)
 	}
-	if !strings.Contains(stderr.String(), "were removed (ulc demo --keep keeps them)") {
-		t.Errorf("ulc demo does not say its files are removed:\n%s", stderr.String())
+	if !strings.Contains(stderr.String(), "were removed") || !strings.Contains(stderr.String(), "ulc demo --keep keeps them") {
+		t.Errorf("ulc demo does not say its files are removed and how to keep them:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), filepath.Join(tmp, "ulc-demo-")) {
+		t.Errorf("ulc demo names a path it has removed:\n%s", stderr.String())
 	}
 }
