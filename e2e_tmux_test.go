@@ -15,8 +15,10 @@ import (
 // a real 80×24 terminal (tmux), following the README's walk-through key by
 // key: search, open the user, confirm, watch the board until every app has
 // answered, G and g, a row's detail, the watch showing the attacker's
-// return, R answered n, then History, the run's view and its timeline,
-// then quit. The demo's
+// return, R answered n, + and w, then History, the run's view and its
+// timeline, then quit. The demo runs as the README says, `ulc demo`, with
+// --keep alone added: it changes only the line printed after the console
+// has closed, and leaves the audit log for the test to verify. The demo's
 // sandbox has an app that answers after ~2 s (analytics), one that fails
 // twice with 503 and then succeeds (mail-archive), one that is down
 // (build-farm) and one where trinity has no account (crm).
@@ -42,7 +44,7 @@ func TestTMuxDemo(t *testing.T) {
 	// A clean environment: no Okta settings of the developer's (OKTA_*,
 	// ~/.okta) can reach the demo, and everything it writes stays in dir.
 	stderr := filepath.Join(dir, "stderr.txt")
-	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep --watch 20m 2>%s; echo ULC-EXIT=$?; sleep 600",
+	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep 2>%s; echo ULC-EXIT=$?; sleep 600",
 		e2eQuote(os.Getenv("PATH")), e2eQuote(dir), e2eQuote(dir), e2eQuote(filepath.Join(dir, "xdg")), e2eQuote(filepath.Join(dir, "unused-audit.db")),
 		e2eQuote(bin), e2eQuote(stderr))
 	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", script).CombinedOutput(); err != nil {
@@ -139,13 +141,13 @@ func TestTMuxDemo(t *testing.T) {
 	tm.sendKeys("Escape")
 	tm.waitFor("OUTCOME")
 
-	// 5. The board watches her System Log (for --watch 20m): within the first minute her
+	// 5. The board watches her System Log for 15 minutes: within the first minute her
 	// attacker is denied from Amsterdam, then Dock Control, which no
 	// target signs out, gets a token: an alarm. R asks before containing
 	// again; n sends nothing.
 	tm.waitFor("1 attempt")
 	watched := tm.waitFor("⚠ ALARM")
-	for _, want := range []string{"watching the System Log: 19:", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again",
+	for _, want := range []string{"watching the System Log: 14:", "user.session.start denied from 203.0.113.", "to Dock Control — ", "R runs the containment again",
 		"add Dock Control to targets.toml if it can sign users out"} {
 		if !strings.Contains(watched, want) {
 			t.Errorf("the watching board lacks %q:\n%s", want, watched)
@@ -155,6 +157,11 @@ func TestTMuxDemo(t *testing.T) {
 	tm.waitFor("Run the containment again for trinity@whiterabbit.fake")
 	tm.sendText("n")
 	tm.waitFor("nothing sent")
+	// + watches 15 minutes more, w stops the watch.
+	tm.sendText("+")
+	tm.waitFor("watching the System Log: 29:")
+	tm.sendText("w")
+	tm.waitFor("watch ended (stopped)")
 
 	// The board ends with the audit head hash, the one verify prints.
 	boardHead := ""
