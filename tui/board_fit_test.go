@@ -181,3 +181,33 @@ func TestHeaderKeepsTheAuditFileName(t *testing.T) {
 		fits(t, "header", d.m.View().Content, 80, 24)
 	}
 }
+
+// TestBulkBoardAt80x24SaysWhereItIs: a bulk run of two people at 18
+// targets (38 steps) at 80×24 shows its window's place and what lies
+// below, and G reaches the last row.
+func TestBulkBoardAt80x24SaysWhereItIs(t *testing.T) {
+	deps, run := demoSizedDeps()
+	run.script = nil
+	d := newDriver(t, deps, 80, 24)
+	d.search("t")
+	d.key("enter")
+	d.key("space")
+	d.key("space")
+	d.key("r")
+	d.typeText("credential stuffing wave")
+	d.key("ctrl+g")
+	d.typeText("2")
+	d.key("enter")
+	d.waitFor("OUTCOME")
+	d.settle()
+	d.sees("finished")
+	fits(t, "bulk board", d.m.View().Content, 80, 24)
+	total := len(run.plannedRequests()[0].Users) * 19
+	shown := len(rowsBelow(d.frame(), "OUTCOME"))
+	if shown == 0 || shown >= total {
+		t.Fatalf("%d rows shown of %d:\n%s", shown, total, d.frame())
+	}
+	d.sees(fmt.Sprintf("1–%d of %d · ↓ %d more", shown, total, total-shown))
+	d.key("G")
+	d.sees(fmt.Sprintf("↑ %d more · %d–%d of %d", total-shown, total-shown+1, total, total))
+}
