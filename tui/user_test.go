@@ -118,3 +118,32 @@ func equalBools(a, b []bool) bool {
 	}
 	return true
 }
+
+// The User screen shows times in the operator's own zone, and says which:
+// at UTC+1 her rejected pushes from Amsterdam read an hour later than in
+// UTC, under a header naming the zone.
+func TestUserEvidenceIsInTheLocalZone(t *testing.T) {
+	saved := time.Local
+	time.Local = time.FixedZone("CET", 3600)
+	t.Cleanup(func() { time.Local = saved })
+	deps, _, _, _ := testDeps()
+	d := newDriver(t, deps, 80, 24)
+	d.openUser("tri")
+	d.sees("TIME CET")
+	d.notSees("TIME UTC")
+	for range 4 {
+		d.key("down")
+	}
+	if got := eventDetail(d.frame()); !strings.HasSuffix(got, "place and address first seen 11-21 14:56 CET") {
+		t.Fatalf("the selected event reads %q, want it first seen at 14:56 CET (13:56 UTC)", got)
+	}
+	var rows []string
+	for _, r := range rowsBelow(d.frame(), "OUTCOME") {
+		if strings.HasPrefix(r, "11-21 14:56") {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatalf("no event at 11-21 14:56 local, the sign-on challenge of 13:56 UTC:\n%s", d.frame())
+	}
+}
