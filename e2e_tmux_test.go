@@ -23,33 +23,8 @@ import (
 // twice with 503 and then succeeds (mail-archive), one that is down
 // (build-farm) and one where trinity has no account (crm).
 func TestTMuxDemo(t *testing.T) {
-	tmuxPath, err := exec.LookPath("tmux")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("tmux is not on PATH; CI installs it, so this is a broken CI image")
-		}
-		t.Skip("tmux is not on PATH")
-	}
-	dir := t.TempDir()
+	tm, dir, stderr := startTMuxDemo(t, "--keep")
 	bin := ulcBinary(t)
-
-	tm := &e2eTmux{t: t, tmux: tmuxPath, socket: fmt.Sprintf("ulc-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
-	t.Cleanup(func() {
-		// Not the test's context: it is done by the time cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = tm.cmdContext(ctx, "kill-server").Run() // fails only if the server is gone already
-	})
-
-	// A clean environment: no Okta settings of the developer's (OKTA_*,
-	// ~/.okta) can reach the demo, and everything it writes stays in dir.
-	stderr := filepath.Join(dir, "stderr.txt")
-	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo --keep 2>%s; echo ULC-EXIT=$?; sleep 600",
-		e2eQuote(os.Getenv("PATH")), e2eQuote(dir), e2eQuote(dir), e2eQuote(filepath.Join(dir, "xdg")), e2eQuote(filepath.Join(dir, "unused-audit.db")),
-		e2eQuote(bin), e2eQuote(stderr))
-	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", script).CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
 	defer func() {
 		if t.Failed() {
 			b, _ := os.ReadFile(stderr)
@@ -262,6 +237,80 @@ func (s *e2eTmux) cmdContext(ctx context.Context, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, s.tmux, append([]string{"-L", s.socket}, args...)...)
 	c.Env = append(os.Environ(), "TERM=xterm-256color")
 	return c
+}
+
+// startTMuxDemo starts `ulc demo` with args in a tmux session of 80×24 of
+// its own, in a clean environment: no Okta settings of the developer's
+// (OKTA_*, ~/.okta) can reach the demo, and everything it writes stays in
+// the returned dir. stderr is the file that holds the demo's stderr.
+func startTMuxDemo(t *testing.T, args ...string) (tm *e2eTmux, dir, stderr string) {
+	t.Helper()
+	tmuxPath, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("tmux is not on PATH; CI installs it, so this is a broken CI image")
+		}
+		t.Skip("tmux is not on PATH")
+	}
+	dir = t.TempDir()
+	bin := ulcBinary(t)
+	tm = &e2eTmux{t: t, tmux: tmuxPath, socket: fmt.Sprintf("ulc-e2e-%d-%d", os.Getpid(), time.Now().UnixNano())}
+	t.Cleanup(func() {
+		// Not the test's context: it is done by the time cleanups run.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = tm.cmdContext(ctx, "kill-server").Run() // fails only if the server is gone already
+	})
+	stderr = filepath.Join(dir, "stderr.txt")
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = e2eQuote(a)
+	}
+	script := fmt.Sprintf("env -i PATH=%s HOME=%s TERM=tmux-256color TMPDIR=%s XDG_DATA_HOME=%s ULC_AUDIT_DB=%s %s demo %s 2>%s; echo ULC-EXIT=$?; sleep 600",
+		e2eQuote(os.Getenv("PATH")), e2eQuote(dir), e2eQuote(dir), e2eQuote(filepath.Join(dir, "xdg")), e2eQuote(filepath.Join(dir, "unused-audit.db")),
+		e2eQuote(bin), strings.Join(quoted, " "), e2eQuote(stderr))
+	if out, err := tm.cmd("-f", "/dev/null", "new-session", "-d", "-x", "80", "-y", "24", script).CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	return tm, dir, stderr
+}
+
+// TestTMuxDemoReadOnly: `ulc demo --readonly` opens in a terminal, says it
+// is read-only, finds and opens a person without offering to revoke, shows
+// History, and quits cleanly.
+func TestTMuxDemoReadOnly(t *testing.T) {
+	tm, _, stderr := startTMuxDemo(t, "--readonly")
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(stderr)
+			t.Logf("ulc's stderr:\n%s", b)
+		}
+	}()
+	first := tm.waitFor("results appear as you type")
+	if !strings.Contains(first, "READ-ONLY") {
+		t.Errorf("the read-only console does not say so:\n%s", first)
+	}
+	tm.sendText("trin")
+	tm.waitFor("trinity@whiterabbit.fake")
+	tm.sendKeys("Enter")
+	tm.sendKeys("Enter")
+	user := tm.waitFor("Recent activity")
+	if strings.Contains(user, "r revoke") {
+		t.Errorf("the read-only User screen offers to revoke:\n%s", user)
+	}
+	tm.sendText("r")
+	if s := tm.capture(); strings.Contains(s, "Log out trinity") {
+		t.Fatalf("r opened Confirm in a read-only console:\n%s", s)
+	}
+	tm.sendKeys("Escape") // back to the results
+	tm.waitFor("1 person")
+	tm.sendText("2")
+	hist := tm.waitFor("0 runs in")
+	if !strings.Contains(hist, "no runs yet in this audit log (read-only") {
+		t.Errorf("read-only History with no run does not say why there is none:\n%s", hist)
+	}
+	tm.sendText("q")
+	tm.waitFor("ULC-EXIT=0")
 }
 
 // sendText types s literally.

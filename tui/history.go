@@ -262,7 +262,11 @@ func (h *historyScreen) view() string {
 		b.WriteString(c.st.dim.Render("loading…") + "\n")
 		return b.String()
 	case len(h.runs) == 0:
-		b.WriteString(c.st.dim.Render("no runs yet: revoke someone from Search, and the run appears here") + "\n")
+		empty := "no runs yet: revoke someone from Search, and the run appears here"
+		if c.deps.ReadOnly {
+			empty = "no runs yet in this audit log (read-only: this console sends nothing)"
+		}
+		b.WriteString(c.st.dim.Render(empty) + "\n")
 		return b.String()
 	case len(h.shown) == 0:
 		b.WriteString(c.st.outcome[actions.Unknown].Render(fmt.Sprintf("no run of the %d matches %q", len(h.runs), clean(h.filter.Value(), 60))) +
