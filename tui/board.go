@@ -688,7 +688,12 @@ func (b *boardScreen) summary() string {
 		s += fmt.Sprintf("; %d unverified", n) // a read-back contradicts the answer
 	}
 	if b.err != nil {
-		s = "run " + b.plan.RunID + ": " + b.err.Error()
+		return "run " + b.plan.RunID + ": " + b.err.Error()
+	}
+	if ansi.StringWidth(s) > b.c.width {
+		// The whole tally matters more than the id, which the board's
+		// title and History show: a narrow terminal gets every count.
+		s = "run " + strings.TrimPrefix(s, "run "+b.plan.RunID+" ")
 	}
 	return s
 }
