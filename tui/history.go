@@ -351,7 +351,10 @@ func (h *historyScreen) detail() []string {
 	case r.Watched:
 		last += " · watched, no alarm"
 	}
-	return append(lines, c.st.dim.Render(ansi.Truncate(last+" · enter opens it", c.width, "…")))
+	if hint := " · enter opens it"; ansi.StringWidth(last+hint) <= c.width {
+		last += hint // else the help line says it: the counts come first
+	}
+	return append(lines, c.st.dim.Render(ansi.Truncate(last, c.width, "…")))
 }
 
 // runState is a run's STATE cell.

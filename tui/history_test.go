@@ -372,3 +372,17 @@ func TestHistoryNamesAStoppedRunCancelled(t *testing.T) {
 	d.sees("State        cancelled by the operator: 2 steps stopped before an answer came")
 	d.notSees("finished")
 }
+
+// At 80 columns the selected run's outcome line keeps every count and the
+// alarm; only the hint that enter opens the run, which the help line
+// gives too, is left out.
+func TestHistoryOutcomeLineKeepsEveryCountAt80Columns(t *testing.T) {
+	deps, _, _, hist := testDeps()
+	hist.runs[0].Counts = map[actions.Outcome]int{actions.Revoked: 15, actions.Done: 1, actions.NotFound: 1, actions.Rejected: 1, actions.Failed: 2}
+	hist.runs[0].Steps, hist.runs[0].Watched, hist.runs[0].WatchAlarms = 20, true, 1
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.sees("20 steps: 15 revoked, 1 done, 1 not found, 1 rejected, 2 failed · ⚠ 1 alarm")
+	d.notSees("⚠ 1 alarm · e…")
+	d.sees("enter open")
+}
