@@ -529,23 +529,10 @@ func (c *stepCaller) Do(call Call) Answer {
 		what, next := explain(t.cfg, a, outcome)
 		ans := Answer{Status: a.status, Header: a.header, Body: a.body, Err: a.err, Outcome: outcome,
 			RequestID: a.requestID, Latency: a.latency, Reason: what}
-		var asked time.Duration
-		switch {
-		case call.Retry == nil || a.err != nil:
-		case !retryable && a.status < 500:
-			// A 2xx or a 4xx the engine takes as final, which the vendor
-			// may mean as "rate limited" (a 200 with ok:false, a 403 with
-			// x-ratelimit-remaining: 0).
-			if again, wait := call.Retry(ans); again {
-				retryable, asked = true, wait
-				ans.Outcome, ans.Reason, next = Failed, "rate limited", throttledHint
-			}
-		case a.status == http.StatusTooManyRequests && a.retryAfter == "":
-			// A 429 without Retry-After: the vendor may say when to come
-			// back another way (x-ratelimit-reset).
-			if again, wait := call.Retry(ans); again && wait > 0 {
-				asked = wait
-			}
+		limited, asked := vendorThrottle(call, a, ans, retryable)
+		if limited && !retryable {
+			retryable = true
+			ans.Outcome, ans.Reason, next = Failed, "rate limited", throttledHint
 		}
 		if retryable && n < attempts {
 			wait, ok := r.backoff(t.cfg, n, a)
@@ -571,6 +558,27 @@ func (c *stepCaller) Do(call Call) Answer {
 		ans.Next = next
 		return ans
 	}
+}
+
+// vendorThrottle asks call's Retry what the status alone does not say: a
+// 2xx or a 4xx the engine takes as final, which the vendor may mean as
+// "rate limited" (a 200 with ok:false, a 403 with x-ratelimit-remaining:
+// 0), and, for a 429 without Retry-After, when to come back (the vendor
+// may say so another way: x-ratelimit-reset). limited is the vendor's
+// "rate limited"; asked is the wait it names, 0 when it names none.
+func vendorThrottle(call Call, a answer, ans Answer, retryable bool) (limited bool, asked time.Duration) {
+	switch {
+	case call.Retry == nil || a.err != nil:
+	case !retryable && a.status < 500:
+		if again, wait := call.Retry(ans); again {
+			return true, wait
+		}
+	case a.status == http.StatusTooManyRequests && a.retryAfter == "":
+		if again, wait := call.Retry(ans); again && wait > 0 {
+			return true, wait
+		}
+	}
+	return false, 0
 }
 
 // callDetail is the recorded detail of an attempt of call at req: which

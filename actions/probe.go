@@ -171,33 +171,27 @@ func (c *probeCaller) Do(call Call) Answer {
 }
 
 // throttleWait says whether attempt n's answer a (ans as classified) means
-// "rate limited, come back later", and after how long: a 429 or a 503 with
-// Retry-After after that; a 429 without, after what the connector's Retry
-// names or the engine's backoff; a 2xx or 4xx that the connector's Retry
-// says is a rate limit (Slack's ok:false ratelimited), likewise. A 503
-// without Retry-After is an app that is failing, not a throttled one.
+// "rate limited, come back later", and after how long: a 429, a 503 with
+// Retry-After, or what the connector's Retry calls a rate limit (Slack's
+// ok:false ratelimited), after the wait named (Retry-After, or the
+// connector's) or else the engine's backoff. A 503 without Retry-After is
+// an app that is failing, not a throttled one.
 func (c *probeCaller) throttleWait(call Call, a answer, ans Answer, n int) (time.Duration, bool) {
 	if a.err != nil {
 		return 0, false
 	}
-	if a.status == http.StatusTooManyRequests || a.status == http.StatusServiceUnavailable {
-		if d, ok := RetryAfter(a.retryAfter, time.Now()); ok {
-			return d, true
-		}
-	}
-	limited := a.status == http.StatusTooManyRequests
-	var asked time.Duration
-	if call.Retry != nil && (limited || a.status < 500) {
-		again, d := call.Retry(ans)
-		limited, asked = limited || again, d
+	_, retryable := Classify(a.status, nil)
+	limited, asked := vendorThrottle(call, a, ans, retryable)
+	if _, ok := RetryAfter(a.retryAfter, time.Now()); ok && a.status == http.StatusServiceUnavailable {
+		limited = true
 	}
 	switch {
-	case !limited:
+	case !limited && a.status != http.StatusTooManyRequests:
 		return 0, false
 	case asked > 0:
 		return asked, true
 	}
-	d, _ := c.r.backoff(c.t.cfg, n, a)
+	d, _ := c.r.backoff(c.t.cfg, n, a) // Retry-After when it gave one
 	return d, true
 }
 
