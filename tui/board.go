@@ -570,10 +570,8 @@ func (b *boardScreen) stepCounts() map[actions.Outcome]int {
 // kept between frames.
 func (b *boardScreen) readBackCounts() *[3]int {
 	if b.checks == nil {
-		b.checks = new([3]int)
-		for _, s := range b.state.Steps {
-			b.checks[verdictOf(s)]++
-		}
+		n := verdictCounts(b.state.Steps)
+		b.checks = &n
 	}
 	return b.checks
 }

@@ -35,6 +35,14 @@ func verdictOf(s *actions.StepState) verdict {
 	return contradicted
 }
 
+// verdictCounts is how many of steps have each read-back verdict.
+func verdictCounts(steps []*actions.StepState) (n [3]int) {
+	for _, s := range steps {
+		n[verdictOf(s)]++
+	}
+	return n
+}
+
 // Marks of a step's read-back, in place of its outcome's: a symbol and a
 // word each, so neither depends on colour.
 const (

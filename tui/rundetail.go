@@ -390,11 +390,7 @@ func (r *runDetailScreen) header() []string {
 	add("Users", users)
 	add("Steps", fmt.Sprintf("%d: %s", len(r.st.Steps), actions.Tally(r.st.Counts(), outcomeWord)))
 	// Of the steps accepted, those a read-back proved or contradicted.
-	var rb [3]int
-	for _, s := range r.st.Steps {
-		rb[verdictOf(s)]++
-	}
-	if rb[verified]+rb[contradicted] > 0 {
+	if rb := verdictCounts(r.st.Steps); rb[verified]+rb[contradicted] > 0 {
 		text := fmt.Sprintf("%d %s", rb[verified], verifiedMark)
 		if n := rb[contradicted]; n > 0 {
 			text += " · " + c.st.outcome[actions.Unknown].Render(fmt.Sprintf("%d %s: the read-back contradicts", n, contradictedMark))
