@@ -44,6 +44,7 @@ type boardWatch struct {
 	ended    bool   // a watch ran and is over
 	reason   string // why it ended
 	err      string // the last poll that failed, or why it could not start
+	stopping bool   // w stopped it; the status says when it has ended
 	again    bool   // "contain again?" asked after R
 	planning bool   // the run of the containment again is being planned
 }
@@ -189,6 +190,11 @@ func (b *boardScreen) updateWatch(msg tea.Msg) (tea.Cmd, bool) {
 			if u.Done {
 				w.on, w.ended, w.reason = false, true, u.Tally.Reason
 				w.polls = max(w.polls, u.Tally.Polls)
+				if w.stopping {
+					// The status said "stopping": say it is done.
+					w.stopping = false
+					return status("the watch stopped; what it saw is in the audit log (w watches again)", false), true
+				}
 				return nil, true
 			}
 		}
@@ -253,6 +259,7 @@ func (b *boardScreen) watchKeyPress(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch {
 	case key.Matches(msg, watchKey) && w.on:
 		b.stopWatch(actions.WatchStopped)
+		w.stopping = true
 		return status("stopping the watch; what it saw stays in the audit log", false), true
 	case key.Matches(msg, extendKey) && w.on:
 		d := b.watchFor()

@@ -188,8 +188,8 @@ func TestBoardWatchSaysHowManyMore(t *testing.T) {
 	}
 }
 
-// w stops the watch (recorded as stopped), and the help line then offers
-// to watch again, which watches again.
+// w stops the watch (recorded as stopped), the status says when it has,
+// and the help line then offers to watch again, which watches again.
 func TestBoardWatchStopsAndStartsAgain(t *testing.T) {
 	d, fw, _ := watchedBoard(t, 80, 24)
 	d.press("w")
@@ -197,6 +197,8 @@ func TestBoardWatchStopsAndStartsAgain(t *testing.T) {
 	if got := fw.endings(); !slices.Equal(got, []string{"stopped"}) {
 		t.Fatalf("watch ended %v, want stopped", got)
 	}
+	// The status that said "stopping" says it has stopped.
+	d.waitFor("the watch stopped; what it saw is in the audit log (w watches again)")
 	d.sees("w watch 15m more")
 	if strings.Contains(d.helpLine(), "w stop") {
 		t.Fatalf("the help line still offers to stop:\n%s", d.frame())
