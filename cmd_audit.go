@@ -304,7 +304,7 @@ func printRun(w io.Writer, st *actions.RunState, events []actions.Event) {
 			detail = strings.TrimSpace(detail + " [" + safetext.Line(s.ErrorCode+" "+s.ErrorID, 80) + "]")
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", s.Step, safetext.Line(s.User, 32), safetext.Line(name, 40),
-			safetext.Line(string(s.Outcome), 20), status, s.Attempts, s.LatencyMS, detail)
+			safetext.Line(string(s.Outcome), 20), status, s.Attempts, s.StepMS, detail)
 	}
 	_ = tw.Flush() // a failed write is kept by main's output and sets the exit status
 

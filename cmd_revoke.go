@@ -334,7 +334,7 @@ func (p *eventPrinter) event(ev actions.Event) {
 		if ev.Action.Okta() {
 			name = string(ev.Action)
 		}
-		fmt.Fprintf(p.w, "  %-9s %-22s %-28s %3s %5dms  %s\n", ev.Outcome, name, safetext.Line(ev.User, 28), status, ev.LatencyMS, ev.Error)
+		fmt.Fprintf(p.w, "  %-9s %-22s %-28s %3s %5dms  %s\n", ev.Outcome, name, safetext.Line(ev.User, 28), status, ev.StepMillis(), ev.Error)
 	}
 }
 

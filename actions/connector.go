@@ -140,18 +140,24 @@ type Result struct {
 	Evidence string
 }
 
-// ResultDetail is the Detail of a result event whose step was read back.
+// ResultDetail is the Detail of a result event whose step was read back or
+// took more than one request.
 type ResultDetail struct {
 	Verified *bool  `json:"verified"`
 	Evidence string `json:"evidence,omitempty"`
+	// StepMS is the whole step, from its first request leaving to its
+	// result, the waits between retries included; recorded when the step
+	// sent more than one request (for one, it is the result's latency).
+	StepMS int64 `json:"step_ms,omitempty"`
 }
 
-// resultDetail encodes the read-back of a result, nil when there was none.
-func resultDetail(v *bool, evidence string) json.RawMessage {
-	if v == nil {
+// resultDetail encodes the read-back and whole time of a result, nil when
+// there was no read-back and one request (stepMS 0).
+func resultDetail(v *bool, evidence string, stepMS int64) json.RawMessage {
+	if v == nil && stepMS == 0 {
 		return nil
 	}
-	b, err := json.Marshal(ResultDetail{Verified: v, Evidence: safetext.Line(evidence, 300)})
+	b, err := json.Marshal(ResultDetail{Verified: v, Evidence: safetext.Line(evidence, 300), StepMS: stepMS})
 	if err != nil {
 		return nil
 	}

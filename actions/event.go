@@ -130,8 +130,9 @@ type Event struct {
 	HTTPStatus int `json:"http_status,omitempty"`
 	// Outcome is set on result events.
 	Outcome Outcome `json:"outcome,omitempty"`
-	// LatencyMS is the duration of the attempt (or, on a result, of the
-	// last attempt) in milliseconds.
+	// LatencyMS is the duration of the attempt in milliseconds; on a
+	// result, of the step's requests together (the whole step, waits
+	// included, is the result detail's step_ms: StepMillis).
 	LatencyMS int64 `json:"latency_ms,omitempty"`
 	// Error is a one-line, sanitised explanation of a failure.
 	Error string `json:"error,omitempty"`

@@ -431,7 +431,7 @@ func (r *run) oktaStep(s Step) {
 	switch {
 	case ans.Err == nil:
 		ev.Outcome = Done
-		ev.Detail = resultDetail(ans.Verified, ans.Evidence)
+		ev.Detail = resultDetail(ans.Verified, ans.Evidence, 0)
 	case r.ctx.Err() != nil && ans.HTTPStatus == 0:
 		ev.Outcome, ev.Error = Cancelled, "cancelled before Okta answered: "+retryHint
 	default:
@@ -475,7 +475,7 @@ func (r *run) targetStep(s Step) {
 	r.emit(false, Event{
 		Kind: KindResult, Step: s.N, Attempt: c.n, HTTPStatus: res.HTTPStatus, Outcome: res.Outcome,
 		LatencyMS: c.latency.Milliseconds(), RequestID: res.RequestID, ErrorCode: res.ErrorCode, ErrorID: res.ErrorID,
-		Error: safetext.Line(res.Error, 300), Detail: resultDetail(res.Verified, res.Evidence),
+		Error: safetext.Line(res.Error, 300), Detail: resultDetail(res.Verified, res.Evidence, c.stepMS()),
 	}, s)
 }
 
@@ -487,10 +487,21 @@ type stepCaller struct {
 	t *runTarget
 	s Step
 	// n is the number of attempts so far, across the step's calls;
-	// latency is their total time.
+	// latency is their total time; first is when the first request left.
 	n           int
 	latency     time.Duration
+	first       time.Time
 	auditFailed bool
+}
+
+// stepMS is the whole step so far in milliseconds, from the first request
+// leaving, when the step sent more than one request; 0 for one request,
+// whose whole time is its latency.
+func (c *stepCaller) stepMS() int64 {
+	if c.n < 2 || c.first.IsZero() {
+		return 0
+	}
+	return max(time.Since(c.first).Milliseconds(), c.latency.Milliseconds())
 }
 
 // callDetail is recorded with each attempt: which call, to where.
@@ -519,6 +530,9 @@ func (c *stepCaller) Do(call Call) Answer {
 		if !r.emit(true, Event{Kind: KindAttempt, Step: s.N, Attempt: c.n, RequestID: id, Detail: detail}, s) {
 			c.auditFailed = true
 			return Answer{Outcome: Cancelled, Reason: "not sent: the audit log failed", Next: "check the audit log's disk, then R to retry"}
+		}
+		if c.first.IsZero() {
+			c.first = time.Now()
 		}
 		a := r.send(t, req, call.ReadBody)
 		c.latency += a.latency

@@ -22,10 +22,14 @@ type StepState struct {
 	HTTPStatus int     `json:"http_status"`
 	Attempts   int     `json:"attempts"`
 	LatencyMS  int64   `json:"latency_ms"`
-	Error      string  `json:"error"`
-	RequestID  string  `json:"request_id,omitempty"`
-	ErrorCode  string  `json:"error_code,omitempty"`
-	ErrorID    string  `json:"error_id,omitempty"`
+	// StepMS is the whole step, from its first request leaving to its
+	// result, the waits between retries included: LatencyMS (the
+	// requests' own time together) when it sent one request.
+	StepMS    int64  `json:"step_ms"`
+	Error     string `json:"error"`
+	RequestID string `json:"request_id,omitempty"`
+	ErrorCode string `json:"error_code,omitempty"`
+	ErrorID   string `json:"error_id,omitempty"`
 	// Verified says whether a read-back confirmed the step took effect:
 	// true or false when the system could be asked, null when it cannot
 	// be (accepted is all that is known). Evidence is what was read.
@@ -118,15 +122,30 @@ func (s *RunState) Apply(ev Event) {
 		st.Attempts = max(st.Attempts, ev.Attempt)
 		st.HTTPStatus, st.LatencyMS, st.Error = ev.HTTPStatus, ev.LatencyMS, ev.Error
 		st.ErrorCode, st.ErrorID = ev.ErrorCode, ev.ErrorID
-		st.Verified, st.Evidence = nil, ""
+		st.Verified, st.Evidence, st.StepMS = nil, "", ev.LatencyMS
 		var rd ResultDetail
 		if len(ev.Detail) > 0 && json.Unmarshal(ev.Detail, &rd) == nil {
 			st.Verified, st.Evidence = rd.Verified, rd.Evidence
+			st.StepMS = max(rd.StepMS, ev.LatencyMS)
 		}
 		if ev.RequestID != "" {
 			st.RequestID = ev.RequestID
 		}
 	}
+}
+
+// StepMillis is the whole time of the step a result event ends, from its
+// first request leaving to the result: the recorded step time when it
+// sent more than one request, else the result's latency.
+func (e Event) StepMillis() int64 {
+	if e.Kind != KindResult || e.Attempt < 2 || len(e.Detail) == 0 {
+		return e.LatencyMS
+	}
+	var rd ResultDetail
+	if json.Unmarshal(e.Detail, &rd) != nil {
+		return e.LatencyMS
+	}
+	return max(rd.StepMS, e.LatencyMS)
 }
 
 // applyPlanned is Apply for a planned event whose detail the caller has

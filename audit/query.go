@@ -544,26 +544,8 @@ func (l *Log) TargetStats(ctx context.Context, n int) (map[string][]history.Targ
 	if err != nil {
 		return nil, err
 	}
-	// The whole step runs from its first request to its result. That
-	// attempt is a little before the result in the log: read backwards
-	// from the result by seq (the rowid), never through the run's index,
-	// which would walk every event of a large run.
 	out := map[string][]history.TargetResult{}
 	for _, f := range kept {
-		var first string
-		err := l.db.QueryRowContext(ctx, `SELECT "time" FROM events NOT INDEXED
-			WHERE seq < ? AND run_id = ? AND step = ? AND kind = ? AND attempt = 1 ORDER BY seq DESC LIMIT 1`,
-			f.seq, f.r.RunID, f.r.Step, string(actions.KindAttempt)).Scan(&first)
-		f.r.StepMS = f.r.LatencyMS
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return nil, l.wrap(err)
-		default:
-			if t, err := time.Parse(time.RFC3339Nano, first); err == nil && !t.After(f.r.Time) {
-				f.r.StepMS = max(f.r.Time.Sub(t).Milliseconds(), f.r.LatencyMS)
-			}
-		}
 		out[f.target] = append(out[f.target], f.r)
 	}
 	for _, rs := range out {
@@ -586,7 +568,7 @@ type sentResult struct {
 // first, from a bounded window of the log: the record is about recent
 // behaviour.
 func (l *Log) recentResults(ctx context.Context, n int) ([]sentResult, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT seq, run_id, step, "time", target, "user", outcome, http_status, attempt, latency_ms, "error"
+	rows, err := l.db.QueryContext(ctx, `SELECT seq, run_id, step, "time", target, "user", outcome, http_status, attempt, latency_ms, "error", detail
 		FROM events WHERE kind = ? AND attempt > 0 AND "action" NOT LIKE 'okta.%' ORDER BY seq DESC LIMIT 20000`,
 		string(actions.KindResult))
 	if err != nil {
@@ -597,9 +579,9 @@ func (l *Log) recentResults(ctx context.Context, n int) ([]sentResult, error) {
 	per := map[string]int{}
 	for rows.Next() {
 		var f sentResult
-		var tm, outcome string
+		var tm, outcome, detail string
 		if err := rows.Scan(&f.seq, &f.r.RunID, &f.r.Step, &tm, &f.target, &f.r.User, &outcome, &f.r.HTTPStatus,
-			&f.r.Attempts, &f.r.LatencyMS, &f.r.Error); err != nil {
+			&f.r.Attempts, &f.r.LatencyMS, &f.r.Error, &detail); err != nil {
 			return nil, l.wrap(err)
 		}
 		if per[f.target] >= n {
@@ -607,6 +589,12 @@ func (l *Log) recentResults(ctx context.Context, n int) ([]sentResult, error) {
 		}
 		per[f.target]++
 		f.r.Outcome = actions.Outcome(outcome)
+		// The whole step is the engine's own measure, the board's TIME.
+		ev := actions.Event{Kind: actions.KindResult, Attempt: f.r.Attempts, LatencyMS: f.r.LatencyMS}
+		if detail != "" {
+			ev.Detail = json.RawMessage(detail)
+		}
+		f.r.StepMS = ev.StepMillis()
 		if f.r.Time, err = time.Parse(time.RFC3339Nano, tm); err != nil {
 			return nil, l.wrap(fmt.Errorf("event %d has an invalid time %q (run verify)", f.seq, tm))
 		}

@@ -89,7 +89,7 @@ type TargetResult struct {
 	Attempts int `json:"attempts"`
 	// LatencyMS is the time of the step's requests together; StepMS is
 	// the whole step, from its first request leaving to its result, the
-	// waits between retries included.
+	// waits between retries included (the board's TIME).
 	LatencyMS int64 `json:"latency_ms"`
 	StepMS    int64 `json:"step_ms"`
 	// Error is the result's sanitised reason.

@@ -806,10 +806,7 @@ func (b *boardScreen) view() string {
 		if s.HTTPStatus != 0 {
 			httpS = fmt.Sprint(s.HTTPStatus)
 		}
-		lat := ""
-		if s.LatencyMS > 0 || s.Outcome != "" && s.Attempts > 0 {
-			lat = fmt.Sprintf("%dms", s.LatencyMS)
-		}
+		lat := stepTime(s)
 		tries := ""
 		if s.Attempts > 0 {
 			tries = fmt.Sprint(s.Attempts)
@@ -1031,7 +1028,7 @@ func (b *boardScreen) detailLines() []string {
 	if s.HTTPStatus != 0 {
 		row("HTTP", fmt.Sprint(s.HTTPStatus))
 	}
-	row("Time", fmt.Sprintf("%d ms over %s", s.LatencyMS, plural(s.Attempts, "attempt")))
+	row("Time", timeDetail(s))
 	row("Reason", wrap(clean(s.Error, 1000), valueW))
 	if tries := b.attemptRows(s); len(tries) > 0 {
 		var w []string

@@ -180,7 +180,7 @@ func TestBoardRowDetail(t *testing.T) {
 	d.key("enter") // the top row: wiki's failure
 	// Every attempt: its time, status, latency and reason; the step's
 	// time is all of them.
-	d.sees("Target       wiki", "Outcome      ✗ failed", "Time         42 ms over 3 attempts",
+	d.sees("Target       wiki", "Outcome      ✗ failed", "Time         710ms from first request to result (3 requests, 42ms of it)",
 		"Attempts     1 14:30:00.290   -    10ms connection refused; retrying in 250ms",
 		"             2 14:30:00.580   -    20ms connection refused; retrying in 500ms",
 		"             3 14:30:00.988   -    12ms failed (the reason above)",

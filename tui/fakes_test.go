@@ -290,7 +290,9 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 			ev.HTTPStatus, ev.Error = 401, "credential rejected (401): the token: check token_env CHAT_TOKEN"
 		case actions.Failed:
 			// Refused three times, as the engine retries: two retries,
-			// then the result. The result's latency is the whole step's.
+			// then the result. The result's latency is its requests'
+			// together; the whole step, from 14:30:00.290 to the result,
+			// is in its detail, as the engine records it.
 			for n := 1; n <= 2; n++ {
 				emit(actions.Event{Kind: actions.KindRetry, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action,
 					Time: testNow.Add(time.Duration(300*n) * time.Millisecond), Attempt: n, LatencyMS: int64(10 * n),
@@ -298,6 +300,7 @@ func (r *fakeRunner) Execute(ctx context.Context, p *actions.Plan, observe func(
 				emit(actions.Event{Kind: actions.KindAttempt, Step: s.N, User: s.User.Key(), Target: s.Target, Action: s.Action, Attempt: n + 1})
 			}
 			ev.Attempt, ev.Time = 3, testNow.Add(time.Second)
+			ev.Detail = json.RawMessage(`{"verified":null,"step_ms":710}`)
 			ev.Error = "connection refused (after 3 attempts): is the app up at https://" + s.Target + ".example? Then R to retry"
 		case actions.NotFound:
 			ev.HTTPStatus, ev.Error = 404, "the app has no such user"
@@ -382,7 +385,7 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 		{Seq: 5, RunID: id, Time: testNow.Add(12 * time.Millisecond), Kind: actions.KindRetry, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR,
 			Attempt: 1, HTTPStatus: 503, LatencyMS: 12, Error: "the app is unavailable (503): it is down or overloaded; retrying in 200ms"},
 		{Seq: 6, RunID: id, Time: testNow.Add(212 * time.Millisecond), Kind: actions.KindAttempt, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2},
-		{Seq: 7, RunID: id, Time: testNow.Add(243 * time.Millisecond), Kind: actions.KindResult, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 43},
+		{Seq: 7, RunID: id, Time: testNow.Add(243 * time.Millisecond), Kind: actions.KindResult, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 2, HTTPStatus: 204, Outcome: actions.Revoked, LatencyMS: 43, Detail: json.RawMessage(`{"verified":null,"step_ms":243}`)},
 		{Seq: 8, RunID: id, Time: testNow.Add(time.Second), Kind: actions.KindAttempt, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR, Attempt: 1},
 	}
 	if h.events != nil {

@@ -125,7 +125,7 @@ func TestRunDetailListsEveryAttempt(t *testing.T) {
 	d.key("down")
 	d.sees("step 1 chat · revoked")
 	d.key("enter")
-	d.sees("› step 1", "Target       chat (gtr)", "Time         43 ms, its 2 requests together", "Attempts (UTC)")
+	d.sees("› step 1", "Target       chat (gtr)", "Time         243ms from first request to result (2 requests, 43ms of it)", "Attempts (UTC)")
 	f := d.frame()
 	first := strings.Index(f, "1  14:30:00.000  503     12ms  retried: the app is unavailable (503)")
 	second := strings.Index(f, "2  14:30:00.212  204     31ms  revoked")

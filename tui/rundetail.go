@@ -443,7 +443,7 @@ func (r *runDetailScreen) view() string {
 			httpS = fmt.Sprint(s.HTTPStatus)
 		}
 		rows[i] = []string{c.st.stepMark(s), stepName(s), clean(s.User, 30), httpS,
-			fmt.Sprint(s.Attempts), fmt.Sprintf("%dms", s.LatencyMS), reasonCell(s)}
+			fmt.Sprint(s.Attempts), stepTime(s), reasonCell(s)}
 	}
 	userW := 20
 	if r.c.width < 100 {
@@ -749,7 +749,7 @@ func (d *stepDetailScreen) lines() []string {
 		row("HTTP", fmt.Sprint(s.HTTPStatus))
 	}
 	row("Reason", clean(s.Error, 1000))
-	row("Time", fmt.Sprintf("%d ms, its %s together", s.LatencyMS, plural(s.Attempts, "request")))
+	row("Time", timeDetail(&s))
 	req := s.Request()
 	row("Request", strings.TrimSpace(clean(req.Method+" "+req.URL, 300)))
 	row("Subject", clean(req.SubjectFormat, 40))

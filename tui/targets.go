@@ -228,6 +228,32 @@ func (t *targetsScreen) healthOf(recent []history.TargetResult) health {
 	return h
 }
 
+// stepTime is a finished step's TIME cell, on the board and in a run's
+// view: the whole step, from its first request leaving to its result, the
+// waits between retries included, the Targets screen's median measures.
+// A step still under way, or never sent, has none yet.
+func stepTime(s *actions.StepState) string {
+	if s.Outcome == "" || s.Attempts == 0 {
+		return ""
+	}
+	return millis(s.StepMS)
+}
+
+// timeDetail is a step's time in words, for its detail: the whole step and,
+// when it sent more than one request, the requests' own time.
+func timeDetail(s *actions.StepState) string {
+	switch {
+	case s.Attempts == 0:
+		return "no request sent"
+	case s.Outcome == "":
+		return "under way"
+	case s.Attempts == 1:
+		return millis(s.StepMS) + ", one request"
+	}
+	return fmt.Sprintf("%s from first request to result (%d requests, %s of it)",
+		millis(s.StepMS), s.Attempts, millis(s.LatencyMS))
+}
+
 // millis is a duration in milliseconds as people read it: "840ms", "1.5s".
 func millis(ms int64) string {
 	if ms < 1000 {
