@@ -473,8 +473,8 @@ func (m Model) helpView() string {
 }
 
 // shortHelp is the one-line help: the screen's keys, then the global ones.
-// When they do not all fit, tab and then the screen's last keys give way
-// and ? says it lists them all: the keys still shown are whole and true,
+// When they do not all fit, tab, the list's / and esc, the arrows and then
+// the screen's last keys give way, and ? says it lists them all: the keys still shown are whole and true,
 // and the way to the others (? and q) is never what is cut off.
 func (m Model) shortHelp(ks, global []key.Binding) string {
 	h := m.help
@@ -490,8 +490,25 @@ func (m Model) shortHelp(ks, global []key.Binding) string {
 			global[i] = withHelp(b, "?", "all keys")
 		}
 	}
-	for n := len(ks); n > 0; n-- {
-		if line = h.ShortHelpView(append(slices.Clip(ks[:n]), global...)); ansi.StringWidth(line) <= m.c.width {
+	fits := func(ks []key.Binding) bool {
+		line = h.ShortHelpView(append(slices.Clip(ks), global...))
+		return ansi.StringWidth(line) <= m.c.width
+	}
+	// Every list's own / and esc give way first, then the arrows, which
+	// need no telling, then the screen's keys from the last.
+	n := len(ks)
+	for n > 0 && !fits(ks[:n]) {
+		if k := ks[n-1].Help().Key; k != "/" && k != "esc" && k != "esc/backspace" {
+			break
+		}
+		n--
+	}
+	if n > 0 && fits(ks[:n]) {
+		return line
+	}
+	rest := slices.DeleteFunc(slices.Clone(ks[:n]), func(b key.Binding) bool { return b.Help().Key == moveHelp })
+	for n := len(rest); n > 0; n-- {
+		if fits(rest[:n]) {
 			return line
 		}
 	}

@@ -184,7 +184,10 @@ func newKeyMap() keyMap {
 
 // moveKey is the help line's entry for a list: ↑/↓ move one row, g/G
 // jump to the first and the last.
-func moveKey(k keyMap, what string) key.Binding { return withHelp(k.Down, "↑↓ g/G", what) }
+func moveKey(k keyMap, what string) key.Binding { return withHelp(k.Down, moveHelp, what) }
+
+// moveHelp is the movement keys' name on the help line.
+const moveHelp = "↑↓ g/G"
 
 // column is one column of a table: a header and a width (0: share what is
 // left; -1: hidden).

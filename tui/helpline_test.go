@@ -56,7 +56,7 @@ func TestHelpLineIsWholeAt80x24(t *testing.T) {
 	check("history", "↑↓ g/G move", "v verify", "? all keys")
 	d.key("enter")
 	d.sees("OUTCOME")
-	check("run view", "↑↓ g/G move", "t timeline", "? all keys")
+	check("run view", "t timeline", "v verify", "? all keys")
 	d.key("t")
 	check("timeline", "↑↓ g/G scroll", "t steps")
 	d.key("3")

@@ -127,8 +127,8 @@ func watchedBoard(t *testing.T, w, h int) (*driver, *fakeWatcher, *fakeRunner) {
 
 // After the run the board watches its users for 15 minutes, shows the
 // time left and each sign on a line: the denied sign-in as an attempt,
-// the token grant as an alarm with what to do; the table keeps its
-// position line, and the frame fits 80×24.
+// the token grant as an alarm with what to do and the keys to act on it;
+// the table keeps its position line, and the frame fits 80×24.
 func TestBoardWatchesAfterTheRun(t *testing.T) {
 	d, fw, _ := watchedBoard(t, 80, 24)
 	if runs, fors := fw.watched(); len(runs) != 1 || runs[0] != runID || fors[0] != 15*time.Minute {
@@ -146,6 +146,10 @@ func TestBoardWatchesAfterTheRun(t *testing.T) {
 	fw.feed <- actions.WatchUpdate{Sign: &grant, Polls: 4}
 	d.waitFor("1 alarm")
 	d.sees("⚠ 14:30:20 app.oauth2.token.grant.refresh_token to Dock Control — 20 s after", "⚠ ALARM: someone got in after the run (1 success). A token was granted", "R contain again", "4 polls")
+	// Every watch key stays on the help line beside R.
+	if h := d.helpLine(); !strings.Contains(h, "R contain again • w stop • + 15m more") {
+		t.Errorf("the help line during an alarm does not offer R, w and +: %q", h)
+	}
 	fits(t, "watching board", d.m.View().Content, 80, 24)
 	d.sees("of 19 · ↓") // the table's position line
 	// The alarm is read to its end, not cut.
