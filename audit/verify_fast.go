@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -18,10 +17,10 @@ import (
 // as many ranges of seq as there are CPUs and checks each range on its own
 // connection, in parallel; each row's hash covers its own prev_hash column,
 // so a range can be hashed without the one before it, and only the links
-// between ranges are checked once all are read. SQLite hands over each row
-// as one value (see fastRangeSQL), streamed into reused buffers
-// (sql.RawBytes), so the check allocates nothing per row beyond the
-// driver's one copy of that value. It decides only "intact": at the first row
+// between ranges are checked once all are read. SQLite hands over thousands
+// of rows as one value (see fastChunkSQL), read into a reused buffer
+// (sql.RawBytes), so the check allocates nothing per row and crosses into
+// SQLite once a chunk, not once a column. It decides only "intact": at the first row
 // it cannot vouch for, for whatever reason, Verify falls back to the
 // row-by-row check, which names the break. So the fast check need only
 // never call a broken log intact.
@@ -43,42 +42,36 @@ type rangeResult struct {
 	foundHead bool
 }
 
-// fastRangeSQL reads each row of a range of seq as its integer columns,
-// then one value: its text columns, hash last, as stored, joined by the
-// unit separator, a byte ulc never writes (text is sanitised, details are
-// JSON). That value is split only when it holds exactly one separator
-// fewer than it has columns, which is unambiguous; a row with a separator
-// inside a column (or a NULL, which concat_ws leaves out) has another count
-// and goes to the row-by-row check. Integers are read as integers and
-// rendered in decimal here, as the writer hashed them: SQLite's own
-// conversion to text costs more.
-var fastRangeSQL = func() string {
-	var ints, texts []string
+// fastChunkSQL reads a chunk of rows of a range of seq as one value: each
+// row's columns in canonical order, as SQLite renders them (text as
+// stored, integers in decimal, as the writer hashed them), joined by the
+// unit separator, and the rows joined by the record separator, in seq
+// order. ulc never writes either byte (text is sanitised, details are
+// JSON), so the value is split only when it holds exactly one record
+// separator fewer than the chunk has rows and each row exactly one unit
+// separator fewer than it has columns, which is unambiguous; a row with a
+// separator inside a column has
+// another count and goes to the row-by-row check, as does a NULL. One value for thousands
+// of rows: the cost of crossing from Go into SQLite, once a column of
+// every row, is paid once a chunk.
+var fastChunkSQL = func() string {
+	q := make([]string, len(columns))
 	for i, c := range columns {
-		if isIntColumn(i) {
-			ints = append(ints, `"`+c+`"`)
-		} else {
-			texts = append(texts, `"`+c+`"`)
-		}
+		// A NULL, which concat_ws would leave out, is a record separator:
+		// the chunk's count of them is then wrong.
+		q[i] = `ifnull("` + c + `", char(30))`
 	}
-	return `SELECT ` + strings.Join(ints, ", ") + `, concat_ws(char(31), ` + strings.Join(texts, ", ") +
-		`) FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq`
+	return `SELECT count(*), group_concat(l, char(30)) FROM (SELECT concat_ws(char(31), ` + strings.Join(q, ", ") +
+		`) AS l FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq)`
 }()
 
-// fastColumns are the positions in columns of fastRangeSQL's integers,
-// then of the text columns joined in its last value.
-var fastInts, fastTexts = func() (ints, texts []int) {
-	for i := range columns {
-		if isIntColumn(i) {
-			ints = append(ints, i)
-		} else {
-			texts = append(texts, i)
-		}
-	}
-	return ints, texts
-}()
+const (
+	unitSeparator   = 0x1f
+	recordSeparator = 0x1e
+)
 
-const unitSeparator = 0x1f
+// fastChunk is the number of rows read as one value.
+const fastChunk = 4096
 
 // minFastRange is the fewest rows worth a connection of their own; a
 // variable so tests can split a small log.
@@ -150,76 +143,114 @@ func isCancel(err error) bool { return errors.Is(err, context.Canceled) }
 // verifyRange checks rows from..to: in sequence with no gap, each
 // following the one before and matching its hash.
 func (l *Log) verifyRange(ctx context.Context, from, to int64, knownHead string) (res rangeResult) {
-	rows, err := l.db.QueryContext(ctx, fastRangeSQL, from, to)
+	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return rangeResult{err: err}
 	}
-	defer rows.Close()
-	var (
-		ints  = make([]sql.NullInt64, len(fastInts))
-		line  sql.RawBytes
-		dest  = make([]any, 0, len(fastInts)+1)
-		raw   [len(columns)][]byte
-		num   = make([][20]byte, len(fastInts))
-		buf   []byte
-		sum   [sha256.Size]byte
-		hx    [2 * sha256.Size]byte
-		head  = []byte(knownHead)
-		want  = from
-		nsep  = len(fastTexts) - 1
-		usSep = []byte{unitSeparator}
-	)
-	for i := range ints {
-		dest = append(dest, &ints[i])
-	}
-	dest = append(dest, &line)
-	for rows.Next() {
-		// A value of another type than the writer's (a tampered row)
-		// fails to scan: the row-by-row check describes it.
-		if err := rows.Scan(dest...); err != nil || bytes.Count(line, usSep) != nsep {
-			return res
-		}
-		for k, i := range fastInts {
-			if !ints[k].Valid {
-				return res
-			}
-			raw[i] = strconv.AppendInt(num[k][:0], ints[k].Int64, 10)
-		}
-		rest := []byte(line)
-		for _, i := range fastTexts[:nsep] {
-			j := bytes.IndexByte(rest, unitSeparator)
-			raw[i], rest = rest[:j], rest[j+1:]
-		}
-		raw[fastTexts[nsep]] = rest
-		if seq, ok := parseSeq(raw[colSeq]); !ok || seq != want {
-			return res
-		}
-		if want == from {
-			res.firstPrev = append([]byte(nil), raw[colPrevHash]...)
-		} else if !bytes.Equal(raw[colPrevHash], res.lastHash) {
-			return res
-		}
-		buf = append(buf[:0], raw[colPrevHash]...)
-		for i := range numHashed {
-			buf = binary.BigEndian.AppendUint64(buf, uint64(len(raw[i])))
-			buf = append(buf, raw[i]...)
-		}
-		sum = sha256.Sum256(buf)
-		hex.Encode(hx[:], sum[:])
-		if !bytes.Equal(hx[:], raw[colHash]) {
-			return res
-		}
-		res.lastHash = append(res.lastHash[:0], raw[colHash]...)
-		if !res.foundHead && bytes.Equal(raw[colHash], head) {
-			res.foundHead = true
-		}
-		want++
-	}
-	if err := rows.Err(); err != nil {
+	defer func() { _ = conn.Close() }()
+	// One read transaction: the chunks see one snapshot, even while a
+	// writer appends.
+	tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
 		return rangeResult{err: err}
 	}
-	res.ok = want == to+1
+	defer func() { _ = tx.Rollback() }()
+	stmt, err := tx.PrepareContext(ctx, fastChunkSQL)
+	if err != nil {
+		return rangeResult{err: err}
+	}
+	defer func() { _ = stmt.Close() }()
+	c := chunkChecker{want: from, head: []byte(knownHead), res: &res}
+	var (
+		n     int64
+		value sql.RawBytes
+	)
+	for lo := from; lo <= to; lo += fastChunk {
+		hi := min(lo+fastChunk-1, to)
+		rows, err := stmt.QueryContext(ctx, lo, hi)
+		if err != nil {
+			return rangeResult{err: err}
+		}
+		ok := rows.Next() && rows.Scan(&n, &value) == nil && n == hi-lo+1 &&
+			bytes.Count(value, []byte{recordSeparator}) == int(n-1) && c.check(value)
+		_ = rows.Close()
+		if err := rows.Err(); err != nil {
+			return rangeResult{err: err}
+		}
+		if !ok {
+			return res
+		}
+	}
+	res.ok = c.want == to+1
 	return res
+}
+
+// chunkChecker checks chunks of rows in turn, carrying the chain across
+// them.
+type chunkChecker struct {
+	want int64
+	from bool // the range's first row is behind
+	head []byte
+	res  *rangeResult
+	raw  [len(columns)][]byte
+	buf  []byte
+	hx   [2 * sha256.Size]byte
+}
+
+// check checks the rows of one chunk's value, its rows already counted.
+func (c *chunkChecker) check(value []byte) bool {
+	nsep := len(columns) - 1
+	for len(value) > 0 {
+		line := value
+		if j := bytes.IndexByte(value, recordSeparator); j >= 0 {
+			line, value = value[:j], value[j+1:]
+		} else {
+			value = nil
+		}
+		if bytes.Count(line, []byte{unitSeparator}) != nsep {
+			return false
+		}
+		for i := range nsep {
+			j := bytes.IndexByte(line, unitSeparator)
+			c.raw[i], line = line[:j], line[j+1:]
+		}
+		c.raw[nsep] = line
+		if !c.row() {
+			return false
+		}
+	}
+	return true
+}
+
+// row checks the row in raw, the one c wants next.
+func (c *chunkChecker) row() bool {
+	raw, res := &c.raw, c.res
+	if seq, ok := parseSeq(raw[colSeq]); !ok || seq != c.want {
+		return false
+	}
+	if !c.from {
+		res.firstPrev = append([]byte(nil), raw[colPrevHash]...)
+		c.from = true
+	} else if !bytes.Equal(raw[colPrevHash], res.lastHash) {
+		return false
+	}
+	b := append(c.buf[:0], raw[colPrevHash]...)
+	for i := range numHashed {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(raw[i])))
+		b = append(b, raw[i]...)
+	}
+	c.buf = b
+	sum := sha256.Sum256(b)
+	hex.Encode(c.hx[:], sum[:])
+	if !bytes.Equal(c.hx[:], raw[colHash]) {
+		return false
+	}
+	res.lastHash = append(res.lastHash[:0], raw[colHash]...)
+	if !res.foundHead && bytes.Equal(raw[colHash], c.head) {
+		res.foundHead = true
+	}
+	c.want++
+	return true
 }
 
 // parseSeq parses a positive decimal sequence number as the writer renders

@@ -191,6 +191,39 @@ func TestVerifyFindsTampering(t *testing.T) {
 		seq:  10,
 		want: "event 10 was changed (its hash does not match its content)",
 	}, {
+		// The fast check reads a row as its columns joined by a byte ulc
+		// never writes; a tamperer's separator inside a column, or a NULL
+		// that joining would leave out, must not pass for the original.
+		name: "separators written into a column",
+		tamper: func(t *testing.T, db *sql.DB) {
+			mustExec(t, db, `UPDATE events SET "error" = char(31) || char(30) || "error" WHERE seq = 5`)
+		},
+		seq:  5,
+		want: "event 5 was changed (its hash does not match its content)",
+	}, {
+		name: "a column moved into the one before, leaving a NULL",
+		tamper: func(t *testing.T, db *sql.DB) {
+			// A table rebuilt STRICT but without NOT NULL takes the NULL.
+			var cols []string
+			for i, c := range columns {
+				typ := "TEXT"
+				if isIntColumn(i) {
+					typ = "INTEGER"
+				}
+				if c == "seq" {
+					typ += " PRIMARY KEY"
+				}
+				cols = append(cols, `"`+c+`" `+typ)
+			}
+			mustExec(t, db, `CREATE TABLE loose (`+strings.Join(cols, ", ")+`) STRICT`)
+			mustExec(t, db, `INSERT INTO loose SELECT `+columnList+` FROM events`)
+			mustExec(t, db, `DROP TABLE events`)
+			mustExec(t, db, `ALTER TABLE loose RENAME TO events`)
+			mustExec(t, db, `UPDATE events SET target = target || char(31) || "action", "action" = NULL WHERE seq = 5`)
+		},
+		seq:  5,
+		want: "event 5 was changed (its hash does not match its content)",
+	}, {
 		name: "a middle row deleted",
 		tamper: func(t *testing.T, db *sql.DB) {
 			mustExec(t, db, `DELETE FROM events WHERE seq = 5`)
