@@ -164,8 +164,9 @@ func (l *Log) strings(ctx context.Context, query string, args ...any) ([]string,
 	return out, l.wrap(rows.Err())
 }
 
-// runTally tallies the steps of one run in SQLite, through the run's
-// index: one row per outcome, with whether a request of those steps left,
+// runTally tallies the steps of one run in SQLite, reading the stretch of
+// the table from its first event ?1 to its run_finished (or last event) ?2
+// in seq order: one row per outcome, with whether a request of those steps left,
 // and how many steps. As RunState.Apply folds them: a step's outcome is
 // that of its last result event (the bare column outcome comes from the
 // row max chose; a step without a result has none), and a request left
@@ -173,8 +174,8 @@ func (l *Log) strings(ctx context.Context, query string, args ...any) ([]string,
 const runTally = `SELECT o, sent, count(*) FROM (
 	SELECT CASE WHEN max(CASE WHEN kind = 'result' THEN seq END) IS NULL THEN '' ELSE outcome END AS o,
 		total(attempt > 0 AND kind IN ('attempt', 'result')) > 0 AS sent
-	FROM events INDEXED BY events_run_id
-	WHERE run_id = ? AND kind NOT IN ` + notStepKinds + ` GROUP BY step)
+	FROM events NOT INDEXED
+	WHERE seq BETWEEN ?1 AND ?2 AND run_id = ?3 AND kind NOT IN ` + notStepKinds + ` GROUP BY step)
 GROUP BY 1, 2`
 
 // runMarks finds the seq of the last run_started and run_finished event of
@@ -253,7 +254,23 @@ func (q *summaries) all(ctx context.Context, runs []runStart) ([]RunSummary, err
 // first: what folding all its events and settling it would give.
 func (q *summaries) summary(ctx context.Context, id string, first int64) (RunSummary, error) {
 	l := q.l
-	rows, err := q.tally.QueryContext(ctx, id)
+	var last, started, finished int64
+	var watched bool
+	var alarms int
+	if err := q.last.QueryRowContext(ctx, id).Scan(&last); err != nil {
+		return RunSummary{}, l.wrap(err)
+	}
+	if err := q.marks.QueryRowContext(ctx, first, last, id).Scan(&started, &finished, &watched, &alarms); err != nil {
+		return RunSummary{}, l.wrap(err)
+	}
+	// Every step's events lie between the run's first event and its
+	// run_finished (the engine records that last): the tally reads that
+	// stretch of the table in seq order, not each row through the index.
+	end := last
+	if finished > 0 {
+		end = finished
+	}
+	rows, err := q.tally.QueryContext(ctx, first, end, id)
 	if err != nil {
 		return RunSummary{}, l.wrap(err)
 	}
@@ -276,15 +293,6 @@ func (q *summaries) summary(ctx context.Context, id string, first int64) (RunSum
 		steps = append(steps, t)
 	}
 	if err := rows.Err(); err != nil {
-		return RunSummary{}, l.wrap(err)
-	}
-	var last, started, finished int64
-	var watched bool
-	var alarms int
-	if err := q.last.QueryRowContext(ctx, id).Scan(&last); err != nil {
-		return RunSummary{}, l.wrap(err)
-	}
-	if err := q.marks.QueryRowContext(ctx, first, last, id).Scan(&started, &finished, &watched, &alarms); err != nil {
 		return RunSummary{}, l.wrap(err)
 	}
 	marks := []any{first, started, finished}
