@@ -108,7 +108,7 @@ func TestTMuxDemo(t *testing.T) {
 	}
 	tm.sendKeys("Enter")
 	detail := tm.waitFor("Attempts")
-	for _, want := range []string{"Target       reports", "Time ", "over 3 attempts", "no answer within 1s; retrying in", "failed (the reason above)", "Request      POST "} {
+	for _, want := range []string{"Target       reports", "Time ", "from first request to result (3 requests", "no answer within 1s; retrying in", "failed (the reason above)", "Request      POST "} {
 		if !strings.Contains(detail, want) {
 			t.Errorf("reports' detail lacks %q:\n%s", want, detail)
 		}

@@ -246,8 +246,14 @@ func (s *RunState) Settle() {
 		}
 		if st.Attempts > 0 {
 			st.Outcome = Unknown
+			if st.Error == "" {
+				st.Error = "no answer was recorded before the process ended: the app may have signed the user out; resume the run to send it again"
+			}
 		} else {
 			st.Outcome = NotSent
+			if st.Error == "" {
+				st.Error = "not sent: the process ended first; resume the run to send it"
+			}
 		}
 		st.InFlight = false
 	}

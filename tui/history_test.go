@@ -121,7 +121,11 @@ func TestRunDetailListsEveryAttempt(t *testing.T) {
 	if len(rows) < 2 || !strings.Contains(rows[0], "? unknown") || !strings.Contains(rows[1], "✓ revoked") {
 		t.Fatalf("the step that did not succeed is not first:\n%s", d.frame())
 	}
-	d.sees("step 2 wiki · unknown")
+	// A step the process never heard back from says so, and what to do.
+	d.sees("step 2 wiki · no answer was recorded before the process ended")
+	if f := strings.Join(strings.Fields(d.frame()), " "); !strings.Contains(f, "resume the run to send it again") {
+		t.Errorf("the unknown step's reason has no next step:\n%s", d.frame())
+	}
 	d.key("down")
 	d.sees("step 1 chat · revoked")
 	d.key("enter")

@@ -233,8 +233,8 @@ func (t *targetsScreen) healthOf(recent []history.TargetResult) health {
 // waits between retries included, the Targets screen's median measures.
 // A step still under way, or never sent, has none yet.
 func stepTime(s *actions.StepState) string {
-	if s.Outcome == "" || s.Attempts == 0 {
-		return ""
+	if s.Outcome == "" || s.Attempts == 0 || s.Outcome == actions.Unknown || s.Outcome == actions.NotSent {
+		return "" // no answer: no time
 	}
 	return millis(s.StepMS)
 }
@@ -247,6 +247,8 @@ func timeDetail(s *actions.StepState) string {
 		return "no request sent"
 	case s.Outcome == "":
 		return "under way"
+	case s.Outcome == actions.Unknown:
+		return "no answer recorded"
 	case s.Attempts == 1:
 		return millis(s.StepMS) + ", one request"
 	}
