@@ -237,6 +237,10 @@ func (s *confirmScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 			s.stepCur = max(s.stepCur-1, 0)
 		case key.Matches(msg, k.Down):
 			s.stepCur = min(s.stepCur+1, len(s.steps)-1)
+		case key.Matches(msg, jumpTop):
+			s.stepCur = 0
+		case key.Matches(msg, jumpBottom):
+			s.stepCur = max(len(s.steps)-1, 0)
 		case key.Matches(msg, k.Toggle):
 			s.toggleStep(s.stepCur)
 		case key.Matches(msg, k.Run):
@@ -249,6 +253,10 @@ func (s *confirmScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 			s.tgtCur = max(s.tgtCur-1, 0)
 		case key.Matches(msg, k.Down):
 			s.tgtCur = min(s.tgtCur+1, len(s.targets)-1)
+		case key.Matches(msg, jumpTop):
+			s.tgtCur = 0
+		case key.Matches(msg, jumpBottom):
+			s.tgtCur = max(len(s.targets)-1, 0)
 		case key.Matches(msg, k.Toggle) && len(s.targets) > 0:
 			s.enabled[s.tgtCur] = !s.enabled[s.tgtCur]
 		case msg.String() == "a":

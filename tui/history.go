@@ -270,7 +270,7 @@ func (h *historyScreen) view() string {
 		return b.String()
 	case len(h.shown) == 0:
 		b.WriteString(c.st.outcome[actions.Unknown].Render(fmt.Sprintf("no run of the %d matches %q", len(h.runs), clean(h.filter.Value(), 60))) +
-			"\n" + c.st.dim.Render("the filter matches words of the user, reason, ticket, operator, outcome or date; esc clears it") + "\n")
+			"\n" + c.st.dim.Render(trimLines(wrap("the filter matches words of the user, reason, ticket, operator, outcome or date; esc clears it", c.width))) + "\n")
 		return b.String()
 	}
 	now := c.now()

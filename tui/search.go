@@ -198,6 +198,10 @@ func (s *searchScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		} else if s.next != "" && !s.loading {
 			return s.startSearch(s.next)
 		}
+	case key.Matches(msg, jumpTop):
+		s.cursor = 0
+	case key.Matches(msg, jumpBottom):
+		s.cursor = max(n-1, 0) // the last found; ↓ there asks for more
 	case key.Matches(msg, k.PageDown):
 		s.cursor = min(s.cursor+s.rows(), max(n-1, 0))
 	case key.Matches(msg, k.PageUp):
@@ -339,7 +343,7 @@ func (s *searchScreen) view() string {
 	b.WriteString("\n")
 	if len(s.people) == 0 {
 		if s.query != "" && !s.loading && s.err == "" {
-			b.WriteString(c.st.dim.Render("nobody matches; Okta's plain search matches the start of first name, last name or email") + "\n")
+			b.WriteString(c.st.dim.Render(trimLines(wrap("nobody matches; Okta's plain search matches the start of first name, last name or email", c.width))) + "\n")
 		}
 		return b.String()
 	}
