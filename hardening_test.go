@@ -270,7 +270,7 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		says string
 	}{
 		"a mistyped command":      {[]string{"revok"}, `did you mean "revoke"?`},
-		"no audit log yet":        {[]string{"audit", "list", "--audit-db", filepath.Join(dir, "none.db")}, "no audit log yet at"},
+		"no audit log yet":        {[]string{"audit", "list", "--audit-db", filepath.Join(dir, "none.db")}, "no audit log yet at " + filepath.Join(dir, "none.db") + ": nothing has been run"},
 		"resume without a run":    {[]string{"resume"}, "ulc audit list shows the runs"},
 		"a malformed head hash":   {[]string{"audit", "verify", "--audit-db", filepath.Join(dir, "none.db"), "--head", "zzz"}, "is not a head hash"},
 		"a caep command, no caep": {[]string{"caep", "jwks", "--config", filepath.Join(dir, "none.toml")}, "does not exist"},

@@ -346,6 +346,11 @@ func TestConfirmShowsWhatStaysAlive(t *testing.T) {
 	d.key("tab") // targets
 	d.key("down")
 	d.key("down") // chat, wiki, google, m365 (legacy is off and not listed)
+	// Each target's kind, once the registry mixes kinds.
+	if rows := rowsBelow(d.frame(), "TARGET"); len(rows) < 2 || !strings.Contains(d.frame(), "KIND") ||
+		!strings.Contains(rows[0], "wiki           gtr") || !strings.Contains(rows[1], "google         google") {
+		t.Errorf("the targets do not show their kind:\n%s", d.frame())
+	}
 	// Wrapped, not cut, at 80 columns.
 	if f := strings.Join(strings.Fields(d.frame()), " "); !strings.Contains(f, "still alive after google's sign-out: OAuth grants and app passwords survive the sign-out Confirm ›") {
 		t.Errorf("the residual is not whole under the list:\n%s", d.frame())

@@ -134,3 +134,34 @@ func TestConfirmKeepsUntickedTargets(t *testing.T) {
 	}
 	d.sees("[ ] wiki", "Targets: 1 of 2")
 }
+
+// In every text field the console's keys are text: q, ?, the screens'
+// digits and r go into Confirm's Reason, Ticket and Confirm fields and
+// into History's filter, and nothing quits, opens help or changes screen.
+func TestKeysAreTextInEveryField(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	d := newDriver(t, deps, 80, 24)
+	d.openConfirm("tri")
+	d.typeText("q?13r")
+	d.sees("Reason  › q?13r")
+	d.key("tab")
+	d.typeText("q?2")
+	d.sees("Ticket  › q?2")
+	d.key("ctrl+g")
+	d.typeText("q?3")
+	d.sees("Confirm › q?3")
+	if d.quit || d.m.full {
+		t.Fatalf("a key typed into a field quit or opened the help:\n%s", d.frame())
+	}
+	d.sees("› Confirm") // still on Confirm
+
+	d = newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.sees("1 run in")
+	d.key("/")
+	d.typeText("q?13")
+	d.sees("filter › q?13")
+	if d.quit || d.m.full || d.activeTab() != "History" {
+		t.Fatalf("a key typed into History's filter acted:\n%s", d.frame())
+	}
+}

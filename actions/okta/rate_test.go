@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -266,5 +267,40 @@ func TestPrefetchRefusedBatchFallsBack(t *testing.T) {
 		if u, err := dir.Resolve(context.Background(), l); err != nil || u.ID != want.ID {
 			t.Errorf("%s: %+v, %v; want %s", l, u, err, want.ID)
 		}
+	}
+}
+
+// A search expression Okta refuses is answered with Okta's whole message:
+// its summary and every cause, which say what to fix.
+func TestSearchRefusalGivesOktasCauses(t *testing.T) {
+	cleanEnv(t)
+	fake := oktafake.New(oktafake.Options{})
+	fake.AddToken(testToken)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("search") == "" || r.Header.Get("Authorization") != "SSWS "+testToken {
+			fake.ServeHTTP(w, r) // the connection check, and any credential check
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"errorCode":"E0000031","errorSummary":"Invalid search criteria.","errorId":"oaeX",` +
+			`"errorCauses":[{"errorSummary":"Invalid search criteria: profile.departement is not a valid attribute"}]}`))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := Connect(context.Background(), Settings{OrgURL: srv.URL, Token: testToken, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Search(context.Background(), `profile.departement eq "Security"`, 20, "")
+	if err == nil {
+		t.Fatal("a refused search expression gave no error")
+	}
+	for _, want := range []string{"400", "E0000031", "Invalid search criteria", "profile.departement is not a valid attribute"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), testToken) {
+		t.Error("the refusal shows the token")
 	}
 }
