@@ -83,7 +83,7 @@ func TestTMuxDemo(t *testing.T) {
 	rows := map[string]string{}
 	for _, screen := range []string{board, bottom} {
 		for _, l := range e2eRowsAfter(screen, "OUTCOME") {
-			for _, name := range []string{"build-farm", "reports", "crm", "analytics", "mail-archive", "chat", "slack"} {
+			for _, name := range []string{"build-farm", "reports", "crm", "analytics", "mail-archive", "chat", "slack", "google", "m365", "github"} {
 				if strings.Contains(l, " "+name+" ") {
 					rows[name] = l
 				}
@@ -98,6 +98,9 @@ func TestTMuxDemo(t *testing.T) {
 		"mail-archive": {"✓ revoked", " 3 "}, // two 503s, then success on the third try
 		"chat":         {"✓ revoked", "204"},
 		"slack":        {"✗ rejected", "lacks the scope"}, // the demo's token misses admin.users:write
+		"google":       {"✓ revoked", "deleted 1 grant"},  // the attacker's mail-sync app
+		"m365":         {"✓✓ verified", " 4 "},            // token, 429, sign-out, read-back
+		"github":       {"✓ revoked", "removed 2 credential"},
 	}
 	for name, wants := range expect {
 		for _, w := range wants {

@@ -44,7 +44,7 @@ func TestRevokeAcrossKinds(t *testing.T) {
 		"slack":    {"slack", "rejected", "add admin.users:write"}, // says which scope to add
 		"okta-itp": {"caep", "revoked", ""},
 		"zoom":     {"zoom", "revoked", ""},
-		"github":   {"github", "revoked", ""}, // her githubUsername's two authorizations
+		"github":   {"github", "revoked", "removed 2 credential authorizations of trinity-hale"}, // her githubUsername's two
 	}
 	seen, m365Step := 0, 0
 	for _, s := range sum.Targets {

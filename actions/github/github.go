@@ -255,11 +255,21 @@ func (c *conn) Revoke(_ context.Context, s actions.Step, call actions.Caller) ac
 	}
 	res := last.Result()
 	res.RequestID = requestID(last, res.RequestID)
-	res.Outcome, res.Error = actions.Revoked, ""
+	// What was removed, as Google's sign-out says what it deleted.
+	res.Outcome, res.Error = actions.Revoked, fmt.Sprintf("removed %s of %s in %s", authorizations(removed), login, c.t.Org)
 	if gone > 0 {
-		res.Error = fmt.Sprintf("removed %d credential authorizations of %s; %d were already gone", removed, login, gone)
+		res.Error = fmt.Sprintf("removed %s of %s; %d were already gone", authorizations(removed), login, gone)
 	}
 	return res
+}
+
+// authorizations is "1 credential authorization" or "n credential
+// authorizations".
+func authorizations(n int) string {
+	if n == 1 {
+		return "1 credential authorization"
+	}
+	return fmt.Sprintf("%d credential authorizations", n)
 }
 
 // authorization is the part of a credential authorization ulc reads.

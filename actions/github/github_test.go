@@ -32,7 +32,7 @@ func TestRemovesEveryAuthorizationOfTheLogin(t *testing.T) {
 	fake, f := fakeTarget(t, githubfake.Options{Logins: []string{"trinity-hale", "neo-the-one"}, Credentials: 3}, nil)
 	out, evs := run(t, f, directory{trinity: "trinity-hale"}, nil, trinity)
 	o := out[trinity]
-	expect(t, o, actions.Revoked, "list,remove,remove,remove", "^$")
+	expect(t, o, actions.Revoked, "list,remove,remove,remove", "^removed 3 credential authorizations of trinity-hale in whiterabbit$")
 	if fake.Authorizations("trinity-hale") != 0 || fake.Removed("trinity-hale") != 3 {
 		t.Errorf("trinity-hale holds %d authorizations, %d removed; want 0 and 3", fake.Authorizations("trinity-hale"), fake.Removed("trinity-hale"))
 	}
@@ -101,7 +101,7 @@ func TestNothingToRemove(t *testing.T) {
 func TestEveryPageIsRead(t *testing.T) {
 	fake, f := fakeTarget(t, githubfake.Options{Logins: []string{"trinity-hale"}, Credentials: 103}, nil)
 	out, _ := run(t, f, directory{trinity: "trinity-hale"}, nil, trinity)
-	expect(t, out[trinity], actions.Revoked, "list,list,"+repeat("remove", 103), "^$")
+	expect(t, out[trinity], actions.Revoked, "list,list,"+repeat("remove", 103), "^removed 103 credential authorizations of trinity-hale in whiterabbit$")
 	if n := fake.Authorizations("trinity-hale"); n != 0 {
 		t.Errorf("%d authorizations left", n)
 	}
@@ -160,7 +160,7 @@ func TestThrottledThenSuccess(t *testing.T) {
 	fake, f := fakeTarget(t, githubfake.Options{Logins: []string{"trinity-hale"}, Throttle: 1}, nil)
 	out, _ := run(t, f, directory{trinity: "trinity-hale"}, nil, trinity)
 	o := out[trinity]
-	expect(t, o, actions.Revoked, "list,list,remove,remove", "^$")
+	expect(t, o, actions.Revoked, "list,list,remove,remove", "^removed 2 credential authorizations of trinity-hale in whiterabbit$")
 	if len(journaltest.Of(o.evs, actions.KindRetry)) != 1 || fake.Removed("trinity-hale") != 2 {
 		t.Errorf("retries %d, removed %d", len(journaltest.Of(o.evs, actions.KindRetry)), fake.Removed("trinity-hale"))
 	}
@@ -213,7 +213,7 @@ func TestPrimaryRateLimit(t *testing.T) {
 		}
 	})
 	out, _ := run(t, urlTarget(t, s.srv.URL+"/"), directory{trinity: "trinity-hale"}, nil, trinity)
-	expect(t, out[trinity], actions.Revoked, "list,list,remove", "^$")
+	expect(t, out[trinity], actions.Revoked, "list,list,remove", "^removed 1 credential authorization of trinity-hale in acme$")
 
 	late := newStub(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("X-Ratelimit-Remaining", "0")
@@ -267,7 +267,7 @@ func TestOnlyTheUsersOwn(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	out, _ := run(t, urlTarget(t, s.srv.URL+"/"), directory{trinity: "trinity-hale"}, nil, trinity)
-	expect(t, out[trinity], actions.Revoked, "list,remove", "^$")
+	expect(t, out[trinity], actions.Revoked, "list,remove", "^removed 1 credential authorization of trinity-hale in acme$")
 	if len(removed) != 1 || removed[0] != "/orgs/acme/credential-authorizations/6" {
 		t.Errorf("removed %v, want only credential 6", removed)
 	}
