@@ -39,11 +39,7 @@ func (l *Log) state(ctx context.Context, id string, lean bool) (*actions.RunStat
 	}
 	st := actions.NewRunState(full)
 	st.NoRequests = lean
-	if err := l.scanQuery(ctx, ` NOT INDEXED WHERE seq BETWEEN ? AND ? AND run_id = ? ORDER BY seq`, []any{first, last, full},
-		func(ev actions.Event, _, _ string) error {
-			st.Apply(ev)
-			return nil
-		}); err != nil {
+	if err := l.settled(l.scanRun(ctx, full, first, last, st.Apply)); err != nil {
 		return nil, err
 	}
 	if !st.Done && !running(st.Info) {

@@ -102,7 +102,8 @@ func oneBigRun(tb testing.TB, steps int) (path, id string) {
 // BenchmarkRunView times what History's run view reads of one large run
 // (ULC_RUNVIEW_STEPS steps, default 20,000; the performance target is
 // 200,000): a page of its timeline from the start and from the middle,
-// one step's events, the Targets screen's record, and the run's state,
+// one step's events, the Targets screen's record, the run's state and its
+// outcomes (the state without the requests, what History reads),
 // beside Run (the state with every event), the whole-run read they
 // replace, in the same run.
 func BenchmarkRunView(b *testing.B) {
@@ -138,6 +139,7 @@ func BenchmarkRunView(b *testing.B) {
 		}},
 		{"target_stats", func() error { _, err := l.TargetStats(ctx, 10); return err }},
 		{"state", func() error { _, err := l.State(ctx, id); return err }},
+		{"outcomes", func() error { _, err := l.Outcomes(ctx, id); return err }}, // History's: without the requests
 		{"reference_run_with_events", func() error { _, _, err := l.Run(ctx, id); return err }},
 	}
 	for _, c := range cases {

@@ -57,8 +57,10 @@ type History interface {
 	Runs(ctx context.Context, f history.RunFilter) ([]history.RunSummary, error)
 	Run(ctx context.Context, id string) (*actions.RunState, []actions.Event, error)
 	// State is the state of run id (or the only run whose id starts with
-	// it) without its events: a run's view reads its timeline and its
-	// steps' events a page at a time, so a run of any size opens at once.
+	// it) without its events, and perhaps without its steps' requests
+	// (Detail nil; StepEvents has each step's planned request): a run's
+	// view reads its timeline and its steps' events a page at a time, so a
+	// run of any size opens at once.
 	State(ctx context.Context, id string) (*actions.RunState, error)
 	// Timeline is at most limit events of run id (its full id) after seq
 	// after, in order.

@@ -379,7 +379,8 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 		Users: []actions.User{cast[0].User}, Targets: []string{"chat", "wiki"}})
 	evs := []actions.Event{
 		{Seq: 1, RunID: id, Time: testNow, Kind: actions.KindRunStarted, Detail: info},
-		{Seq: 2, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR},
+		{Seq: 2, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR,
+			Detail: json.RawMessage(`{"method":"POST","url":"https://chat.example/gtr","subject_format":"email","auth":"bearer","credential":"sha256:3f2a9c1d"}`)},
 		{Seq: 3, RunID: id, Time: testNow, Kind: actions.KindPlanned, Step: 2, User: cast[0].Login, Target: "wiki", Action: actions.ActionGTR},
 		{Seq: 4, RunID: id, Time: testNow, Kind: actions.KindAttempt, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR, Attempt: 1},
 		{Seq: 5, RunID: id, Time: testNow.Add(12 * time.Millisecond), Kind: actions.KindRetry, Step: 1, User: cast[0].Login, Target: "chat", Action: actions.ActionGTR,
@@ -401,7 +402,19 @@ func (h *fakeHistory) Run(_ context.Context, id string) (*actions.RunState, []ac
 // State folds Run, as the audit log does without keeping the events.
 func (h *fakeHistory) State(ctx context.Context, id string) (*actions.RunState, error) {
 	st, _, err := h.Run(ctx, id)
-	return st, err
+	if err != nil {
+		return nil, err
+	}
+	// As the backend's: without the steps' requests, which are in their
+	// planned events.
+	lean := *st
+	lean.Steps = nil
+	for _, s := range st.Steps {
+		c := *s
+		c.Detail = nil
+		lean.Steps = append(lean.Steps, &c)
+	}
+	return &lean, nil
 }
 
 // Timeline pages Run's events by seq.

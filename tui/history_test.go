@@ -129,6 +129,9 @@ func TestRunDetailListsEveryAttempt(t *testing.T) {
 	d.key("down")
 	d.sees("step 1 chat · revoked")
 	d.key("enter")
+	// The request as planned, read from the step's events: the run's
+	// state is read without its requests.
+	d.sees("Request      POST https://chat.example/gtr", "Subject      email", "Auth         bearer sha256:3f2a9c1d")
 	d.sees("› step 1", "Target       chat (gtr)", "Time         243ms from first request to result (2 requests, 43ms of it)", "Attempts (UTC)")
 	f := d.frame()
 	first := strings.Index(f, "1  14:30:00.000  503     12ms  retried: the app is unavailable (503)")

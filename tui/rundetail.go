@@ -713,6 +713,23 @@ func (d *stepDetailScreen) view() string {
 	return strings.Join(lines[d.offset:d.offset+vis], "\n") + "\n" + foot
 }
 
+// request is the step's request as planned: the state's, or, when the
+// state was read without requests, its planned event's.
+func (d *stepDetailScreen) request() actions.StepDetail {
+	if d.s.Detail != nil {
+		return *d.s.Detail
+	}
+	for _, ev := range d.events {
+		if ev.Kind == actions.KindPlanned && len(ev.Detail) > 0 {
+			var req actions.StepDetail
+			if json.Unmarshal(ev.Detail, &req) == nil {
+				return req
+			}
+		}
+	}
+	return actions.StepDetail{}
+}
+
 // lines are the step's detail, wrapped to the width.
 func (d *stepDetailScreen) lines() []string {
 	c, s := d.c, d.s
@@ -750,7 +767,7 @@ func (d *stepDetailScreen) lines() []string {
 	}
 	row("Reason", clean(s.Error, 1000))
 	row("Time", timeDetail(&s))
-	req := s.Request()
+	req := d.request()
 	row("Request", strings.TrimSpace(clean(req.Method+" "+req.URL, 300)))
 	row("Subject", clean(req.SubjectFormat, 40))
 	row("Auth", strings.TrimSpace(clean(req.Auth+" "+req.Credential, 80)))
