@@ -393,3 +393,43 @@ func TestHistoryOutcomeLineKeepsEveryCountAt80Columns(t *testing.T) {
 	d.notSees("⚠ 1 alarm · e…")
 	d.sees("enter open")
 }
+
+// In a run's view / filters the steps by target, user, outcome or reason:
+// the keys typed are text, enter keeps the filter, a filter that matches
+// nothing says so, and esc clears it before it leaves the run.
+func TestRunViewFiltersItsSteps(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.key("enter")
+	d.sees("OUTCOME")
+	d.key("?")
+	d.sees("/      filter")
+	d.key("?")
+	d.key("/")
+	d.typeText("revoked")
+	d.sees("filter › revoked", "1 of 2 steps")
+	if rows := rowsBelow(d.frame(), "OUTCOME"); len(rows) == 0 || !strings.Contains(rows[0], "chat") || strings.Contains(d.frame(), "wiki") {
+		t.Fatalf("the filter for revoked shows %q", rows)
+	}
+	d.key("enter") // keep it
+	d.sees("step 1 chat")
+	d.key("/")
+	d.typeText("q?")
+	if d.quit || d.m.full {
+		t.Fatal("q or ? typed into the filter acted")
+	}
+	d.sees("0 of 2 steps", "no step matches the filter; esc clears it")
+	d.key("enter")
+	if h := d.helpLine(); strings.Contains(h, "enter attempts") || !strings.Contains(h, "esc clear filter") {
+		t.Errorf("with no step shown the help line is %q", h)
+	}
+	d.key("esc") // clears the filter, stays in the run
+	d.sees("› Run 20261121-120000-def456", "step 2 wiki")
+	d.notSees("filter ›")
+	if f := d.frame(); !strings.Contains(f, "✓ revoked    chat") || !strings.Contains(f, "? unknown    wiki") {
+		t.Errorf("after esc not every step shows:\n%s", f)
+	}
+	d.key("esc")
+	d.sees("1 run in")
+}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"charm.land/bubbles/v2/textinput"
 	"context"
 	"encoding/json"
 	"errors"
@@ -137,14 +138,19 @@ func (r *resumer) answer(msg tea.KeyPressMsg) tea.Cmd {
 // the run's state, then the timeline a page at a time: a run of 200,000
 // steps costs what is on screen, not its whole log.
 type runDetailScreen struct {
-	c      *common
-	id     string
-	st     *actions.RunState
-	order  []int // step indexes, failures first
-	err    string
-	cursor int
-	offset int
-	resume resumer
+	c     *common
+	id    string
+	st    *actions.RunState
+	order []int // the step indexes shown: all, failures first, or the filter's
+	all   []int // every step index, failures first
+	err   string
+	// filter narrows the steps to those whose target, user, outcome or
+	// reason contain its text; filtering is true while it is typed.
+	filter    textinput.Model
+	filtering bool
+	cursor    int
+	offset    int
+	resume    resumer
 	// The timeline pane: the events read so far, whether more may follow,
 	// and the first line shown of their wrapped lines.
 	timeline bool
@@ -178,28 +184,41 @@ var (
 )
 
 func newRunDetail(c *common, id string) *runDetailScreen {
-	r := &runDetailScreen{c: c, id: id}
+	r := &runDetailScreen{c: c, id: id, filter: newInput("filter › ", "target, user, outcome or reason", 100)}
 	r.resume = resumer{c: c, from: r}
 	return r
 }
 
 func (r *runDetailScreen) title() string { return "Run " + clean(r.id, 40) }
-func (r *runDetailScreen) typing() bool  { return false }
+func (r *runDetailScreen) typing() bool  { return r.filtering }
 func (r *runDetailScreen) keys() []key.Binding {
 	k := r.c.keys
 	if r.resume.asking() {
 		return r.resume.keys()
 	}
+	if r.filtering {
+		return []key.Binding{withHelp(k.Open, "enter", "keep filter"), withHelp(k.Back, "esc", "clear filter")}
+	}
 	var ks []key.Binding
-	if r.timeline {
+	switch {
+	case r.timeline:
 		ks = []key.Binding{moveKey(k, "scroll"), stepsKey}
-	} else {
+	case len(r.order) > 0:
 		ks = []key.Binding{moveKey(k, "move"), withHelp(k.Open, "enter", "attempts"), timelineKey}
+	default: // a filter may match no step
+		ks = []key.Binding{timelineKey}
 	}
 	if !r.c.deps.ReadOnly {
 		ks = append(ks, withHelp(k.Resume, "R", "resume"))
 	}
-	return append(ks, withHelp(k.Verify, "v", "verify"), k.Back)
+	ks = append(ks, withHelp(k.Verify, "v", "verify"))
+	if !r.timeline && r.st != nil {
+		ks = append(ks, k.Filter)
+	}
+	if r.filter.Value() != "" && !r.timeline {
+		return append(ks, withHelp(k.Back, "esc", "clear filter")) // esc clears a kept filter first
+	}
+	return append(ks, k.Back)
 }
 
 func (r *runDetailScreen) update(msg tea.Msg) tea.Cmd {
@@ -225,11 +244,12 @@ func (r *runDetailScreen) update(msg tea.Msg) tea.Cmd {
 		}
 		r.st = msg.st
 		r.id = msg.st.RunID // a prefix opens the run it names
-		r.order = make([]int, len(r.st.Steps))
-		for i := range r.order {
-			r.order[i] = i
+		r.all = make([]int, len(r.st.Steps))
+		for i := range r.all {
+			r.all[i] = i
 		}
-		slices.SortStableFunc(r.order, func(x, y int) int { return rank(r.st.Steps[x]) - rank(r.st.Steps[y]) })
+		slices.SortStableFunc(r.all, func(x, y int) int { return rank(r.st.Steps[x]) - rank(r.st.Steps[y]) })
+		r.setFilter(r.filter.Value())
 	case timelineMsg:
 		if msg.id != r.id {
 			return nil
@@ -258,9 +278,18 @@ func (r *runDetailScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	if r.resume.asking() {
 		return r.resume.answer(msg)
 	}
+	if r.filtering {
+		return r.filterKey(msg)
+	}
 	switch {
+	case key.Matches(msg, k.Back) && r.filter.Value() != "" && !r.timeline:
+		r.setFilter("")
+		return nil
 	case key.Matches(msg, k.Back):
 		return pop
+	case key.Matches(msg, k.Filter) && !r.timeline && r.st != nil:
+		r.filtering = true
+		return r.filter.Focus()
 	case key.Matches(msg, k.Verify):
 		return verifyChain(r.c, r)
 	case key.Matches(msg, k.Resume) && !r.c.deps.ReadOnly && r.st != nil:
@@ -298,6 +327,69 @@ func (r *runDetailScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// filterKey handles a key while the filter is typed: enter keeps it, esc
+// clears it, anything else edits it.
+func (r *runDetailScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := r.c.keys
+	switch {
+	case key.Matches(msg, k.Open):
+		r.filtering = false
+		r.filter.Blur()
+		return nil
+	case key.Matches(msg, k.Back):
+		r.filtering = false
+		r.filter.Blur()
+		r.setFilter("")
+		return nil
+	}
+	before := r.filter.Value()
+	var cmd tea.Cmd
+	r.filter, cmd = r.filter.Update(msg)
+	if v := r.filter.Value(); v != before {
+		r.setFilter(v)
+	}
+	return cmd
+}
+
+// setFilter shows the steps that match v, all of them for "", in their
+// order, from the first.
+func (r *runDetailScreen) setFilter(v string) {
+	if r.filter.Value() != v {
+		r.filter.SetValue(v)
+	}
+	r.cursor, r.offset = 0, 0
+	q := strings.ToLower(strings.TrimSpace(v))
+	if q == "" || r.st == nil {
+		r.order = r.all
+		return
+	}
+	r.order = make([]int, 0, 64)
+	for _, i := range r.all {
+		if matches(r.st.Steps[i], q) {
+			r.order = append(r.order, i)
+		}
+	}
+}
+
+// filterLines are the filter's line and, when it matches nothing, what to
+// do: none without a filter.
+func (r *runDetailScreen) filterLines() []string {
+	c := r.c
+	if !r.filtering && r.filter.Value() == "" {
+		return nil
+	}
+	line := r.filter.View()
+	if !r.filtering {
+		line = "filter › " + clean(r.filter.Value(), 100)
+	}
+	line += c.st.dim.Render(fmt.Sprintf("  %d of %d steps", len(r.order), len(r.all)))
+	out := []string{ansi.Truncate(line, c.width, "…")}
+	if len(r.order) == 0 {
+		out = append(out, c.st.dim.Render("no step matches the filter; esc clears it"))
+	}
+	return out
 }
 
 // readTimeline reads the next page of the timeline.
@@ -408,7 +500,7 @@ func (r *runDetailScreen) stepRows() int {
 	if r.st == nil {
 		return 1
 	}
-	return max(r.c.bodyHeight()-len(r.header())-3, 2)
+	return max(r.c.bodyHeight()-len(r.header())-len(r.filterLines())-3, 2)
 }
 
 func (r *runDetailScreen) view() string {
@@ -421,7 +513,7 @@ func (r *runDetailScreen) view() string {
 	case r.timeline:
 		return r.timelineView()
 	}
-	lines := r.header()
+	lines := append(r.header(), r.filterLines()...)
 	h := r.stepRows()
 	r.cursor = min(r.cursor, max(len(r.order)-1, 0))
 	r.offset = scroll(r.cursor, r.offset, h, len(r.order))
