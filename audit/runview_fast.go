@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"strings"
 	"time"
@@ -48,17 +47,17 @@ func (l *Log) scanRun(ctx context.Context, id string, first, last int64, fn func
 	r := runReader{id: id, strs: map[string]string{}}
 	for lo := first; lo <= last; lo += stateWindow {
 		hi := min(lo+stateWindow-1, last)
-		var (
-			n     int64
-			value sql.RawBytes
-		)
-		rows, err := stmt.QueryContext(ctx, lo, hi, id)
+		// A window's events are handed over only once all of it is read.
+		ok, err := readChunk(ctx, stmt, func(n int64, value []byte) bool {
+			if !r.parse(n, value) {
+				return false
+			}
+			for i := range r.evs {
+				fn(r.evs[i])
+			}
+			return true
+		}, lo, hi, id)
 		if err != nil {
-			return l.wrap(err)
-		}
-		ok := rows.Next() && rows.Scan(&n, &value) == nil && r.parse(n, value)
-		_ = rows.Close()
-		if err := rows.Err(); err != nil {
 			return l.wrap(err)
 		}
 		if !ok {
@@ -72,10 +71,6 @@ func (l *Log) scanRun(ctx context.Context, id string, first, last int64, fn func
 			if err != nil {
 				return err
 			}
-			continue
-		}
-		for i := range r.evs {
-			fn(r.evs[i])
 		}
 	}
 	return nil

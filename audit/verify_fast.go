@@ -161,20 +161,12 @@ func (l *Log) verifyRange(ctx context.Context, from, to int64, knownHead string)
 	}
 	defer func() { _ = stmt.Close() }()
 	c := chunkChecker{want: from, head: []byte(knownHead), res: &res}
-	var (
-		n     int64
-		value sql.RawBytes
-	)
 	for lo := from; lo <= to; lo += fastChunk {
 		hi := min(lo+fastChunk-1, to)
-		rows, err := stmt.QueryContext(ctx, lo, hi)
+		ok, err := readChunk(ctx, stmt, func(n int64, value []byte) bool {
+			return n == hi-lo+1 && bytes.Count(value, []byte{recordSeparator}) == int(n-1) && c.check(value)
+		}, lo, hi)
 		if err != nil {
-			return rangeResult{err: err}
-		}
-		ok := rows.Next() && rows.Scan(&n, &value) == nil && n == hi-lo+1 &&
-			bytes.Count(value, []byte{recordSeparator}) == int(n-1) && c.check(value)
-		_ = rows.Close()
-		if err := rows.Err(); err != nil {
 			return rangeResult{err: err}
 		}
 		if !ok {
@@ -183,6 +175,23 @@ func (l *Log) verifyRange(ctx context.Context, from, to int64, knownHead string)
 	}
 	res.ok = c.want == to+1
 	return res
+}
+
+// readChunk runs stmt, a query of one row of a count and a value, with
+// args, and reports what fn says of them; false, without calling fn, when
+// the row cannot be read as those. value is only valid during fn.
+func readChunk(ctx context.Context, stmt *sql.Stmt, fn func(n int64, value []byte) bool, args ...any) (bool, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return false, err
+	}
+	defer func() { _ = rows.Close() }()
+	var (
+		n     int64
+		value sql.RawBytes
+	)
+	ok := rows.Next() && rows.Scan(&n, &value) == nil && fn(n, value)
+	return ok, rows.Err()
 }
 
 // chunkChecker checks chunks of rows in turn, carrying the chain across
