@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -35,8 +36,13 @@ type targetsScreen struct {
 	// answered with a usable credential.
 	sweep, sweepOK, sweepAll int
 	err                      string
-	cursor                   int
-	offset                   int
+	// cursor is a position among the targets shown (all, or the
+	// filter's); filter narrows them to those whose name, kind, URL or
+	// verdict contain its text, filtering true while it is typed.
+	cursor    int
+	offset    int
+	filter    textinput.Model
+	filtering bool
 }
 
 type statsLoadedMsg struct {
@@ -50,18 +56,84 @@ type probedMsg struct {
 }
 
 func newTargets(c *common) *targetsScreen {
-	return &targetsScreen{c: c, probes: map[string]ProbeResult{}, busy: map[string]bool{}}
+	return &targetsScreen{c: c, probes: map[string]ProbeResult{}, busy: map[string]bool{},
+		filter: newInput("filter › ", "name, kind, URL or verdict", 100)}
 }
 
 func (t *targetsScreen) title() string { return "Targets" }
-func (t *targetsScreen) typing() bool  { return false }
+func (t *targetsScreen) typing() bool  { return t.filtering }
 func (t *targetsScreen) keys() []key.Binding {
 	k := t.c.keys
-	ks := []key.Binding{moveKey(k, "move")}
+	if t.filtering {
+		return []key.Binding{withHelp(k.Open, "enter", "keep filter"), withHelp(k.Back, "esc", "clear filter")}
+	}
+	var ks []key.Binding
+	if len(t.shown()) > 0 {
+		ks = append(ks, moveKey(k, "move"))
+		if t.canCheck() {
+			ks = append(ks, withHelp(k.Check, "c", "check"))
+		}
+	}
 	if t.canCheck() {
-		ks = append(ks, withHelp(k.Check, "c", "check"), checkAll)
+		ks = append(ks, checkAll)
+	}
+	if len(t.c.deps.Targets) > 0 {
+		ks = append(ks, k.Filter)
+	}
+	if t.filter.Value() != "" {
+		ks = append(ks, withHelp(k.Back, "esc", "clear filter"))
 	}
 	return ks
+}
+
+// shown are the indexes of the targets the screen lists: every one, or
+// those the filter matches.
+func (t *targetsScreen) shown() []int {
+	q := strings.ToLower(strings.TrimSpace(t.filter.Value()))
+	out := make([]int, 0, len(t.c.deps.Targets))
+	for i, tg := range t.c.deps.Targets {
+		kind, _, _ := targetCells(tg)
+		if q == "" || containsFold(tg.Name, q) || containsFold(kind, q) || containsFold(tg.URL, q) ||
+			containsFold(t.probes[tg.Name].Verdict, q) || containsFold(t.c.deps.Unusable[tg.Name], q) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// selected is the index in the registry of the target under the cursor;
+// false when none shows.
+func (t *targetsScreen) selected() (int, bool) {
+	shown := t.shown()
+	if t.cursor < 0 || t.cursor >= len(shown) {
+		return 0, false
+	}
+	return shown[t.cursor], true
+}
+
+// filterKey handles a key while the filter is typed: enter keeps it, esc
+// clears it, anything else edits it.
+func (t *targetsScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := t.c.keys
+	switch {
+	case key.Matches(msg, k.Open):
+		t.filtering = false
+		t.filter.Blur()
+		return nil
+	case key.Matches(msg, k.Back):
+		t.filtering = false
+		t.filter.Blur()
+		t.filter.SetValue("")
+		t.cursor, t.offset = 0, 0
+		return nil
+	}
+	before := t.filter.Value()
+	var cmd tea.Cmd
+	t.filter, cmd = t.filter.Update(msg)
+	if t.filter.Value() != before {
+		t.cursor, t.offset = 0, 0
+	}
+	return cmd
 }
 
 func (t *targetsScreen) canCheck() bool {
@@ -118,8 +190,17 @@ func (t *targetsScreen) update(msg tea.Msg) tea.Cmd {
 
 func (t *targetsScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := t.c.keys
-	n := len(t.c.deps.Targets)
+	if t.filtering {
+		return t.filterKey(msg)
+	}
+	n := len(t.shown())
 	switch {
+	case key.Matches(msg, k.Filter) && len(t.c.deps.Targets) > 0:
+		t.filtering = true
+		return t.filter.Focus()
+	case key.Matches(msg, k.Back) && t.filter.Value() != "":
+		t.filter.SetValue("")
+		t.cursor, t.offset = 0, 0
 	case key.Matches(msg, k.Up):
 		t.cursor = max(t.cursor-1, 0)
 	case key.Matches(msg, k.Down):
@@ -135,7 +216,11 @@ func (t *targetsScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, checkAll) && t.canCheck():
 		return t.checkEvery()
 	case key.Matches(msg, k.Check) && t.canCheck():
-		tg := t.c.deps.Targets[t.cursor]
+		i, ok := t.selected()
+		if !ok {
+			return nil
+		}
+		tg := t.c.deps.Targets[i]
 		if t.busy[tg.Name] {
 			return nil
 		}
@@ -182,11 +267,16 @@ func (t *targetsScreen) checkEvery() tea.Cmd {
 // rows is the table's height: the screen less the title, the header, the
 // selected target's detail and the legend.
 func (t *targetsScreen) rows() int {
-	// The head line, the table's header, the detail and the legend.
+	// The head line, the table's header, the detail and the legend; the
+	// record's error and the filter's line when they show.
+	extra := 0
 	if t.err != "" {
-		return max(t.c.bodyHeight()-4-detailLines, 1)
+		extra++
 	}
-	return max(t.c.bodyHeight()-3-detailLines, 1)
+	if t.filtering || t.filter.Value() != "" {
+		extra++
+	}
+	return max(t.c.bodyHeight()-3-extra-detailLines, 1)
 }
 
 // health is a target's record as the screen weighs it.
@@ -278,9 +368,14 @@ func (t *targetsScreen) view() string {
 	if t.err != "" {
 		b.WriteString(c.st.err.Render("cannot read the record: "+clean(t.err, 200)) + "\n")
 	}
-	rows := make([][]string, len(c.deps.Targets))
-	kinds := make([]string, len(c.deps.Targets))
-	for i, tg := range c.deps.Targets {
+	if line := t.filterLine(); line != "" {
+		b.WriteString(line + "\n")
+	}
+	shown := t.shown()
+	rows := make([][]string, len(shown))
+	kinds := make([]string, len(shown))
+	for i, ti := range shown {
+		tg := c.deps.Targets[ti]
 		h := t.healthOf(t.stats[tg.Name])
 		state := "on"
 		if !tg.Enabled {
@@ -288,7 +383,7 @@ func (t *targetsScreen) view() string {
 		}
 		kind, subject, auth := targetCells(tg)
 		kinds[i] = kind
-		rows[i] = []string{tg.Name, state, subject, auth, h.marks, h.rate, h.tries, h.med, t.lastCell(i)}
+		rows[i] = []string{tg.Name, state, subject, auth, h.marks, h.rate, h.tries, h.med, t.lastCell(ti)}
 	}
 	t.cursor = min(t.cursor, max(len(rows)-1, 0))
 	t.offset = scroll(t.cursor, t.offset, t.rows(), len(rows))
@@ -320,6 +415,24 @@ func (t *targetsScreen) unusable() int {
 	return n
 }
 
+// filterLine is the filter as typed or kept, with how many targets it
+// shows; "" without one.
+func (t *targetsScreen) filterLine() string {
+	if !t.filtering && t.filter.Value() == "" {
+		return ""
+	}
+	line := t.filter.View()
+	if !t.filtering {
+		line = "filter › " + clean(t.filter.Value(), 100)
+	}
+	n := len(t.shown())
+	line += t.c.st.dim.Render(fmt.Sprintf("  %d of %d targets", n, len(t.c.deps.Targets)))
+	if n == 0 {
+		line += t.c.st.dim.Render(" · none matches; esc clears it")
+	}
+	return ansi.Truncate(line, t.c.width, "…")
+}
+
 // lastCell is the last column of target i: what a check found, else why
 // its credential cannot be used, else its URL.
 func (t *targetsScreen) lastCell(i int) string {
@@ -348,10 +461,11 @@ const detailLines = 4
 // is, its credential's problem or check's verdict, and its record in words.
 func (t *targetsScreen) detail() []string {
 	c := t.c
-	if t.cursor >= len(c.deps.Targets) {
+	ti, ok := t.selected()
+	if !ok {
 		return nil
 	}
-	tg := c.deps.Targets[t.cursor]
+	tg := c.deps.Targets[ti]
 	kind, subject, auth := targetCells(tg)
 	parts := []string{tg.Name + " (" + strings.Join(nonEmpty(kind, "subject "+subject, auth), ", ") + ") " + clean(tg.URL, 200)}
 	// What to act on first: the check's verdict or the credential's

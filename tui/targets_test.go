@@ -187,3 +187,37 @@ func TestTargetsVerdictIsWholeAt80x24(t *testing.T) {
 	}
 	fits(t, "targets", d.m.View().Content, 80, 24)
 }
+
+// / filters the targets by name, kind, URL or verdict; c checks the target
+// selected among those shown; a filter that matches nothing says so, and
+// esc clears it.
+func TestTargetsFilter(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	prober := &fakeProber{res: ProbeResult{Outcome: actions.NotFound, HTTPStatus: 404, Verdict: "reachable, credential accepted"}}
+	deps.Prober = prober
+	d := newDriver(t, deps, 80, 24)
+	d.key("tab")
+	d.key("tab")
+	d.sees("3 targets registered")
+	d.key("/")
+	d.typeText("legacy.example")
+	d.sees("filter › legacy.example", "1 of 3 targets")
+	if rows := rowsBelow(d.frame(), "TARGET"); len(rows) == 0 || !strings.Contains(rows[0], "legacy") || strings.Contains(d.frame(), "chat.example") {
+		t.Fatalf("the filter shows %q:\n%s", rows, d.frame())
+	}
+	d.key("enter") // keep it
+	d.key("c")
+	if got := prober.checked(); len(got) != 1 || got[0] != "legacy" {
+		t.Fatalf("c checked %v, want legacy, the one shown", got)
+	}
+	d.key("/")
+	d.typeText("q?")
+	if d.quit || d.m.full {
+		t.Fatal("q or ? typed into the filter acted")
+	}
+	d.sees("0 of 3 targets · none matches; esc clears it")
+	d.key("esc")
+	d.notSees("filter ›")
+	d.sees("chat", "wiki", "legacy")
+	fits(t, "targets", d.m.View().Content, 80, 24)
+}
