@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -28,8 +29,14 @@ type userScreen struct {
 	facErr   string
 	loading  int // answers still awaited
 	ev       evidence
-	cursor   int // the selected event, shown in full under the table
+	cursor   int // the selected event among those shown, in full under the table
 	offset   int
+	// shown are the indexes of the events listed: all, or those whose
+	// name, type, outcome, address, place or client contain the filter's
+	// text; filtering is true while it is typed.
+	shown     []int
+	filter    textinput.Model
+	filtering bool
 }
 
 type userLoadedMsg struct {
@@ -42,7 +49,7 @@ type userLoadedMsg struct {
 }
 
 func newUser(c *common, p Person) *userScreen {
-	return &userScreen{c: c, p: p}
+	return &userScreen{c: c, p: p, filter: newInput("filter › ", "event, outcome, address, place or client", 100)}
 }
 
 // load asks for the fresh record, the activity and the factors at once.
@@ -75,15 +82,69 @@ func (u *userScreen) load() tea.Cmd {
 }
 
 func (u *userScreen) title() string { return clean(u.p.Key(), 40) }
-func (u *userScreen) typing() bool  { return false }
+func (u *userScreen) typing() bool  { return u.filtering }
 
 func (u *userScreen) keys() []key.Binding {
 	k := u.c.keys
-	ks := []key.Binding{k.Back, moveKey(k, "select event")}
+	if u.filtering {
+		return []key.Binding{withHelp(k.Open, "enter", "keep filter"), withHelp(k.Back, "esc", "clear filter")}
+	}
+	back := k.Back
+	if u.filter.Value() != "" {
+		back = withHelp(k.Back, "esc", "clear filter") // esc clears a kept filter first
+	}
+	ks := []key.Binding{back}
+	if len(u.shown) > 0 {
+		ks = append(ks, moveKey(k, "select event"))
+	}
+	if len(u.activity) > 0 {
+		ks = append(ks, k.Filter)
+	}
 	if !u.c.deps.ReadOnly {
 		ks = append([]key.Binding{withHelp(k.Revoke, "r", "revoke this user")}, ks...)
 	}
 	return ks
+}
+
+// setFilter lists the events that match v (every one for ""), from the
+// first.
+func (u *userScreen) setFilter(v string) {
+	if u.filter.Value() != v {
+		u.filter.SetValue(v)
+	}
+	u.cursor, u.offset = 0, 0
+	q := strings.ToLower(strings.TrimSpace(v))
+	u.shown = u.shown[:0]
+	for i, a := range u.activity {
+		if q == "" || containsFold(eventName(a), q) || containsFold(a.EventType, q) || containsFold(a.Outcome, q) ||
+			containsFold(a.IP, q) || containsFold(placeOf(a), q) || containsFold(a.Client, q) {
+			u.shown = append(u.shown, i)
+		}
+	}
+}
+
+// filterKey handles a key while the filter is typed: enter keeps it, esc
+// clears it, anything else edits it.
+func (u *userScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := u.c.keys
+	switch {
+	case key.Matches(msg, k.Open):
+		u.filtering = false
+		u.filter.Blur()
+		return nil
+	case key.Matches(msg, k.Back):
+		u.filtering = false
+		u.filter.Blur()
+		u.setFilter("")
+		return nil
+	}
+	before := u.filter.Value()
+	var cmd tea.Cmd
+	u.filter, cmd = u.filter.Update(msg)
+	if v := u.filter.Value(); v != before {
+		u.setFilter(v)
+	}
+	return cmd
 }
 
 func (u *userScreen) update(msg tea.Msg) tea.Cmd {
@@ -105,6 +166,7 @@ func (u *userScreen) update(msg tea.Msg) tea.Cmd {
 		case "activity":
 			u.activity = msg.acts
 			u.ev = readEvidence(msg.acts)
+			u.setFilter(u.filter.Value())
 			if msg.err != nil {
 				u.actErr = msg.err.Error()
 			}
@@ -115,24 +177,33 @@ func (u *userScreen) update(msg tea.Msg) tea.Cmd {
 			}
 		}
 	case tea.KeyPressMsg:
+		if u.filtering {
+			return u.filterKey(msg)
+		}
 		k := u.c.keys
+		last := max(len(u.shown)-1, 0)
 		switch {
+		case key.Matches(msg, k.Back) && u.filter.Value() != "":
+			u.setFilter("")
 		case key.Matches(msg, k.Back):
 			return pop
+		case key.Matches(msg, k.Filter) && len(u.activity) > 0:
+			u.filtering = true
+			return u.filter.Focus()
 		case key.Matches(msg, k.Revoke) && !u.c.deps.ReadOnly:
 			return push(newConfirm(u.c, []Person{u.p}))
 		case key.Matches(msg, k.Down):
-			u.cursor = min(u.cursor+1, max(len(u.activity)-1, 0))
+			u.cursor = min(u.cursor+1, last)
 		case key.Matches(msg, k.Up):
 			u.cursor = max(u.cursor-1, 0)
 		case key.Matches(msg, k.PageDown):
-			u.cursor = min(u.cursor+u.page(), max(len(u.activity)-1, 0))
+			u.cursor = min(u.cursor+u.page(), last)
 		case key.Matches(msg, k.PageUp):
 			u.cursor = max(u.cursor-u.page(), 0)
 		case key.Matches(msg, jumpTop):
 			u.cursor = 0
 		case key.Matches(msg, jumpBottom):
-			u.cursor = max(len(u.activity)-1, 0)
+			u.cursor = last
 		}
 	}
 	return nil
@@ -189,10 +260,21 @@ func (u *userScreen) view() string {
 	case len(u.activity) == 0:
 		b.WriteString(c.st.dim.Render("no events") + "\n")
 	default:
+		if u.filtering || u.filter.Value() != "" {
+			line := u.filter.View()
+			if !u.filtering {
+				line = "filter › " + clean(u.filter.Value(), 100)
+			}
+			line += c.st.dim.Render(fmt.Sprintf("  %d of %d events", len(u.shown), len(u.activity)))
+			if len(u.shown) == 0 {
+				line += c.st.dim.Render(" · none matches; esc clears it")
+			}
+			b.WriteString(ansi.Truncate(line, c.width, "…") + "\n")
+		}
 		detail := u.detail()
 		h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-1-len(detail), 2)
-		u.cursor = min(max(u.cursor, 0), len(u.activity)-1)
-		u.offset = scroll(u.cursor, u.offset, h, len(u.activity))
+		u.cursor = min(max(u.cursor, 0), max(len(u.shown)-1, 0))
+		u.offset = scroll(u.cursor, u.offset, h, len(u.shown))
 		b.WriteString(c.table(u.columns(), u.rows(), u.cursor, u.offset, h) + "\n")
 		b.WriteString(strings.Join(detail, "\n"))
 	}
@@ -215,8 +297,9 @@ func (u *userScreen) columns() []column {
 
 // rows are the activity table's rows, marks included.
 func (u *userScreen) rows() [][]string {
-	rows := make([][]string, len(u.activity))
-	for i, a := range u.activity {
+	rows := make([][]string, len(u.shown))
+	for r, i := range u.shown {
+		a := u.activity[i]
 		ip, place := clean(a.IP, 40), placeOf(a)
 		if u.ev.newIP[i] {
 			ip = newMark + ip
@@ -228,7 +311,7 @@ func (u *userScreen) rows() [][]string {
 		if u.ev.zone != "" {
 			when = a.Time.Local().Format(dayMinute) // the zone is in the header
 		}
-		rows[i] = []string{when, u.outcomeCell(a.Outcome), eventName(a), ip, place, clean(a.Client, 40)}
+		rows[r] = []string{when, u.outcomeCell(a.Outcome), eventName(a), ip, place, clean(a.Client, 40)}
 	}
 	return rows
 }
@@ -238,10 +321,11 @@ func (u *userScreen) rows() [][]string {
 // from, and when that place and address were first seen in the window.
 func (u *userScreen) detail() []string {
 	c := u.c
-	if u.cursor < 0 || u.cursor >= len(u.activity) {
+	if u.cursor < 0 || u.cursor >= len(u.shown) {
 		return nil
 	}
-	a := u.activity[u.cursor]
+	i := u.shown[u.cursor]
+	a := u.activity[i]
 	parts := []string{eventName(a)}
 	if t := clean(a.EventType, 80); t != "" && t != eventName(a) {
 		parts[0] += " (" + t + ")"
@@ -262,7 +346,7 @@ func (u *userScreen) detail() []string {
 		parts = append(parts, from)
 	}
 	pl, ip := u.ev.firstPlace[placeOf(a)], u.ev.firstIP[a.IP]
-	switch newPl, newIP := u.ev.newPlace[u.cursor], u.ev.newIP[u.cursor]; {
+	switch newPl, newIP := u.ev.newPlace[i], u.ev.newIP[i]; {
 	case newPl && newIP && pl.Equal(ip):
 		parts = append(parts, "place and address first seen "+localTime(pl))
 	case newPl && newIP:
@@ -272,7 +356,7 @@ func (u *userScreen) detail() []string {
 	case newIP:
 		parts = append(parts, "address first seen "+localTime(ip))
 	}
-	text := fmt.Sprintf("%d/%d %s", u.cursor+1, len(u.activity), strings.Join(parts, " · "))
+	text := fmt.Sprintf("%d/%d %s", u.cursor+1, len(u.shown), strings.Join(parts, " · "))
 	lines := strings.Split(wrap(text, c.width), "\n")
 	if len(lines) > 3 {
 		lines = append(lines[:2], ansi.Truncate(lines[2], c.width-1, "")+"…")

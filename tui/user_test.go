@@ -147,3 +147,36 @@ func TestUserEvidenceIsInTheLocalZone(t *testing.T) {
 		t.Fatalf("no event at 11-21 14:56 local, the sign-on challenge of 13:56 UTC:\n%s", d.frame())
 	}
 }
+
+// / filters the sign-in evidence: the MFA-fatigue pushes the user
+// rejected, out of every event; r typed into the filter is text, not a
+// revoke, and esc clears the filter before it leaves the user.
+func TestUserEventsFilter(t *testing.T) {
+	deps, _, _, _ := testDeps()
+	d := newDriver(t, deps, 80, 24)
+	d.openUser("tri")
+	d.key("/")
+	d.typeText("rejected")
+	d.sees("filter › rejected", "3 of 10 events")
+	d.notSees("Log out ") // r was text, not a revoke
+	rows := rowsBelow(d.frame(), "OUTCOME")
+	n := 0
+	for _, r := range rows {
+		if strings.Contains(r, "✗ failure   ") {
+			n++
+			if !strings.Contains(r, "User rejected") {
+				t.Errorf("the filter for rejected shows %q", r)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatalf("no rejected push shows:\n%s", d.frame())
+	}
+	d.key("enter")
+	d.sees("1/")
+	d.key("esc") // clears the filter
+	d.notSees("filter ›")
+	d.sees("Recent activity")
+	d.key("esc") // leaves the user
+	d.notSees("Recent activity")
+}
