@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -57,10 +58,15 @@ func TestAStepsTimeIsTheWholeStepEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var results []actions.Event
+	var (
+		mu      sync.Mutex // the engine reports from every worker
+		results []actions.Event
+	)
 	live, err := b.Execute(ctx, p, func(ev actions.Event) {
 		if ev.Kind == actions.KindResult {
+			mu.Lock()
 			results = append(results, ev)
+			mu.Unlock()
 		}
 	})
 	if err != nil {
@@ -87,6 +93,8 @@ func TestAStepsTimeIsTheWholeStepEverywhere(t *testing.T) {
 	if f.LatencyMS >= 1000 {
 		t.Errorf("flaky's requests took %d ms together: the wait is counted as a request's time", f.LatencyMS)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	for _, ev := range results {
 		if ev.Target == "flaky" && ev.StepMillis() != f.StepMS {
 			t.Errorf("the result event says %d ms, the board's state %d ms", ev.StepMillis(), f.StepMS)

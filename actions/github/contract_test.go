@@ -75,7 +75,7 @@ func TestContractConnectorAgainstPrismMock(t *testing.T) {
 	})
 	rec := prismtest.NewRecorder(t, mock, asJSON)
 	out, _ := run(t, urlTarget(t, rec.URL+"/"), directory{trinity: "octocat"}, nil, trinity)
-	expect(t, out[trinity], actions.Revoked, "list,remove,remove", "^$")
+	expect(t, out[trinity], actions.Revoked, "list,remove,remove", "^removed 2 credential authorizations of octocat in acme$")
 	rec.Check(t, "the connector's calls", contract, prismtest.MethodStatus, "GET 200", "DELETE 204", "DELETE 204")
 
 	// The documented 404 of a removal: the authorization is gone already,
