@@ -417,23 +417,9 @@ func (b *boardScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 // filterKey handles a key while the filter is typed: enter keeps it, esc
 // clears it, anything else edits it.
 func (b *boardScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := b.c.keys
-	switch {
-	case key.Matches(msg, k.Open):
-		b.filtering = false
-		b.filter.Blur()
-		return nil
-	case key.Matches(msg, k.Back):
-		b.filtering = false
-		b.filter.Blur()
-		b.setFilter("")
-		return nil
-	}
-	before := b.filter.Value()
-	var cmd tea.Cmd
-	b.filter, cmd = b.filter.Update(msg)
-	if v := b.filter.Value(); v != before {
-		b.setFilter(v)
+	cmd, changed := editFilter(&b.filter, &b.filtering, b.c.keys, msg)
+	if changed {
+		b.setFilter(b.filter.Value())
 	}
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -327,6 +328,29 @@ func newInput(prompt, placeholder string, limit int) textinput.Model {
 	st.Cursor.Blink = false
 	in.SetStyles(st)
 	return in
+}
+
+// editFilter handles a key while a list's filter in is typed (editing):
+// enter keeps the filter, esc clears it, anything else edits it. It
+// reports whether the filter's text changed, for the list to show what
+// it now matches.
+func editFilter(in *textinput.Model, editing *bool, k keyMap, msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	switch {
+	case key.Matches(msg, k.Open):
+		*editing = false
+		in.Blur()
+		return nil, false
+	case key.Matches(msg, k.Back):
+		*editing = false
+		in.Blur()
+		was := in.Value()
+		in.SetValue("")
+		return nil, was != ""
+	}
+	before := in.Value()
+	var cmd tea.Cmd
+	*in, cmd = in.Update(msg)
+	return cmd, in.Value() != before
 }
 
 // clean is safetext.Line for text from outside.

@@ -133,22 +133,10 @@ func (h *historyScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 
 // filterKey edits the filter: enter keeps it, esc clears it.
 func (h *historyScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := h.c.keys
-	switch {
-	case key.Matches(msg, k.Open):
-		h.editing = false
-		h.filter.Blur()
-		return nil
-	case key.Matches(msg, k.Back):
-		h.editing = false
-		h.filter.Blur()
-		h.filter.SetValue("")
+	cmd, changed := editFilter(&h.filter, &h.editing, h.c.keys, msg)
+	if changed {
 		h.refilter()
-		return nil
 	}
-	var cmd tea.Cmd
-	h.filter, cmd = h.filter.Update(msg)
-	h.refilter()
 	return cmd
 }
 

@@ -332,23 +332,9 @@ func (r *runDetailScreen) key(msg tea.KeyPressMsg) tea.Cmd {
 // filterKey handles a key while the filter is typed: enter keeps it, esc
 // clears it, anything else edits it.
 func (r *runDetailScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := r.c.keys
-	switch {
-	case key.Matches(msg, k.Open):
-		r.filtering = false
-		r.filter.Blur()
-		return nil
-	case key.Matches(msg, k.Back):
-		r.filtering = false
-		r.filter.Blur()
-		r.setFilter("")
-		return nil
-	}
-	before := r.filter.Value()
-	var cmd tea.Cmd
-	r.filter, cmd = r.filter.Update(msg)
-	if v := r.filter.Value(); v != before {
-		r.setFilter(v)
+	cmd, changed := editFilter(&r.filter, &r.filtering, r.c.keys, msg)
+	if changed {
+		r.setFilter(r.filter.Value())
 	}
 	return cmd
 }

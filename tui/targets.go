@@ -114,23 +114,8 @@ func (t *targetsScreen) selected() (int, bool) {
 // filterKey handles a key while the filter is typed: enter keeps it, esc
 // clears it, anything else edits it.
 func (t *targetsScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := t.c.keys
-	switch {
-	case key.Matches(msg, k.Open):
-		t.filtering = false
-		t.filter.Blur()
-		return nil
-	case key.Matches(msg, k.Back):
-		t.filtering = false
-		t.filter.Blur()
-		t.filter.SetValue("")
-		t.cursor, t.offset = 0, 0
-		return nil
-	}
-	before := t.filter.Value()
-	var cmd tea.Cmd
-	t.filter, cmd = t.filter.Update(msg)
-	if t.filter.Value() != before {
+	cmd, changed := editFilter(&t.filter, &t.filtering, t.c.keys, msg)
+	if changed {
 		t.cursor, t.offset = 0, 0
 	}
 	return cmd

@@ -126,23 +126,9 @@ func (u *userScreen) setFilter(v string) {
 // filterKey handles a key while the filter is typed: enter keeps it, esc
 // clears it, anything else edits it.
 func (u *userScreen) filterKey(msg tea.KeyPressMsg) tea.Cmd {
-	k := u.c.keys
-	switch {
-	case key.Matches(msg, k.Open):
-		u.filtering = false
-		u.filter.Blur()
-		return nil
-	case key.Matches(msg, k.Back):
-		u.filtering = false
-		u.filter.Blur()
-		u.setFilter("")
-		return nil
-	}
-	before := u.filter.Value()
-	var cmd tea.Cmd
-	u.filter, cmd = u.filter.Update(msg)
-	if v := u.filter.Value(); v != before {
-		u.setFilter(v)
+	cmd, changed := editFilter(&u.filter, &u.filtering, u.c.keys, msg)
+	if changed {
+		u.setFilter(u.filter.Value())
 	}
 	return cmd
 }
