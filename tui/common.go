@@ -353,6 +353,24 @@ func editFilter(in *textinput.Model, editing *bool, k keyMap, msg tea.KeyPressMs
 	return cmd, in.Value() != before
 }
 
+// filterLine is a list's filter as it is typed (editing) or kept, with
+// how many of all the nouns it shows and, when none, how to clear it; ""
+// without a filter.
+func (c *common) filterLine(in textinput.Model, editing bool, shown, all int, nouns string) string {
+	if !editing && in.Value() == "" {
+		return ""
+	}
+	line := in.View()
+	if !editing {
+		line = "filter › " + clean(in.Value(), 100)
+	}
+	line += c.st.dim.Render(fmt.Sprintf("  %d of %d %s", shown, all, nouns))
+	if shown == 0 {
+		line += c.st.dim.Render(" · none matches; esc clears it")
+	}
+	return ansi.Truncate(line, c.width, "…")
+}
+
 // clean is safetext.Line for text from outside.
 func clean(s string, n int) string { return safetext.Line(s, n) }
 

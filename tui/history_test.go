@@ -419,7 +419,7 @@ func TestRunViewFiltersItsSteps(t *testing.T) {
 	if d.quit || d.m.full {
 		t.Fatal("q or ? typed into the filter acted")
 	}
-	d.sees("0 of 2 steps", "no step matches the filter; esc clears it")
+	d.sees("0 of 2 steps · none matches; esc clears it")
 	d.key("enter")
 	if h := d.helpLine(); strings.Contains(h, "enter attempts") || !strings.Contains(h, "esc clear filter") {
 		t.Errorf("with no step shown the help line is %q", h)

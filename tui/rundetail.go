@@ -359,23 +359,12 @@ func (r *runDetailScreen) setFilter(v string) {
 	}
 }
 
-// filterLines are the filter's line and, when it matches nothing, what to
-// do: none without a filter.
+// filterLines are the filter's line; none without a filter.
 func (r *runDetailScreen) filterLines() []string {
-	c := r.c
-	if !r.filtering && r.filter.Value() == "" {
-		return nil
+	if line := r.c.filterLine(r.filter, r.filtering, len(r.order), len(r.all), "steps"); line != "" {
+		return []string{line}
 	}
-	line := r.filter.View()
-	if !r.filtering {
-		line = "filter › " + clean(r.filter.Value(), 100)
-	}
-	line += c.st.dim.Render(fmt.Sprintf("  %d of %d steps", len(r.order), len(r.all)))
-	out := []string{ansi.Truncate(line, c.width, "…")}
-	if len(r.order) == 0 {
-		out = append(out, c.st.dim.Render("no step matches the filter; esc clears it"))
-	}
-	return out
+	return nil
 }
 
 // readTimeline reads the next page of the timeline.

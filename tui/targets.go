@@ -403,19 +403,7 @@ func (t *targetsScreen) unusable() int {
 // filterLine is the filter as typed or kept, with how many targets it
 // shows; "" without one.
 func (t *targetsScreen) filterLine() string {
-	if !t.filtering && t.filter.Value() == "" {
-		return ""
-	}
-	line := t.filter.View()
-	if !t.filtering {
-		line = "filter › " + clean(t.filter.Value(), 100)
-	}
-	n := len(t.shown())
-	line += t.c.st.dim.Render(fmt.Sprintf("  %d of %d targets", n, len(t.c.deps.Targets)))
-	if n == 0 {
-		line += t.c.st.dim.Render(" · none matches; esc clears it")
-	}
-	return ansi.Truncate(line, t.c.width, "…")
+	return t.c.filterLine(t.filter, t.filtering, len(t.shown()), len(t.c.deps.Targets), "targets")
 }
 
 // lastCell is the last column of target i: what a check found, else why

@@ -246,16 +246,8 @@ func (u *userScreen) view() string {
 	case len(u.activity) == 0:
 		b.WriteString(c.st.dim.Render("no events") + "\n")
 	default:
-		if u.filtering || u.filter.Value() != "" {
-			line := u.filter.View()
-			if !u.filtering {
-				line = "filter › " + clean(u.filter.Value(), 100)
-			}
-			line += c.st.dim.Render(fmt.Sprintf("  %d of %d events", len(u.shown), len(u.activity)))
-			if len(u.shown) == 0 {
-				line += c.st.dim.Render(" · none matches; esc clears it")
-			}
-			b.WriteString(ansi.Truncate(line, c.width, "…") + "\n")
+		if line := c.filterLine(u.filter, u.filtering, len(u.shown), len(u.activity), "events"); line != "" {
+			b.WriteString(line + "\n")
 		}
 		detail := u.detail()
 		h := max(c.bodyHeight()-strings.Count(b.String(), "\n")-1-len(detail), 2)
