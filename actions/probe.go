@@ -2,13 +2,14 @@ package actions
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"ulc/actions/gtr"
 	"ulc/config"
 )
 
@@ -23,6 +24,15 @@ type ProbeResult struct {
 	// itself although the target accepted it: the target cannot be used
 	// as it is.
 	Warning string
+}
+
+// probeNonce is what makes a probe's subject one that cannot exist: 12
+// hexadecimal digits, which every kind's rules for a name accept (a GitHub
+// login takes letters, digits and single hyphens only: no "_", no "--").
+func probeNonce() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }
 
 // Probe checks a target's reachability and credential by sending what a
@@ -47,7 +57,7 @@ func Probe(ctx context.Context, t config.Target, issuer string, getenv func(stri
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	nonce := strings.ToLower(gtr.NewJTI()[:12])
+	nonce := probeNonce()
 	env := ConnEnv{Getenv: getenv, Issuer: probeIssuer(t, issuer), Version: "check", RunID: "ulc-check-" + nonce, Reason: ProbeReason}
 	rt, err := newRunTarget(ctx, t, env, sharedClient())
 	if err != nil {
