@@ -103,9 +103,14 @@ func (s *streamSender) dial(ctx context.Context) (net.Conn, error) {
 }
 
 // open reports whether the connection is still open: a syslog receiver
-// never writes, so a read that does not time out at once has found the
-// receiver's close (or a TLS alert before it).
+// never writes, so anything to read on it (its close, a reset, or a TLS
+// alert before it) means the receiver has gone. Where the platform allows,
+// the socket is peeked at without waiting (see peekClosed); elsewhere a
+// read that does not time out at once has found the close.
 func open(c net.Conn) bool {
+	if closed, ok := peekClosed(c); ok {
+		return !closed
+	}
 	if err := c.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
 		return false
 	}
