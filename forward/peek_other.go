@@ -4,6 +4,6 @@ package forward
 
 import "net"
 
-// peekClosed cannot ask the socket on this platform: open reads with a
-// short deadline instead.
-func peekClosed(net.Conn) (closed, ok bool) { return false, false }
+// peek cannot ask the socket on this platform: open reads with a short
+// deadline instead.
+func peek(net.Conn) (socketState, bool) { return 0, false }

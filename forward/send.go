@@ -102,14 +102,29 @@ func (s *streamSender) dial(ctx context.Context) (net.Conn, error) {
 	return td.DialContext(dctx, "tcp", s.addr)
 }
 
+// socketState is what a peek at a connection's socket found.
+type socketState int
+
+const (
+	socketEmpty   socketState = iota + 1 // nothing to read: open
+	socketPending                        // bytes to read
+	socketGone                           // its end, or a reset
+)
+
 // open reports whether the connection is still open: a syslog receiver
-// never writes, so anything to read on it (its close, a reset, or a TLS
-// alert before it) means the receiver has gone. Where the platform allows,
-// the socket is peeked at without waiting (see peekClosed); elsewhere a
-// read that does not time out at once has found the close.
+// never writes, so its close, a reset or its bytes mean it has gone. Where
+// the platform allows, the socket is peeked at without waiting (see
+// peek). Bytes on a TLS connection may be the server's session tickets,
+// which only TLS can read: then, and where the socket cannot be asked, a
+// read that does not time out at once has found the close (or an alert).
 func open(c net.Conn) bool {
-	if closed, ok := peekClosed(c); ok {
-		return !closed
+	s, ok := peek(c)
+	_, isTLS := c.(*tls.Conn)
+	switch {
+	case ok && s == socketEmpty:
+		return true
+	case ok && s == socketGone, ok && !isTLS:
+		return false
 	}
 	if err := c.SetReadDeadline(time.Now().Add(time.Millisecond)); err != nil {
 		return false
@@ -117,7 +132,13 @@ func open(c net.Conn) bool {
 	var buf [512]byte
 	_, err := c.Read(buf[:])
 	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	alive := errors.As(err, &ne) && ne.Timeout()
+	// A deadline left behind would make the next peek (and any read)
+	// fail at once.
+	if alive && c.SetReadDeadline(time.Time{}) != nil {
+		return false
+	}
+	return alive
 }
 
 func (s *streamSender) send(ctx context.Context, lines [][]byte) error {
