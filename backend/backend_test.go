@@ -60,8 +60,15 @@ func open(t *testing.T, targets ...string) (*Backend, *receivers) {
 		t.Cleanup(srv.Close)
 		fmt.Fprintf(&cfg, "\n[[target]]\nname = %q\nurl = %q\ntoken_env = \"TEST_TOKEN\"\n", name, srv.URL+"/gtr")
 	}
+	return openWith(t, dir, cfg.String()), rs
+}
+
+// openWith writes cfg as dir's targets.toml and opens a backend on it with
+// a fresh audit log in dir; TEST_TOKEN holds testToken.
+func openWith(t *testing.T, dir, cfg string) *Backend {
+	t.Helper()
 	path := filepath.Join(dir, "targets.toml")
-	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"TEST_TOKEN": testToken}
@@ -77,7 +84,7 @@ func open(t *testing.T, targets ...string) (*Backend, *receivers) {
 			t.Errorf("closing the backend: %v", err)
 		}
 	})
-	return b, rs
+	return b
 }
 
 // run plans and executes r and returns the run's state.

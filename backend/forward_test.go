@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
@@ -26,26 +24,8 @@ func TestForwardingStatusFollowsTheSIEM(t *testing.T) {
 	rcv := siemtest.NewSyslog(t, "tcp", nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("[[target]]\nname = \"chat\"\nurl = %q\ntoken_env = \"TEST_TOKEN\"\n\n"+
-		"[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", srv.URL+"/gtr", rcv.Addr())
-	path := filepath.Join(dir, "targets.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, err := Open(context.Background(), Options{
-		ConfigPath: path, Audit: AuditWrite, AuditPath: filepath.Join(dir, "audit.db"),
-		Getenv:   func(k string) string { return map[string]string{"TEST_TOKEN": testToken}[k] },
-		Operator: "analyst", Host: "test", Version: "test",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := b.Close(); err != nil {
-			t.Errorf("closing the backend: %v", err)
-		}
-	})
+	b := openWith(t, t.TempDir(), fmt.Sprintf("[[target]]\nname = \"chat\"\nurl = %q\ntoken_env = \"TEST_TOKEN\"\n\n"+
+		"[[forward]]\nname = \"siem\"\nformat = \"rfc5424\"\nurl = \"tcp://%s\"\n", srv.URL+"/gtr", rcv.Addr()))
 	revoke := func() int64 {
 		t.Helper()
 		p, err := b.Plan(context.Background(), actions.RunRequest{Refs: []string{"neo@example.com"}, Reason: "drill", Targets: []string{"chat"}})

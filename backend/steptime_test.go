@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,23 +34,9 @@ func TestAStepsTimeIsTheWholeStepEverywhere(t *testing.T) {
 		w.WriteHeader(204)
 	}))
 	t.Cleanup(steady.Close)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("[defaults]\ntimeout = \"5s\"\nretries = 2\n"+
+	b := openWith(t, t.TempDir(), fmt.Sprintf("[defaults]\ntimeout = \"5s\"\nretries = 2\n"+
 		"\n[[target]]\nname = \"flaky\"\nurl = %q\ntoken_env = \"TEST_TOKEN\"\n"+
-		"\n[[target]]\nname = \"steady\"\nurl = %q\ntoken_env = \"TEST_TOKEN\"\n", flaky.URL+"/gtr", steady.URL+"/gtr")
-	path := filepath.Join(dir, "targets.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, err := Open(context.Background(), Options{
-		ConfigPath: path, Audit: AuditWrite, AuditPath: filepath.Join(dir, "audit.db"),
-		Getenv:   func(k string) string { return map[string]string{"TEST_TOKEN": testToken}[k] },
-		Operator: "analyst", Host: "test", Version: "test",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
+		"\n[[target]]\nname = \"steady\"\nurl = %q\ntoken_env = \"TEST_TOKEN\"\n", flaky.URL+"/gtr", steady.URL+"/gtr"))
 	ctx := context.Background()
 	p, err := b.Plan(ctx, actions.RunRequest{Refs: []string{"neo@example.com"}, Reason: "phished", Targets: []string{"flaky", "steady"}})
 	if err != nil {
