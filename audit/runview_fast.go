@@ -125,7 +125,7 @@ func (r *runReader) event(line []byte) (actions.Event, bool) {
 	if string(raw[1]) != r.id {
 		return ev, false
 	}
-	seq, ok0 := parseInt(raw[colSeq])
+	seq, ok0 := parseSeq(raw[colSeq])
 	step, ok1 := parseInt(raw[4])
 	attempt, ok2 := parseInt(raw[8])
 	status, ok3 := parseInt(raw[9])

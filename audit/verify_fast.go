@@ -265,15 +265,9 @@ func (c *chunkChecker) row() bool {
 // parseSeq parses a positive decimal sequence number as the writer renders
 // it (no sign, no leading zero).
 func parseSeq(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 || b[0] == '0' {
+	if len(b) > 0 && b[0] == '-' {
 		return 0, false
 	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
+	n, ok := parseInt(b)
+	return n, ok && n > 0
 }
