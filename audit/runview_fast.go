@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -88,40 +87,17 @@ type runReader struct {
 // for certain.
 func (r *runReader) parse(n int64, value []byte) bool {
 	r.evs = r.evs[:0]
-	if n == 0 {
-		return true
-	}
-	if bytes.Count(value, []byte{recordSeparator}) != int(n-1) {
-		return false
-	}
-	for len(value) > 0 {
-		line := value
-		if j := bytes.IndexByte(value, recordSeparator); j >= 0 {
-			line, value = value[:j], value[j+1:]
-		} else {
-			value = nil
-		}
-		ev, ok := r.event(line)
-		if !ok {
-			return false
-		}
+	return splitChunk(value, n, r.raw[:], func() bool {
+		ev, ok := r.event()
 		r.evs = append(r.evs, ev)
-	}
-	return int64(len(r.evs)) == n
+		return ok
+	})
 }
 
-// event reads one row's value.
-func (r *runReader) event(line []byte) (actions.Event, bool) {
+// event reads the row in raw.
+func (r *runReader) event() (actions.Event, bool) {
 	var ev actions.Event
-	if bytes.Count(line, []byte{unitSeparator}) != stateColumns-1 {
-		return ev, false
-	}
 	raw := &r.raw
-	for i := range stateColumns - 1 {
-		j := bytes.IndexByte(line, unitSeparator)
-		raw[i], line = line[:j], line[j+1:]
-	}
-	raw[stateColumns-1] = line
 	if string(raw[1]) != r.id {
 		return ev, false
 	}

@@ -164,7 +164,7 @@ func (l *Log) verifyRange(ctx context.Context, from, to int64, knownHead string)
 	for lo := from; lo <= to; lo += fastChunk {
 		hi := min(lo+fastChunk-1, to)
 		ok, err := readChunk(ctx, stmt, func(n int64, value []byte) bool {
-			return n == hi-lo+1 && bytes.Count(value, []byte{recordSeparator}) == int(n-1) && c.check(value)
+			return n == hi-lo+1 && splitChunk(value, n, c.raw[:], c.row)
 		}, lo, hi)
 		if err != nil {
 			return rangeResult{err: err}
@@ -206,9 +206,18 @@ type chunkChecker struct {
 	hx   [2 * sha256.Size]byte
 }
 
-// check checks the rows of one chunk's value, its rows already counted.
-func (c *chunkChecker) check(value []byte) bool {
-	nsep := len(columns) - 1
+// splitChunk calls fn with each of the n rows of a chunk's value, split
+// into raw (reused, one slice per column), in order, until fn says false.
+// It reports false, too, when value does not hold exactly n rows of
+// len(raw) columns each: then it cannot be split for certain.
+func splitChunk(value []byte, n int64, raw [][]byte, fn func() bool) bool {
+	if n == 0 {
+		return len(value) == 0
+	}
+	if bytes.Count(value, []byte{recordSeparator}) != int(n-1) {
+		return false
+	}
+	last := len(raw) - 1
 	for len(value) > 0 {
 		line := value
 		if j := bytes.IndexByte(value, recordSeparator); j >= 0 {
@@ -216,15 +225,15 @@ func (c *chunkChecker) check(value []byte) bool {
 		} else {
 			value = nil
 		}
-		if bytes.Count(line, []byte{unitSeparator}) != nsep {
+		if bytes.Count(line, []byte{unitSeparator}) != last {
 			return false
 		}
-		for i := range nsep {
+		for i := range last {
 			j := bytes.IndexByte(line, unitSeparator)
-			c.raw[i], line = line[:j], line[j+1:]
+			raw[i], line = line[:j], line[j+1:]
 		}
-		c.raw[nsep] = line
-		if !c.row() {
+		raw[last] = line
+		if !fn() {
 			return false
 		}
 	}
