@@ -203,11 +203,7 @@ func TestConfirmEscGoesBackWithoutSending(t *testing.T) {
 // says how many are out of sight instead of hiding them silently.
 func TestConfirmSaysWhenTargetsDoNotFit(t *testing.T) {
 	deps, _, _, _ := testDeps()
-	deps.Targets = nil
-	for i := range 40 {
-		deps.Targets = append(deps.Targets, config.Target{Name: fmt.Sprintf("app-%02d", i), URL: "https://x.example/gtr",
-			Subject: "email", BodyKey: "sub_id", Auth: "bearer", Enabled: true})
-	}
+	deps.Targets = manyTargets(40)
 	d := newDriver(t, deps, 80, 24)
 	d.openConfirm("tri")
 	d.sees("Targets: 40 of 40")

@@ -29,11 +29,7 @@ func TestEveryListSaysWhereItIsAt80x24(t *testing.T) {
 			Info:   actions.RunInfo{Reason: fmt.Sprintf("offboarding %02d", i), Operator: "bob", Users: []actions.User{cast[1].User}},
 			Counts: map[actions.Outcome]int{actions.Revoked: 2}, Steps: 2})
 	}
-	deps.Targets = nil
-	for i := range 30 {
-		deps.Targets = append(deps.Targets, config.Target{Name: fmt.Sprintf("app-%02d", i), URL: "https://x.example/gtr",
-			Subject: "email", BodyKey: "sub_id", Auth: "bearer", Enabled: true})
-	}
+	deps.Targets = manyTargets(30)
 	d := newDriver(t, deps, 80, 24)
 
 	d.search("agent")
@@ -89,4 +85,14 @@ func TestEmptyListsSayWhyInFullAt80x24(t *testing.T) {
 	if !strings.Contains(whole(d), "outcome or date; esc clears it") {
 		t.Errorf("the filter that matches nothing does not say how to clear it:\n%s", d.frame())
 	}
+}
+
+// manyTargets is a registry of n GTR targets, app-00 onwards.
+func manyTargets(n int) []config.Target {
+	out := make([]config.Target, n)
+	for i := range out {
+		out[i] = config.Target{Name: fmt.Sprintf("app-%02d", i), URL: "https://x.example/gtr",
+			Subject: "email", BodyKey: "sub_id", Auth: "bearer", Enabled: true}
+	}
+	return out
 }
