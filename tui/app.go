@@ -474,8 +474,9 @@ func (m Model) helpView() string {
 
 // shortHelp is the one-line help: the screen's keys, then the global ones.
 // When they do not all fit, tab, the list's / and esc, the arrows and then
-// the screen's last keys give way, and ? says it lists them all: the keys still shown are whole and true,
-// and the way to the others (? and q) is never what is cut off.
+// the screen's last keys give way, and ? says it lists them all: the keys
+// still shown are whole and true, and the way to the others (? and q) is
+// never what is cut off.
 func (m Model) shortHelp(ks, global []key.Binding) string {
 	h := m.help
 	h.SetWidth(0) // measure unclipped
@@ -498,7 +499,7 @@ func (m Model) shortHelp(ks, global []key.Binding) string {
 	// need no telling, then the screen's keys from the last.
 	n := len(ks)
 	for n > 0 && !fits(ks[:n]) {
-		if k := ks[n-1].Help().Key; k != "/" && k != "esc" && k != "esc/backspace" {
+		if k := ks[n-1].Help().Key; k != "/" && k != "esc" {
 			break
 		}
 		n--
